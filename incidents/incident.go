@@ -1,0 +1,175 @@
+// Package incidents is runbot's domain: alerts, incidents, their lifecycle
+// and the SLA policy. It imports nothing internal; storage and transports
+// live in subpackages and elsewhere.
+package incidents
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// State is where an incident is in its lifecycle:
+// open -> acknowledged -> mitigated -> resolved.
+type State string
+
+// The lifecycle states.
+const (
+	StateOpen         State = "open"
+	StateAcknowledged State = "acknowledged"
+	StateMitigated    State = "mitigated"
+	StateResolved     State = "resolved"
+)
+
+// States lists the states in lifecycle order.
+var States = [...]State{StateOpen, StateAcknowledged, StateMitigated, StateResolved}
+
+// ParseState accepts one of the four state names.
+func ParseState(s string) (State, error) {
+	for _, st := range States {
+		if strings.EqualFold(s, string(st)) {
+			return st, nil
+		}
+	}
+	return "", Errorf(EINVALID, "state %q is not one of open, acknowledged, mitigated, resolved", s)
+}
+
+// Active reports whether the incident still needs people: any state but resolved.
+func (s State) Active() bool { return s != StateResolved }
+
+// AlertStatus is what the source says about an alert.
+type AlertStatus string
+
+// Alert statuses as sources send them.
+const (
+	AlertFiring   AlertStatus = "firing"
+	AlertResolved AlertStatus = "resolved"
+)
+
+// Alert is one signal from a source. Parsers in the alerts subpackage build
+// them; the service files them into incidents by Fingerprint.
+type Alert struct {
+	Source      string // alertmanager, grafana, generic, log
+	Fingerprint string
+	Service     string
+	Operation   string
+	Title       string
+	Severity    string
+	Priority    Priority // explicit priority from the source; zero: derived from Severity
+	Status      AlertStatus
+	Labels      map[string]string
+	StartsAt    time.Time // when the source says the problem began; zero when it does not say
+	Payload     string    // the entry as received, kept (with bounded retention) for forensics
+}
+
+// Incident is what a human handles: one per fingerprint while active, one chat thread.
+type Incident struct {
+	ID             int64
+	Fingerprint    string
+	Service        string
+	Operation      string
+	Title          string
+	Source         string
+	Priority       Priority
+	State          State
+	AlertCount     int // firing alerts received
+	Labels         LabelCounts
+	OpenedAt       time.Time
+	AcknowledgedAt time.Time // zero until acknowledged
+	AcknowledgedBy string
+	MitigatedAt    time.Time // zero until mitigated
+	MitigatedBy    string
+	ResolvedAt     time.Time // zero unless resolved
+	ResolvedBy     string
+	LastSeenAt     time.Time // last firing alert
+	SourceResolved bool      // the source said the alert is resolved; humans still decide
+	AckDue         time.Time
+	RestoreDue     time.Time
+
+	Timeline []Event // filled by single-incident lookups only
+}
+
+// EventKind names a timeline entry.
+type EventKind string
+
+// Timeline kinds.
+const (
+	EventOpened         EventKind = "opened"
+	EventAlert          EventKind = "alert"
+	EventSourceResolved EventKind = "source_resolved"
+	EventAcknowledged   EventKind = "acknowledged"
+	EventPriority       EventKind = "priority"
+	EventAssigned       EventKind = "assigned"
+	EventService        EventKind = "service"
+	EventMitigated      EventKind = "mitigated"
+	EventResolved       EventKind = "resolved"
+	EventReopened       EventKind = "reopened"
+	EventComment        EventKind = "comment"
+	EventReminder       EventKind = "reminder"
+	EventBreach         EventKind = "breach"
+	EventHypercare      EventKind = "hypercare"
+	EventEscalation     EventKind = "escalation"
+	EventFiveWhys       EventKind = "five_whys"
+	EventPostmortem     EventKind = "postmortem"
+	EventSnoozed        EventKind = "snoozed"
+)
+
+// Event is one line of an incident's timeline.
+type Event struct {
+	ID         int64
+	IncidentID int64
+	At         time.Time
+	Kind       EventKind
+	Actor      string
+	Text       string
+}
+
+// IncidentFilter selects incidents. Zero fields match everything.
+type IncidentFilter struct {
+	States     []State
+	Service    string
+	Priorities []Priority
+	Limit      int // at most this many, newest first; zero means the store's default
+}
+
+// Ingested tells what happened to one alert.
+type Ingested struct {
+	IncidentID int64
+	Opened     bool // the alert opened a new incident
+}
+
+// Service is what transports (HTTP, chat commands) use. Each method is one
+// transaction: state and timeline are stored together or not at all.
+type Service interface {
+	// Ingest files alerts into incidents, in order, and returns once they
+	// are durably stored.
+	Ingest(ctx context.Context, alerts []Alert) ([]Ingested, error)
+	FindIncident(ctx context.Context, id int64) (*Incident, error)
+	FindIncidents(ctx context.Context, f IncidentFilter) ([]*Incident, error)
+
+	Acknowledge(ctx context.Context, id int64, actor string) (*Incident, error)
+	SetPriority(ctx context.Context, id int64, p Priority, actor, reason string) (*Incident, error)
+	Mitigate(ctx context.Context, id int64, actor, note string) (*Incident, error)
+	Resolve(ctx context.Context, id int64, actor, note string) (*Incident, error)
+	Reopen(ctx context.Context, id int64, actor, reason string) (*Incident, error)
+}
+
+// Ref is how people name an incident in messages.
+func (inc *Incident) Ref() string { return fmt.Sprintf("incident #%d", inc.ID) }
+
+// TTA is the time to acknowledge; ok is false until acknowledged.
+func (inc *Incident) TTA() (d time.Duration, ok bool) {
+	if inc.AcknowledgedAt.IsZero() {
+		return 0, false
+	}
+	return inc.AcknowledgedAt.Sub(inc.OpenedAt), true
+}
+
+// TRS is the time to restore service; ok is false until mitigated.
+func (inc *Incident) TRS() (d time.Duration, ok bool) {
+	if inc.MitigatedAt.IsZero() {
+		return 0, false
+	}
+	return inc.MitigatedAt.Sub(inc.OpenedAt), true
+}

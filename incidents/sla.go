@@ -1,0 +1,127 @@
+package incidents
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Target is the SLA for one priority: acknowledge within Ack (TTA) and
+// restore service within Restore (TRS), both counted from the opening time.
+type Target struct {
+	Ack     time.Duration
+	Restore time.Duration
+}
+
+// SLA holds a target per priority.
+type SLA map[Priority]Target
+
+// DefaultSLA is the seed practice's table.
+func DefaultSLA() SLA {
+	return SLA{
+		P1: {Ack: 15 * time.Minute, Restore: 4 * time.Hour},
+		P2: {Ack: 30 * time.Minute, Restore: 8 * time.Hour},
+		P3: {Ack: 2 * time.Hour, Restore: 24 * time.Hour},
+		P4: {Ack: 8 * time.Hour, Restore: 72 * time.Hour},
+		P5: {Ack: 24 * time.Hour, Restore: 168 * time.Hour},
+	}
+}
+
+// Policy is the configurable part of the domain: SLA targets and how alert
+// severities map to priorities.
+type Policy struct {
+	SLA SLA
+	// Severities maps a lower-case severity to a priority. The key "none"
+	// is used for alerts without a severity or with one not in the map.
+	Severities map[string]Priority
+}
+
+// DefaultPolicy returns the defaults: the seed SLA table and
+// critical->P2, error/warning->P3, info->P5, none->P3.
+func DefaultPolicy() Policy {
+	return Policy{
+		SLA: DefaultSLA(),
+		Severities: map[string]Priority{
+			"critical": P2,
+			"error":    P3,
+			"warning":  P3,
+			"info":     P5,
+			"none":     P3,
+		},
+	}
+}
+
+// PriorityFor returns the priority an alert opens its incident with.
+func (p Policy) PriorityFor(a Alert) Priority {
+	if a.Priority.Valid() {
+		return a.Priority
+	}
+	sev := strings.ToLower(strings.TrimSpace(a.Severity))
+	if pr, ok := p.Severities[sev]; ok && pr.Valid() {
+		return pr
+	}
+	if pr, ok := p.Severities["none"]; ok && pr.Valid() {
+		return pr
+	}
+	return P3
+}
+
+// Target returns the targets for a priority, falling back to the default
+// table so that a partial policy never yields a zero deadline.
+func (p Policy) Target(pr Priority) Target {
+	if t, ok := p.SLA[pr]; ok && t.Ack > 0 && t.Restore > 0 {
+		return t
+	}
+	return DefaultSLA()[pr]
+}
+
+// SLAStatus is an incident's SLA at a given moment.
+type SLAStatus struct {
+	AckDue          time.Time
+	RestoreDue      time.Time
+	AckBreached     bool
+	RestoreBreached bool
+}
+
+// SLAAt evaluates the incident's deadlines at now. A target is breached when
+// it was met late, or is not met and its deadline has passed.
+func (inc *Incident) SLAAt(now time.Time) SLAStatus {
+	return SLAStatus{
+		AckDue:          inc.AckDue,
+		RestoreDue:      inc.RestoreDue,
+		AckBreached:     missed(inc.AckDue, inc.AcknowledgedAt, now),
+		RestoreBreached: missed(inc.RestoreDue, inc.MitigatedAt, now),
+	}
+}
+
+func missed(due, done, now time.Time) bool {
+	if !done.IsZero() {
+		return done.After(due)
+	}
+	return now.After(due)
+}
+
+// FormatDuration renders a duration the way people say it: "45s", "12m",
+// "4h05m", "3d02h". Negative durations get a leading "-".
+func FormatDuration(d time.Duration) string {
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%s%ds", sign, int(d/time.Second))
+	}
+	if d < time.Hour {
+		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if s == 0 {
+			return fmt.Sprintf("%s%dm", sign, m)
+		}
+		return fmt.Sprintf("%s%dm%02ds", sign, m, s)
+	}
+	if dm := d.Round(time.Minute); dm < 24*time.Hour {
+		return fmt.Sprintf("%s%dh%02dm", sign, int(dm/time.Hour), int(dm%time.Hour/time.Minute))
+	}
+	dh := d.Round(time.Hour)
+	return fmt.Sprintf("%s%dd%02dh", sign, int(dh/(24*time.Hour)), int(dh%(24*time.Hour)/time.Hour))
+}
