@@ -1,0 +1,130 @@
+package alerts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+var (
+	timestampRE = regexp.MustCompile(`\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b`)
+	uuidRE      = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	ipv4RE      = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b`)
+	ipv6RE      = regexp.MustCompile(`(?i)\[?[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\]?`)
+)
+
+// Normalize replaces the parts of an error message that differ between two
+// occurrences of the same failure: timestamps, UUIDs, IP addresses, hex ids
+// and numbers of four digits or more. Short numbers such as HTTP status
+// codes are kept, so that a 403 and a 500 stay two failures.
+func Normalize(s string) string {
+	s = timestampRE.ReplaceAllString(s, "<ts>")
+	s = uuidRE.ReplaceAllString(s, "<uuid>")
+	s = ipv4RE.ReplaceAllString(s, "<ip>")
+	s = ipv6RE.ReplaceAllStringFunc(s, func(m string) string {
+		if a, err := netip.ParseAddr(strings.Trim(m, "[]")); err == nil && a.Is6() {
+			return "<ip>"
+		}
+		return m
+	})
+	return normalizeWords(s)
+}
+
+// normalizeWords handles each word (a run of letters and digits): a hex id
+// becomes <hex>, and every run of four digits or more becomes <n>. The
+// angle brackets of placeholders count as word characters, so that what is
+// left between two placeholders never reads as a new id on a second pass.
+func normalizeWords(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		if !isWordByte(s[i]) {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		word := s[i:j]
+		if isHexID(word) {
+			b.WriteString("<hex>")
+		} else {
+			writeNumbersReplaced(&b, word)
+		}
+		i = j
+	}
+	return b.String()
+}
+
+func writeNumbersReplaced(b *strings.Builder, word string) {
+	for i := 0; i < len(word); {
+		if !isDigit(word[i]) {
+			b.WriteByte(word[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(word) && isDigit(word[j]) {
+			j++
+		}
+		if j-i >= 4 {
+			b.WriteString("<n>")
+		} else {
+			b.WriteString(word[i:j])
+		}
+		i = j
+	}
+}
+
+// isHexID reports whether a word is an identifier in hex: 0x-prefixed, or at
+// least eight hex digits mixing digits and letters (a commit, an object id).
+func isHexID(w string) bool {
+	if len(w) > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') {
+		return allHex(w[2:])
+	}
+	if len(w) < 8 || !allHex(w) {
+		return false
+	}
+	var digit, letter bool
+	for i := 0; i < len(w); i++ {
+		if isDigit(w[i]) {
+			digit = true
+		} else {
+			letter = true
+		}
+	}
+	return digit && letter
+}
+
+func allHex(w string) bool {
+	for i := 0; i < len(w); i++ {
+		c := w[i] | 0x20
+		if !isDigit(w[i]) && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isWordByte(c byte) bool {
+	return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') || c == '<' || c == '>'
+}
+
+// Fingerprint identifies a failure for sources that give no identity of
+// their own: the same service, operation and normalized error are the same
+// failure, whatever user id or timestamp the message carried.
+func Fingerprint(service, operation, errText string) string {
+	h := sha256.New()
+	h.Write([]byte(strings.TrimSpace(service)))
+	h.Write([]byte{0})
+	h.Write([]byte(Normalize(strings.TrimSpace(operation))))
+	h.Write([]byte{0})
+	h.Write([]byte(Normalize(strings.TrimSpace(errText))))
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
