@@ -187,9 +187,9 @@ func TestLogLines(t *testing.T) {
 func TestParseStory(t *testing.T) {
 	cases := map[string]alerts.Story{
 		"[user-sync-service] creating user: POST /api/users: 403": {Service: "user-sync-service", Operation: "creating user", Error: "POST /api/users: 403"},
-		"[ERROR] [billing] charging card: declined":                 {Service: "billing", Operation: "charging card", Error: "declined", Level: "error"},
-		"[2026-11-24 08:00:00] WARN [cache] evicting: slow":         {Service: "cache", Operation: "evicting", Error: "slow", Level: "warning"},
-		"[api] something broke":                                     {Service: "api", Error: "something broke"},
+		"[ERROR] [billing] charging card: declined":               {Service: "billing", Operation: "charging card", Error: "declined", Level: "error"},
+		"[2026-11-24 08:00:00] WARN [cache] evicting: slow":       {Service: "cache", Operation: "evicting", Error: "slow", Level: "warning"},
+		"[api] something broke":                                   {Service: "api", Error: "something broke"},
 	}
 	for in, want := range cases {
 		got, ok := alerts.ParseStory(in)
