@@ -1,0 +1,300 @@
+// Package config reads runbot's configuration: defaults, then a YAML file,
+// then RUNBOT_* environment variables, then command-line flags. Every
+// scalar setting exists in all of them under one name; tables (SLA,
+// severity mapping, ...) live in the file only. Errors name the key.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Config is runbot's whole configuration.
+type Config struct {
+	DB                   string
+	Listen               string
+	IntakeToken          string
+	MaxBodyBytes         int64
+	RawAlertsPerIncident int
+	LogLevel             slog.Level
+	LogFormat            string // "text" or "json"
+
+	Policy incidents.Policy
+
+	File string // the file read, "" when none
+}
+
+// Default is what runbot runs with when nothing is configured.
+func Default() Config {
+	return Config{
+		DB:                   "runbot.db",
+		Listen:               "127.0.0.1:8080",
+		MaxBodyBytes:         1 << 20,
+		RawAlertsPerIncident: 100,
+		LogLevel:             slog.LevelInfo,
+		LogFormat:            "text",
+		Policy:               incidents.DefaultPolicy(),
+	}
+}
+
+// setting is one scalar: its key in the file, RUNBOT_<KEY> in the
+// environment, and how to apply a value.
+type setting struct {
+	key    string
+	help   string
+	secret bool
+	set    func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{key: "db", help: "SQLite database file", set: func(c *Config, v string) error {
+		if v == "" {
+			return fmt.Errorf("must not be empty")
+		}
+		c.DB = v
+		return nil
+	}},
+	{key: "listen", help: "HTTP address (host:port)", set: func(c *Config, v string) error {
+		if _, _, err := splitHostPort(v); err != nil {
+			return err
+		}
+		c.Listen = v
+		return nil
+	}},
+	{key: "intake_token", help: "bearer token required by the HTTP API", secret: true, set: func(c *Config, v string) error {
+		c.IntakeToken = v
+		return nil
+	}},
+	{key: "max_body_bytes", help: "largest request body accepted", set: func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("%q is not a byte count of at least 1024", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{key: "raw_alerts_per_incident", help: "raw alerts kept per incident", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive count", v)
+		}
+		c.RawAlertsPerIncident = n
+		return nil
+	}},
+	{key: "log_level", help: "debug, info, warn or error", set: func(c *Config, v string) error {
+		return c.LogLevel.UnmarshalText([]byte(v))
+	}},
+	{key: "log_format", help: "text or json", set: func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("%q is not text or json", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+}
+
+// tables are the keys that hold more than a scalar: file only.
+var tables = map[string]func(c *Config, n *yaml.Node) error{
+	"sla":      parseSLA,
+	"severity": parseSeverity,
+}
+
+// EnvName is the environment variable for a setting key.
+func EnvName(key string) string { return "RUNBOT_" + strings.ToUpper(key) }
+
+// Load builds the configuration from the defaults, the file at path (when
+// path is not empty) and the environment read through getenv.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookup(getenv, EnvName(s.key)); ok {
+			if err := s.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", EnvName(s.key), err)
+			}
+		}
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// Set applies a scalar setting by key (for command-line flags).
+func (c *Config) Set(key, value string) error {
+	for _, s := range settings {
+		if s.key == key {
+			return s.set(c, value)
+		}
+	}
+	return fmt.Errorf("unknown setting %q", key)
+}
+
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	c.File = path
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file: defaults
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config %s: line %d: the file must be a mapping of settings", path, root.Line)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			return fmt.Errorf("config %s: line %d: %s is set twice", path, k.Line, k.Value)
+		}
+		seen[k.Value] = true
+		if err := c.apply(k.Value, v); err != nil {
+			return fmt.Errorf("config %s: line %d: %w", path, lineOf(err, k.Line), err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) apply(key string, v *yaml.Node) error {
+	if parse, ok := tables[key]; ok {
+		return parse(c, v)
+	}
+	for _, s := range settings {
+		if s.key != key {
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
+			return &keyError{key: key, line: v.Line, msg: "must be a single value"}
+		}
+		if err := s.set(c, v.Value); err != nil {
+			return &keyError{key: key, line: v.Line, msg: err.Error()}
+		}
+		return nil
+	}
+	return &keyError{key: key, msg: "unknown key (known: " + strings.Join(Keys(), ", ") + ")"}
+}
+
+// Keys lists every key a config file may hold.
+func Keys() []string {
+	var keys []string
+	for _, s := range settings {
+		keys = append(keys, s.key)
+	}
+	for k := range tables {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// keyError names the dotted key at fault and, when known, its line.
+type keyError struct {
+	key  string
+	line int
+	msg  string
+}
+
+func (e *keyError) Error() string { return e.key + ": " + e.msg }
+
+func lineOf(err error, fallback int) int {
+	if ke, ok := err.(*keyError); ok && ke.line > 0 {
+		return ke.line
+	}
+	return fallback
+}
+
+func parseSLA(c *Config, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &keyError{key: "sla", line: n.Line, msg: "must map priorities to targets, like P1: {ack: 15m, restore: 4h}"}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		pk, pv := n.Content[i], n.Content[i+1]
+		key := "sla." + pk.Value
+		p, err := incidents.ParsePriority(pk.Value)
+		if err != nil || !strings.HasPrefix(strings.ToUpper(pk.Value), "P") {
+			return &keyError{key: key, line: pk.Line, msg: "not a priority (use P1..P5)"}
+		}
+		if pv.Kind != yaml.MappingNode {
+			return &keyError{key: key, line: pv.Line, msg: "must hold ack and restore, like {ack: 15m, restore: 4h}"}
+		}
+		t := c.Policy.SLA[p]
+		for j := 0; j+1 < len(pv.Content); j += 2 {
+			fk, fv := pv.Content[j], pv.Content[j+1]
+			field := key + "." + fk.Value
+			d, err := time.ParseDuration(fv.Value)
+			if fv.Kind != yaml.ScalarNode || err != nil || d <= 0 {
+				return &keyError{key: field, line: fv.Line, msg: fmt.Sprintf("%q is not a positive duration (write it like 15m, 4h or 168h)", fv.Value)}
+			}
+			switch fk.Value {
+			case "ack":
+				t.Ack = d
+			case "restore":
+				t.Restore = d
+			default:
+				return &keyError{key: field, line: fk.Line, msg: "unknown key (use ack and restore)"}
+			}
+		}
+		if t.Ack > t.Restore {
+			return &keyError{key: key, line: pk.Line, msg: fmt.Sprintf("ack target %s is longer than restore target %s", incidents.FormatDuration(t.Ack), incidents.FormatDuration(t.Restore))}
+		}
+		c.Policy.SLA[p] = t
+	}
+	return nil
+}
+
+func parseSeverity(c *Config, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &keyError{key: "severity", line: n.Line, msg: "must map severities to priorities, like critical: P1"}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		sk, sv := n.Content[i], n.Content[i+1]
+		p, err := incidents.ParsePriority(sv.Value)
+		if sv.Kind != yaml.ScalarNode || err != nil {
+			return &keyError{key: "severity." + sk.Value, line: sv.Line, msg: fmt.Sprintf("%q is not one of P1..P5", sv.Value)}
+		}
+		c.Policy.Severities[strings.ToLower(sk.Value)] = p
+	}
+	return nil
+}
+
+// LogValue renders the configuration for the start-up log, secrets masked.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("file", c.File),
+		slog.String("db", c.DB),
+		slog.String("listen", c.Listen),
+		slog.Bool("intake_token_set", c.IntakeToken != ""),
+		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Help describes every setting with its environment variable.
+func Help() string {
+	var b strings.Builder
+	for _, s := range settings {
+		fmt.Fprintf(&b, "  %-24s %-32s %s\n", s.key, EnvName(s.key), s.help)
+	}
+	return b.String()
+}

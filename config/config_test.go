@@ -1,0 +1,109 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runbot-dev/runbot/config"
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "runbot.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "runbot.db" || c.Listen != "127.0.0.1:8080" || c.MaxBodyBytes != 1<<20 {
+		t.Fatalf("defaults %+v", c)
+	}
+	if c.Policy.Target(incidents.P1) != (incidents.Target{Ack: 15 * time.Minute, Restore: 4 * time.Hour}) {
+		t.Fatalf("P1 default %+v", c.Policy.Target(incidents.P1))
+	}
+}
+
+func TestFileThenEnv(t *testing.T) {
+	p := write(t, `
+db: /var/lib/runbot/runbot.db
+listen: 127.0.0.1:9090
+sla:
+  P1: {ack: 5m, restore: 1h}
+  P3: {restore: 12h}
+severity:
+  critical: P1
+  page: P1
+`)
+	c, err := config.Load(p, env(map[string]string{"RUNBOT_LISTEN": "127.0.0.1:7070", "RUNBOT_INTAKE_TOKEN": "s3cret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "/var/lib/runbot/runbot.db" || c.Listen != "127.0.0.1:7070" || c.IntakeToken != "s3cret" {
+		t.Fatalf("config %+v", c)
+	}
+	if got := c.Policy.Target(incidents.P1); got.Ack != 5*time.Minute || got.Restore != time.Hour {
+		t.Fatalf("P1 %+v", got)
+	}
+	if got := c.Policy.Target(incidents.P3); got.Ack != 2*time.Hour || got.Restore != 12*time.Hour {
+		t.Fatalf("P3 keeps its ack default and takes the new restore: %+v", got)
+	}
+	if got := c.Policy.Target(incidents.P2); got.Ack != 30*time.Minute {
+		t.Fatalf("P2 left out keeps its default: %+v", got)
+	}
+	if c.Policy.Severities["critical"] != incidents.P1 || c.Policy.Severities["page"] != incidents.P1 || c.Policy.Severities["info"] != incidents.P5 {
+		t.Fatalf("severities %v", c.Policy.Severities)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := map[string]string{
+		"slaa: {}\n":                               `line 1: slaa: unknown key`,
+		"sla:\n  P1: {ack: 15min}\n":               `line 2: sla.P1.ack: "15min" is not a positive duration`,
+		"sla:\n  P6: {ack: 1m}\n":                  `sla.P6: not a priority`,
+		"sla:\n  P1: {ack: 1m, rstore: 1h}\n":      `sla.P1.rstore: unknown key`,
+		"sla:\n  P1: {ack: 5h, restore: 4h}\n":     `sla.P1: ack target 5h00m is longer than restore target 4h00m`,
+		"severity:\n  critical: urgent\n":          `severity.critical: "urgent" is not one of P1..P5`,
+		"max_body_bytes: lots\n":                   `max_body_bytes: "lots" is not a byte count`,
+		"listen: [a, b]\n":                         `listen: must be a single value`,
+		"db: a.db\ndb: b.db\n":                     `line 2: db is set twice`,
+		"log_format: xml\n":                        `log_format: "xml" is not text or json`,
+		"- just\n- a list\n":                       `must be a mapping`,
+		"sla:\n  P1: {ack: 1m}\n  P2: [1m, 2m]\n": `line 3: sla.P2: must hold ack and restore`,
+	}
+	for body, want := range cases {
+		_, err := config.Load(write(t, body), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want it to contain %q", body, err, want)
+		}
+	}
+	_, err := config.Load("", env(map[string]string{"RUNBOT_MAX_BODY_BYTES": "-1"}))
+	if err == nil || !strings.HasPrefix(err.Error(), "RUNBOT_MAX_BODY_BYTES: ") {
+		t.Errorf("bad env value: %v", err)
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml"), env(nil)); err == nil {
+		t.Error("a missing config file was accepted")
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:8080": true, "127.0.0.1:0": true,
+		":8080": false, "0.0.0.0:8080": false, "10.1.2.3:8080": false, "[::]:8080": false, "example.com:80": false,
+	} {
+		if got := config.IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v", addr, got)
+		}
+	}
+}
