@@ -1,0 +1,157 @@
+// Package api is runbot's HTTP API: alert intake, incident queries and the
+// health and metrics endpoints. Errors are JSON {"error": "..."}; field
+// names are snake_case.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Incidents is what the API needs from the incident service.
+type Incidents interface {
+	Ingest(ctx context.Context, alerts []incidents.Alert) ([]incidents.Ingested, error)
+	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
+	FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Incidents Incidents
+	Logger    *slog.Logger
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every /api/ request.
+	Token string
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// Health reports whether runbot can do its job (database reachable).
+	Health func(context.Context) error
+	// Registerer receives the API's metrics; Gatherer serves /metrics.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Now is the clock used to evaluate SLA breaches in responses.
+	Now func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	opts    Options
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+// New builds a Server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	s := &Server{opts: opts, metrics: newMetrics(opts.Registerer), mux: http.NewServeMux()}
+	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
+	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
+	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
+	s.mux.Handle("/api/", s.auth(http.HandlerFunc(s.noRoute)))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	if opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return s
+}
+
+// Handle adds a route beside the API's (the web console, chat callbacks).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// auth requires the bearer token when one is configured.
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="runbot"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer <RUNBOT_INTAKE_TOKEN>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/v1/alerts/"):
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "alerts are sent with POST")
+	case r.URL.Path == "/api/v1/incidents" || strings.HasPrefix(r.URL.Path, "/api/v1/incidents/"):
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, "incidents are read with GET")
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.opts.Health(ctx); err != nil {
+			s.opts.Logger.Error("health check failed", "operation", "checking health", "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// fail answers an error from the service: domain errors with their own
+// message and status, anything else as a 500 whose detail goes to the log.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	status := http.StatusInternalServerError
+	switch incidents.ErrorCode(err) {
+	case incidents.EINVALID:
+		status = http.StatusBadRequest
+	case incidents.ENOTFOUND:
+		status = http.StatusNotFound
+	case incidents.ECONFLICT:
+		status = http.StatusConflict
+	}
+	if status == http.StatusInternalServerError {
+		s.opts.Logger.Error("request failed", "operation", op, "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	writeError(w, status, incidents.ErrorMessage(err))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the status is sent; a broken connection has nobody left to tell
+}
+

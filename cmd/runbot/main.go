@@ -1,0 +1,102 @@
+// Command runbot is a ChatOps incident bot: it turns alert streams into one
+// thread per incident and keeps the SLA clocks of whoever is on RUN.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/runbot-dev/runbot/config"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
+
+// run is main with its inputs passed in, so tests can call it.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintln(stdout, "runbot", version())
+		return 0
+	}
+	fs := flag.NewFlagSet("runbot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
+	fs.String("db", "", "SQLite database `file` (default runbot.db; env RUNBOT_DB)")
+	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot version\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nsettings (config file key, environment variable):\n%s", config.Help())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "runbot: unknown command %q (try runbot -h)\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "runbot:", err)
+		return 2
+	}
+	var flagErr error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "config" && flagErr == nil {
+			if err := cfg.Set(f.Name, f.Value.String()); err != nil {
+				flagErr = fmt.Errorf("--%s: %w", f.Name, err)
+			}
+		}
+	})
+	if flagErr != nil {
+		fmt.Fprintln(stderr, "runbot:", flagErr)
+		return 2
+	}
+
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, cfg, logger, nil); err != nil {
+		logger.Error("runbot stopped", "operation", "running runbot", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v
+}
