@@ -154,4 +154,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // the status is sent; a broken connection has nobody left to tell
 }
-

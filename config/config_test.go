@@ -69,17 +69,17 @@ severity:
 
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		"slaa: {}\n":                               `line 1: slaa: unknown key`,
-		"sla:\n  P1: {ack: 15min}\n":               `line 2: sla.P1.ack: "15min" is not a positive duration`,
-		"sla:\n  P6: {ack: 1m}\n":                  `sla.P6: not a priority`,
-		"sla:\n  P1: {ack: 1m, rstore: 1h}\n":      `sla.P1.rstore: unknown key`,
-		"sla:\n  P1: {ack: 5h, restore: 4h}\n":     `sla.P1: ack target 5h00m is longer than restore target 4h00m`,
-		"severity:\n  critical: urgent\n":          `severity.critical: "urgent" is not one of P1..P5`,
-		"max_body_bytes: lots\n":                   `max_body_bytes: "lots" is not a byte count`,
-		"listen: [a, b]\n":                         `listen: must be a single value`,
-		"db: a.db\ndb: b.db\n":                     `line 2: db is set twice`,
-		"log_format: xml\n":                        `log_format: "xml" is not text or json`,
-		"- just\n- a list\n":                       `must be a mapping`,
+		"slaa: {}\n":                              `line 1: slaa: unknown key`,
+		"sla:\n  P1: {ack: 15min}\n":              `line 2: sla.P1.ack: "15min" is not a positive duration`,
+		"sla:\n  P6: {ack: 1m}\n":                 `sla.P6: not a priority`,
+		"sla:\n  P1: {ack: 1m, rstore: 1h}\n":     `sla.P1.rstore: unknown key`,
+		"sla:\n  P1: {ack: 5h, restore: 4h}\n":    `sla.P1: ack target 5h00m is longer than restore target 4h00m`,
+		"severity:\n  critical: urgent\n":         `severity.critical: "urgent" is not one of P1..P5`,
+		"max_body_bytes: lots\n":                  `max_body_bytes: "lots" is not a byte count`,
+		"listen: [a, b]\n":                        `listen: must be a single value`,
+		"db: a.db\ndb: b.db\n":                    `line 2: db is set twice`,
+		"log_format: xml\n":                       `log_format: "xml" is not text or json`,
+		"- just\n- a list\n":                      `must be a mapping`,
 		"sla:\n  P1: {ack: 1m}\n  P2: [1m, 2m]\n": `line 3: sla.P2: must hold ack and restore`,
 	}
 	for body, want := range cases {
