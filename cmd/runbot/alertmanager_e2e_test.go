@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runbot-dev/runbot/config"
+)
+
+// TestAlertmanagerEndToEnd runs a real Prometheus Alertmanager that sends
+// its webhook to runbot: alerts open one incident per fingerprint, a group
+// re-sent with a new member deduplicates, and a resolution shows in the
+// timeline.
+func TestAlertmanagerEndToEnd(t *testing.T) {
+	amBin := requireBinary(t, "prometheus-alertmanager", "alertmanager")
+	const token = "e2e-token"
+	cfg := config.Default()
+	cfg.IntakeToken = token
+	b := startBot(t, cfg)
+
+	dir := t.TempDir()
+	amPort := freePort(t)
+	amURL := fmt.Sprintf("http://127.0.0.1:%d", amPort)
+	amConfig := fmt.Sprintf(`route:
+  receiver: runbot
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: runbot
+    webhook_configs:
+      - url: %s/api/v1/alerts/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: %s
+`, b.url, token)
+	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(amConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	amLog, err := os.Create(filepath.Join(dir, "alertmanager.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(amBin,
+		"--config.file="+filepath.Join(dir, "am.yml"),
+		"--storage.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", amPort),
+		"--cluster.listen-address=",
+	)
+	cmd.Stdout, cmd.Stderr = amLog, amLog
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting alertmanager: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			logs, _ := os.ReadFile(amLog.Name())
+			t.Logf("alertmanager log:\n%s\nrunbot log:\n%s", logs, b.logs)
+		}
+	})
+	eventually(t, 20*time.Second, "alertmanager ready", func() (bool, string) {
+		resp, err := http.Get(amURL + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+
+	postAlert := func(pod string, endsAt time.Time) {
+		t.Helper()
+		ends := ""
+		if !endsAt.IsZero() {
+			ends = fmt.Sprintf(`,"endsAt":%q`, endsAt.UTC().Format(time.RFC3339))
+		}
+		body := fmt.Sprintf(`[{"labels":{"alertname":"UserSyncFailing","service":"user-sync-service","severity":"critical","pod":%q},
+			"annotations":{"summary":"[user-sync-service] creating user: POST /api/users: 403"}%s}]`, pod, ends)
+		resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("posting to alertmanager: %s", resp.Status)
+		}
+	}
+
+	postAlert("pod-a", time.Time{})
+	eventually(t, 30*time.Second, "first incident", func() (bool, string) {
+		list := listIncidents(t, b.url, token, "")
+		return len(list) == 1, describe(list)
+	})
+	// A second alert in the same group: Alertmanager re-sends the group,
+	// pod-a included, which must join its incident rather than open one.
+	postAlert("pod-b", time.Time{})
+	eventually(t, 30*time.Second, "second incident, first one deduplicated", func() (bool, string) {
+		list := listIncidents(t, b.url, token, "")
+		if len(list) != 2 {
+			return false, describe(list)
+		}
+		return list[1].AlertCount >= 2 && list[0].AlertCount == 1, describe(list)
+	})
+
+	// runbot's identity is Alertmanager's own fingerprint.
+	var amAlerts []struct {
+		Fingerprint string            `json:"fingerprint"`
+		Labels      map[string]string `json:"labels"`
+	}
+	if code := call(t, "GET", amURL+"/api/v2/alerts", "", "", &amAlerts); code != 200 {
+		t.Fatalf("reading alertmanager alerts: %d", code)
+	}
+	want := map[string]bool{}
+	for _, a := range amAlerts {
+		want[a.Fingerprint] = true
+	}
+	list := listIncidents(t, b.url, token, "")
+	for _, inc := range list {
+		if !want[inc.Fingerprint] {
+			t.Errorf("incident %d has fingerprint %s, not one of Alertmanager's %v", inc.ID, inc.Fingerprint, want)
+		}
+	}
+	podA := list[1]
+
+	postAlert("pod-a", time.Now().Add(-time.Second))
+	eventually(t, 30*time.Second, "resolution in the timeline", func() (bool, string) {
+		var inc incidentView
+		call(t, "GET", fmt.Sprintf("%s/api/v1/incidents/%d", b.url, podA.ID), token, "", &inc)
+		for _, e := range inc.Timeline {
+			if e.Kind == "source_resolved" {
+				return inc.State == "open", describe(inc) // humans still decide
+			}
+		}
+		return false, describe(inc)
+	})
+	if got := listIncidents(t, b.url, token, ""); len(got) != 2 {
+		t.Fatalf("the resolution opened an incident: %s", describe(got))
+	}
+}

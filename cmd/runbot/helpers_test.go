@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runbot-dev/runbot/config"
+)
+
+// requireBinary finds an external program a test needs. On a laptop
+// without it the test is skipped; under CI=true a missing binary fails the
+// test, because .ci/run installs it.
+func requireBinary(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("none of %v is installed; .ci/run must install it", names)
+	}
+	t.Skipf("none of %v is installed", names)
+	return ""
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bot is a runbot started in-process with Run.
+type bot struct {
+	url  string
+	logs *syncBuffer
+	stop func() error
+}
+
+// startBot runs runbot on 127.0.0.1:0 with a fresh database and JSON logs.
+func startBot(t testing.TB, cfg config.Config) *bot {
+	t.Helper()
+	if cfg.DB == "" || cfg.DB == config.Default().DB {
+		cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
+	}
+	cfg.Listen = "127.0.0.1:0"
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, logger, func(a net.Addr) { addrc <- a }) }()
+	var b bot
+	select {
+	case a := <-addrc:
+		b.url = "http://" + a.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("runbot did not start: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("runbot did not start within 10s\n%s", logs)
+	}
+	b.logs = logs
+	var once sync.Once
+	var stopErr error
+	b.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(15 * time.Second):
+				stopErr = errors.New("runbot did not stop within 15s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := b.stop(); err != nil {
+			t.Errorf("stopping runbot: %v", err)
+		}
+	})
+	return &b
+}
+
+// call sends a request to runbot and decodes the JSON answer into out.
+func call(t testing.TB, method, url, token, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %q is not JSON: %v", method, url, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// incidentView is the part of the incident JSON the end-to-end tests read.
+type incidentView struct {
+	ID          int64  `json:"id"`
+	Fingerprint string `json:"fingerprint"`
+	Service     string `json:"service"`
+	State       string `json:"state"`
+	AlertCount  int    `json:"alert_count"`
+	Timeline    []struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	} `json:"timeline"`
+}
+
+func listIncidents(t testing.TB, base, token, query string) []incidentView {
+	t.Helper()
+	var out struct {
+		Incidents []incidentView `json:"incidents"`
+	}
+	if code := call(t, "GET", base+"/api/v1/incidents"+query, token, "", &out); code != 200 {
+		t.Fatalf("listing incidents%s: status %d", query, code)
+	}
+	return out.Incidents
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s; last seen: %s", what, within, last)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func describe(v any) string { b, _ := json.Marshal(v); return fmt.Sprintf("%s", b) }
