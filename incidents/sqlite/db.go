@@ -43,10 +43,16 @@ type Options struct {
 }
 
 // DB is an open runbot database. Reads go through a pool of read-only
-// connections; every write goes through one goroutine and one connection
-// that commits concurrent writes together (group commit). SQLite has a single
-// writer anyway: queueing in Go is cheaper than lock retries, and one fsync
-// for many requests is what makes durable intake fast.
+// connections; writes go through one connection, and concurrent writes are
+// committed together (group commit): SQLite has a single writer anyway,
+// queueing in Go is cheaper than lock retries, and one fsync for many
+// requests is what makes durable intake fast.
+//
+// There is no writer goroutine. A caller queues its write, then either
+// finds it done or takes the leader token and commits everything queued,
+// its own write included. Handing each write to a dedicated goroutine made
+// that goroutine wait its turn on the CPU behind every HTTP handler, at
+// every wake-up; a leader is a goroutine that is already running.
 type DB struct {
 	path   string
 	read   *sql.DB
@@ -54,13 +60,15 @@ type DB struct {
 	logger *slog.Logger
 	opts   Options
 
-	mu     sync.RWMutex // held for reading while enqueueing; Close takes it to stop intake
-	closed bool
-	queue  chan *writeReq
-	stop   chan struct{}
-	done   chan struct{}
+	mu       sync.Mutex // guards pending and closed
+	pending  []*writeReq
+	closed   bool
+	inflight sync.WaitGroup // update calls under way, for Close
+	leader   chan struct{}  // the token: whoever sends into it runs the next batch
 
-	stmts map[string]*sql.Stmt // hot writes, prepared on the write connection before any transaction
+	// Held by the leader only.
+	stmts  map[string]*sql.Stmt // hot writes, prepared on the write connection before any transaction
+	active *activeCache
 }
 
 type writeReq struct {
@@ -122,10 +130,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write:  write,
 		logger: opts.Logger,
 		opts:   opts,
-		queue:  make(chan *writeReq, opts.MaxBatch),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		leader: make(chan struct{}, 1),
 		stmts:  map[string]*sql.Stmt{},
+		active: newActiveCache(10000),
 	}
 	for _, q := range hotWrites {
 		st, err := write.PrepareContext(ctx, q)
@@ -136,14 +143,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 		db.stmts[q] = st
 	}
-	go db.writer()
 	return db, nil
 }
 
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
-// Close finishes the writes already queued, then closes the database.
+// Close waits for the writes under way, refuses new ones, and closes the
+// database.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.closed {
@@ -151,9 +158,8 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
-	close(db.stop)
 	db.mu.Unlock()
-	<-db.done
+	db.inflight.Wait()
 	for _, st := range db.stmts {
 		st.Close()
 	}
@@ -173,54 +179,39 @@ func (db *DB) Check(ctx context.Context) error {
 
 // update runs fn in a write transaction shared with other concurrent
 // writes, and returns once that transaction is committed (or fn failed).
-// Each fn runs inside its own savepoint, so one failing request rolls back
-// alone. fn must only touch the database: it runs on the writer goroutine.
+// fn must only touch the database and may run twice (see runBatch). Once
+// queued, a write is waited for even if ctx ends: the caller must learn
+// whether it committed.
 func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	db.mu.RLock()
+	db.mu.Lock()
 	if db.closed {
-		db.mu.RUnlock()
+		db.mu.Unlock()
 		return ErrClosed
 	}
-	select {
-	case db.queue <- req:
-	case <-ctx.Done():
-		db.mu.RUnlock()
-		return ctx.Err()
-	}
-	db.mu.RUnlock()
-	// Once queued, wait for the outcome even if ctx ends: the caller must
-	// learn whether its write committed, and the writer never blocks long.
-	return <-req.done
-}
-
-func (db *DB) writer() {
-	defer close(db.done)
-	batch := make([]*writeReq, 0, db.opts.MaxBatch)
+	db.pending = append(db.pending, req)
+	db.inflight.Add(1)
+	db.mu.Unlock()
+	defer db.inflight.Done()
 	for {
 		select {
-		case req := <-db.queue:
-			batch = append(batch[:0], req)
-		case <-db.stop:
-			// Close holds no more senders: drain what is queued, then stop.
-			for {
-				select {
-				case req := <-db.queue:
-					db.commit(append(batch[:0], req))
-				default:
-					return
-				}
-			}
+		case err := <-req.done:
+			return err
+		case db.leader <- struct{}{}:
+			db.lead()
+			<-db.leader
 		}
-	fill:
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case req := <-db.queue:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
-		}
+	}
+}
+
+// lead commits what is queued, up to MaxBatch writes.
+func (db *DB) lead() {
+	db.mu.Lock()
+	n := min(len(db.pending), db.opts.MaxBatch)
+	batch := db.pending[:n:n]
+	db.pending = db.pending[n:]
+	db.mu.Unlock()
+	if n > 0 {
 		db.commit(batch)
 	}
 }
@@ -244,57 +235,95 @@ func (db *DB) commit(batch []*writeReq) {
 	}
 }
 
+// runBatch runs every request of a batch in one transaction. There are no
+// savepoints: a request that fails before writing (a refused transition)
+// simply leaves nothing behind. Should one fail after writing, the batch
+// is rolled back and each request runs again in a transaction of its own,
+// so one bad request never costs the others their writes.
 func (db *DB) runBatch(batch []*writeReq) error {
-	ctx := context.Background() // a caller's cancellation must not interrupt the shared transaction
-	tx, err := db.write.BeginTx(ctx, nil)
+	if len(batch) == 1 {
+		return db.runAlone(batch[0])
+	}
+	tx, err := db.write.BeginTx(context.Background(), nil) // a caller's cancellation must not interrupt the shared transaction
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	shared := len(batch) > 1
+	var undo []func() // what to forget in memory if the transaction is lost
+	forget := func() {
+		for _, u := range undo {
+			u()
+		}
+	}
 	for _, r := range batch {
 		if r.err = r.ctx.Err(); r.err != nil {
 			continue
 		}
-		if !shared {
-			r.err = r.fn(&wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db})
-			break
-		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT request`); err != nil {
+		w := &wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db}
+		r.err = r.fn(w)
+		undo = append(undo, w.undo...)
+		if r.err != nil && w.wrote {
 			tx.Rollback()
-			return fmt.Errorf("starting savepoint: %w", err)
-		}
-		r.err = r.fn(&wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db})
-		if r.err != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO request`); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("rolling back to savepoint: %w", err)
+			forget()
+			var errs []error
+			for _, r := range batch {
+				errs = append(errs, db.runAlone(r))
 			}
+			return errors.Join(errs...)
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE request`); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("releasing savepoint: %w", err)
-		}
-	}
-	if !shared && batch[0].err != nil {
-		return tx.Rollback()
 	}
 	if err := tx.Commit(); err != nil {
+		forget()
 		return fmt.Errorf("committing transaction: %w", err)
 	}
 	return nil
 }
 
-// wtx is a write transaction with the writer's prepared statements.
+// runAlone runs one request in its own transaction. Its own failure is
+// its answer; the returned error is for failures of the transaction itself.
+func (db *DB) runAlone(r *writeReq) error {
+	if r.err = r.ctx.Err(); r.err != nil {
+		return nil
+	}
+	tx, err := db.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	w := &wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db}
+	if r.err = r.fn(w); r.err != nil {
+		tx.Rollback()
+		for _, u := range w.undo {
+			u()
+		}
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		for _, u := range w.undo {
+			u()
+		}
+		r.err = fmt.Errorf("committing transaction: %w", err)
+		return r.err
+	}
+	return nil
+}
+
+// wtx is one request's part of a write transaction.
 type wtx struct {
 	*sql.Tx
-	ctx context.Context
-	db  *DB
+	ctx   context.Context
+	db    *DB
+	undo  []func()
+	wrote bool // the request has executed a statement that may have changed something
 }
+
+// onUndo registers what to forget in memory (caches) if this request's
+// writes are rolled back.
+func (tx *wtx) onUndo(f func()) { tx.undo = append(tx.undo, f) }
 
 // exec runs a statement, prepared when it is one of the hot writes. The
 // statements are prepared up front: with a single connection, preparing
 // inside a transaction would wait for the connection the transaction holds.
 func (tx *wtx) exec(query string, args ...any) (sql.Result, error) {
+	tx.wrote = true
 	if st, ok := tx.db.stmts[query]; ok {
 		return tx.StmtContext(tx.ctx, st).ExecContext(tx.ctx, args...)
 	}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,9 +55,9 @@ func (s *IncidentService) Ingest(ctx context.Context, alerts []incidents.Alert) 
 }
 
 func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (incidents.Ingested, error) {
-	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, a.Fingerprint))
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return incidents.Ingested{}, fmt.Errorf("finding active incident: %w", err)
+	inc, err := s.activeByFingerprint(tx, a.Fingerprint)
+	if err != nil {
+		return incidents.Ingested{}, err
 	}
 	if inc == nil && a.Status == incidents.AlertResolved {
 		// A resolution for an incident people already resolved joins that
@@ -84,9 +83,10 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 		}
 		return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
 	}
+	tx.remember(inc)
 	events := inc.Join(a, now)
-	if err := updateIncident(tx, inc); err != nil {
-		return incidents.Ingested{}, err
+	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved, inc.ID); err != nil {
+		return incidents.Ingested{}, fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
 	if err := insertEvents(tx, inc.ID, events); err != nil {
 		return incidents.Ingested{}, err
@@ -104,6 +104,30 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	return incidents.Ingested{IncidentID: inc.ID}, nil
 }
 
+// activeByFingerprint finds the active incident for a fingerprint, from the
+// writer's cache when it is there.
+func (s *IncidentService) activeByFingerprint(tx *wtx, fp string) (*incidents.Incident, error) {
+	if inc := tx.db.active.fingerprint(fp); inc != nil {
+		return inc, nil
+	}
+	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, fp))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding active incident: %w", err)
+	}
+	tx.db.active.put(inc)
+	return inc, nil
+}
+
+// remember keeps inc in the writer's cache with its state after this
+// request, and forgets it should the request be rolled back.
+func (tx *wtx) remember(inc *incidents.Incident) {
+	tx.db.active.put(inc)
+	tx.onUndo(func() { tx.db.active.forget(inc) })
+}
+
 // Queries on the intake path, prepared once (see wtx.exec).
 const (
 	selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
@@ -114,12 +138,13 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateJoinRow     = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ? WHERE id = ?`
 )
 
-var hotWrites = []string{selectActiveByFingerprint, insertAlertRow, insertEventRow, pruneAlerts, insertIncidentRow, updateIncidentRow}
+var hotWrites = []string{selectActiveByFingerprint, insertAlertRow, insertEventRow, pruneAlerts, insertIncidentRow, updateJoinRow, updateIncidentRow}
 
 // FindIncident returns an incident with its timeline.
 func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incidents.Incident, error) {
@@ -268,24 +293,31 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 	var out *incidents.Incident
 	err := s.db.update(ctx, func(tx *wtx) error {
 		now := s.now()
-		inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(id)
+		inc := tx.db.active.id(id)
+		if inc == nil {
+			var err error
+			inc, err = scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound(id)
+			}
+			if err != nil {
+				return fmt.Errorf("loading incident %d: %w", id, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("loading incident %d: %w", id, err)
-		}
+		// The rules change inc only when they accept; on refusal the cached
+		// copy is untouched and nothing needs forgetting.
 		events, err := fn(tx, inc, now)
 		if err != nil {
 			return err
 		}
+		tx.remember(inc)
 		if err := updateIncident(tx, inc); err != nil {
 			return err
 		}
 		if err := insertEvents(tx, inc.ID, events); err != nil {
 			return err
 		}
-		out = inc
+		out = cloneIncident(inc) // the cached one stays with the writer
 		return nil
 	})
 	if err != nil {
@@ -329,10 +361,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 }
 
 func insertIncident(tx *wtx, inc *incidents.Incident) error {
-	labels, err := encodeLabels(inc.Labels)
-	if err != nil {
-		return err
-	}
+	labels := encodeLabels(inc.Labels)
 	res, err := tx.exec(insertIncidentRow,
 		inc.Fingerprint, inc.Service, inc.Operation, inc.Title, inc.Source, int(inc.Priority), string(inc.State), inc.AlertCount,
 		labels, inc.SourceResolved, millis(inc.OpenedAt), nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy,
@@ -344,15 +373,13 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 	if inc.ID, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
+	tx.remember(inc)
 	return nil
 }
 
 func updateIncident(tx *wtx, inc *incidents.Incident) error {
-	labels, err := encodeLabels(inc.Labels)
-	if err != nil {
-		return err
-	}
-	_, err = tx.exec(updateIncidentRow,
+	labels := encodeLabels(inc.Labels)
+	_, err := tx.exec(updateIncidentRow,
 		inc.Service, inc.Operation, inc.Title, int(inc.Priority), string(inc.State), inc.AlertCount,
 		labels, inc.SourceResolved, nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy, nullMillis(inc.MitigatedAt),
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
@@ -379,45 +406,6 @@ func insertAlert(tx *wtx, incidentID int64, a incidents.Alert, now time.Time) er
 		return fmt.Errorf("keeping raw alert for incident %d: %w", incidentID, err)
 	}
 	return nil
-}
-
-// storedValue keeps a label value's count in first-seen order, which the
-// breakdown's eviction rule depends on and a JSON object would lose.
-type storedValue struct {
-	V string `json:"v"`
-	N int    `json:"n"`
-}
-
-func encodeLabels(lc incidents.LabelCounts) (string, error) {
-	m := make(map[string][]storedValue, len(lc))
-	for name, vals := range lc {
-		sv := make([]storedValue, len(vals))
-		for i, vc := range vals {
-			sv[i] = storedValue{V: vc.Value, N: vc.Count}
-		}
-		m[name] = sv
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("encoding labels: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeLabels(s string) (incidents.LabelCounts, error) {
-	var m map[string][]storedValue
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, err
-	}
-	lc := make(incidents.LabelCounts, len(m))
-	for name, sv := range m {
-		vals := make([]incidents.ValueCount, len(sv))
-		for i, v := range sv {
-			vals[i] = incidents.ValueCount{Value: v.V, Count: v.N}
-		}
-		lc[name] = vals
-	}
-	return lc, nil
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
