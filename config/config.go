@@ -21,6 +21,7 @@ import (
 // Config is runbot's whole configuration.
 type Config struct {
 	DB                   string
+	DBSync               string // "normal" or "full"
 	Listen               string
 	IntakeToken          string
 	MaxBodyBytes         int64
@@ -37,6 +38,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		DB:                   "runbot.db",
+		DBSync:               "normal",
 		Listen:               "127.0.0.1:8080",
 		MaxBodyBytes:         1 << 20,
 		RawAlertsPerIncident: 100,
@@ -61,6 +63,13 @@ var settings = []setting{
 			return fmt.Errorf("must not be empty")
 		}
 		c.DB = v
+		return nil
+	}},
+	{key: "db_sync", help: "normal: survives a crash of runbot; full: survives power loss, slower", set: func(c *Config, v string) error {
+		if v != "normal" && v != "full" {
+			return fmt.Errorf("%q is not normal or full", v)
+		}
+		c.DBSync = v
 		return nil
 	}},
 	{key: "listen", help: "HTTP address (host:port)", set: func(c *Config, v string) error {
@@ -283,6 +292,7 @@ func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("file", c.File),
 		slog.String("db", c.DB),
+		slog.String("db_sync", c.DBSync),
 		slog.String("listen", c.Listen),
 		slog.Bool("intake_token_set", c.IntakeToken != ""),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),

@@ -2,21 +2,24 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/runbot-dev/runbot/config"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/loadgen"
 )
 
 // BenchmarkIntake measures durable intake over HTTP on loopback against a
 // bare handler that only reads and discards the same requests, in the same
-// run: 32 concurrent clients, 1 and 50 alerts per request. One op is one
-// request. runbot runs exactly as in production (Run with the default
-// configuration on a fresh file): SQLite in WAL mode with
-// synchronous=FULL (sqlite.Synchronous), so every 2xx is on disk.
+// run: 32 concurrent clients, 1 and 50 alerts per request, alerts cycling
+// over 1000 fingerprints. One op is one request. runbot runs exactly as in
+// production (Run on a fresh file): SQLite in WAL mode with
+// synchronous=NORMAL, the default (db_sync: normal), and with
+// synchronous=FULL (db_sync: full); the settings are read back from a live
+// connection and logged.
 //
 //	go test -run '^$' -bench Intake -benchtime 20000x ./cmd/runbot
 func BenchmarkIntake(b *testing.B) {
@@ -26,14 +29,31 @@ func BenchmarkIntake(b *testing.B) {
 			defer srv.Close()
 			benchLoad(b, srv.URL, batch)
 		})
-		b.Run(fmt.Sprintf("runbot/batch=%d", batch), func(b *testing.B) {
-			bot := startBot(b, config.Default())
-			if batch == 1 {
-				b.Logf("SQLite: journal_mode=WAL synchronous=%s, group commit (as in production)", sqlite.Synchronous)
-			}
-			benchLoad(b, bot.url, batch)
-		})
+		for _, sync := range []string{"normal", "full"} {
+			b.Run(fmt.Sprintf("runbot-sync-%s/batch=%d", sync, batch), func(b *testing.B) {
+				cfg := config.Default()
+				cfg.DBSync = sync
+				bot := startBot(b, cfg)
+				b.Logf("SQLite as runbot logged it: %s", pragmaLine(b, bot.logs.String()))
+				benchLoad(b, bot.url, batch)
+			})
+		}
 	}
+}
+
+func pragmaLine(b *testing.B, logs string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		var rec struct {
+			Msg         string `json:"msg"`
+			Journal     string `json:"journal_mode"`
+			Synchronous string `json:"synchronous"`
+		}
+		if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == "database ready" {
+			return "journal_mode=" + rec.Journal + " synchronous=" + rec.Synchronous
+		}
+	}
+	b.Fatal("runbot did not log its database settings")
+	return ""
 }
 
 func benchLoad(b *testing.B, url string, batch int) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,7 +40,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func
 	reg.MustRegister(batchSize, commitSeconds)
 
 	db, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{
-		Logger: logger,
+		Logger:      logger,
+		Synchronous: strings.ToUpper(cfg.DBSync),
 		ObserveBatch: func(n int, took time.Duration) {
 			batchSize.Observe(float64(n))
 			commitSeconds.Observe(took.Seconds())
@@ -54,7 +56,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func
 		return err
 	}
 	logger.Info("database ready", "operation", "opening database", "path", cfg.DB,
-		"journal_mode", pragmas["journal_mode"], "synchronous", sqlite.Synchronous)
+		"journal_mode", pragmas["journal_mode"], "synchronous", pragmas["synchronous"])
 
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident

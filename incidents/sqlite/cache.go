@@ -24,7 +24,7 @@ func newActiveCache(max int) *activeCache {
 }
 
 func (c *activeCache) fingerprint(fp string) *incidents.Incident { return c.byFP[fp] }
-func (c *activeCache) id(id int64) *incidents.Incident         { return c.byID[id] }
+func (c *activeCache) id(id int64) *incidents.Incident           { return c.byID[id] }
 
 // put records inc's current state: kept while active, dropped once resolved.
 func (c *activeCache) put(inc *incidents.Incident) {

@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -11,6 +12,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,11 +27,22 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Synchronous is the durability setting, stated once for production and
-// benchmarks alike. FULL makes every commit survive power loss, not only a
-// crash of runbot: an alert answered with 2xx is on disk. Group commit
-// (see update) pays the fsync once per batch instead of once per request.
-const Synchronous = "FULL"
+// Durability settings for Options.Synchronous (SQLite's synchronous pragma,
+// in WAL mode).
+//
+// NORMAL, the default: a commit is in the WAL when runbot answers, so it
+// survives any crash of runbot (the crash test kills it with SIGKILL); a
+// power loss or kernel crash of the host can lose the last commits before
+// the next checkpoint. Alertmanager and Grafana send firing alerts again at
+// their repeat interval, so such a loss is a delay, not a silence.
+//
+// FULL: every commit is fsynced before runbot answers, and survives power
+// loss too, at a higher cost per commit (group commit pays it once per
+// batch, not per request).
+const (
+	SyncNormal = "NORMAL"
+	SyncFull   = "FULL"
+)
 
 // ErrClosed is returned for writes after Close.
 var ErrClosed = errors.New("database is closed")
@@ -37,6 +52,8 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBatch caps how many writes share one transaction. Default 256.
 	MaxBatch int
+	// Synchronous is SyncNormal (default) or SyncFull.
+	Synchronous string
 	// ObserveBatch, when set, is told the size and duration of every
 	// committed batch (for metrics).
 	ObserveBatch func(size int, took time.Duration)
@@ -48,11 +65,13 @@ type Options struct {
 // queueing in Go is cheaper than lock retries, and one fsync for many
 // requests is what makes durable intake fast.
 //
-// There is no writer goroutine. A caller queues its write, then either
-// finds it done or takes the leader token and commits everything queued,
-// its own write included. Handing each write to a dedicated goroutine made
-// that goroutine wait its turn on the CPU behind every HTTP handler, at
-// every wake-up; a leader is a goroutine that is already running.
+// Writes are grouped in generations. A caller adds its write to the current
+// generation and waits for the generation to end, unless it finds the
+// leader token free: then it takes the generation, opens the next one,
+// commits every write in it and wakes all their callers with a single
+// close. There is no writer goroutine: the leader is a goroutine that is
+// already running, so no write waits for a dedicated goroutine to be
+// scheduled.
 type DB struct {
 	path   string
 	read   *sql.DB
@@ -60,11 +79,21 @@ type DB struct {
 	logger *slog.Logger
 	opts   Options
 
-	mu       sync.Mutex // guards pending and closed
-	pending  []*writeReq
+	mu       sync.Mutex // guards gen and closed
+	gen      *generation
 	closed   bool
 	inflight sync.WaitGroup // update calls under way, for Close
-	leader   chan struct{}  // the token: whoever sends into it runs the next batch
+	leader   chan struct{}  // the token: whoever sends into it runs the next generation
+
+	syncMu   sync.Mutex
+	unsynced []*generation // committed, not yet fsynced: not yet answered
+	syncKick chan struct{} // wakes the syncer
+	stopSync chan struct{} // closed by Close once no write is under way
+	synced   chan struct{} // closed by the syncer when it stops
+
+	ckpt     *sql.DB       // one connection that checkpoints the WAL beside the writer
+	stopCkpt chan struct{} // closed by Close
+	ckptDone chan struct{} // closed when the checkpointer stops
 
 	// Held by the leader only.
 	stmts  map[string]*sql.Stmt // hot writes, prepared on the write connection before any transaction
@@ -72,24 +101,36 @@ type DB struct {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	fn   func(*wtx) error
-	err  error
-	done chan error
+	ctx context.Context
+	fn  func(*wtx) error
+	err error
 }
+
+// generation is the writes queued while the previous ones were committed.
+type generation struct {
+	reqs []*writeReq
+	done chan struct{} // closed once every write has its outcome
+}
+
+func newGeneration() *generation { return &generation{done: make(chan struct{})} }
 
 // DSN returns the data source name for path: every pooled connection gets
 // the same pragmas because they are in the DSN, not run once by hand.
-func DSN(path string, readOnly bool) string {
+func DSN(path, synchronous string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+Synchronous+")")
+	q.Add("_pragma", "synchronous("+synchronous+")")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Checkpoints run beside the writer (see checkpointer), not inside
+		// the commit that crosses the threshold, where they stalled every
+		// write queued behind it for the length of two fsyncs.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -102,10 +143,17 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch opts.Synchronous {
+	case "":
+		opts.Synchronous = SyncNormal
+	case SyncNormal, SyncFull:
+	default:
+		return nil, fmt.Errorf("opening database %s: synchronous %q is not %s or %s", path, opts.Synchronous, SyncNormal, SyncFull)
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	write, err := sql.Open("sqlite", DSN(path, false))
+	write, err := sql.Open("sqlite", DSN(path, opts.Synchronous, false))
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
@@ -117,32 +165,45 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", DSN(path, true))
+	read, err := sql.Open("sqlite", DSN(path, opts.Synchronous, true))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening database %s for reading: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
 	read.SetMaxIdleConns(4)
+	ckpt, err := sql.Open("sqlite", DSN(path, opts.Synchronous, false))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("opening database %s for checkpoints: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
 	db := &DB{
-		path:   path,
-		read:   read,
-		write:  write,
-		logger: opts.Logger,
-		opts:   opts,
-		leader: make(chan struct{}, 1),
-		stmts:  map[string]*sql.Stmt{},
-		active: newActiveCache(10000),
+		path:     path,
+		read:     read,
+		write:    write,
+		logger:   opts.Logger,
+		opts:     opts,
+		ckpt:     ckpt,
+		stopCkpt: make(chan struct{}),
+		ckptDone: make(chan struct{}),
+		gen:      newGeneration(),
+		leader:   make(chan struct{}, 1),
+		stmts:    map[string]*sql.Stmt{},
+		active:   newActiveCache(10000),
 	}
 	for _, q := range hotWrites {
 		st, err := write.PrepareContext(ctx, q)
 		if err != nil {
 			db.read.Close()
 			db.write.Close()
+			db.ckpt.Close()
 			return nil, fmt.Errorf("preparing %q: %w", firstWords(q), err)
 		}
 		db.stmts[q] = st
 	}
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -160,10 +221,12 @@ func (db *DB) Close() error {
 	db.closed = true
 	db.mu.Unlock()
 	db.inflight.Wait()
+	close(db.stopCkpt)
+	<-db.ckptDone
 	for _, st := range db.stmts {
 		st.Close()
 	}
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.read.Close(), db.ckpt.Close(), db.write.Close())
 }
 
 // Check verifies that both reads and writes go through.
@@ -177,26 +240,62 @@ func (db *DB) Check(ctx context.Context) error {
 	return nil
 }
 
+// checkpointer copies the WAL back into the database file, without
+// blocking the writer (PASSIVE), when the WAL has grown past walLimit or
+// every ckptEvery otherwise. The writer starts the WAL over once a
+// checkpoint has caught up.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	const (
+		walLimit  = 16 << 20
+		ckptEvery = 10 * time.Second
+	)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-db.stopCkpt:
+			db.checkpoint("TRUNCATE") // leave a small WAL behind
+			return
+		case <-tick.C:
+		}
+		fi, err := os.Stat(db.path + "-wal")
+		if err != nil || (fi.Size() < walLimit && time.Since(last) < ckptEvery) {
+			continue
+		}
+		db.checkpoint("PASSIVE")
+		last = time.Now()
+	}
+}
+
+func (db *DB) checkpoint(mode string) {
+	var busy, logFrames, done int
+	if err := db.ckpt.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logFrames, &done); err != nil {
+		db.logger.Warn("checkpoint failed", "operation", "checkpointing the WAL", "mode", mode, "error", err)
+	}
+}
+
 // update runs fn in a write transaction shared with other concurrent
-// writes, and returns once that transaction is committed (or fn failed).
-// fn must only touch the database and may run twice (see runBatch). Once
-// queued, a write is waited for even if ctx ends: the caller must learn
-// whether it committed.
+// writes, and returns once that transaction is committed (or fn failed). fn must only touch the database and may run twice (see
+// runBatch). Once queued, a write is waited for even if ctx ends: the
+// caller must learn whether it committed.
 func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, fn: fn}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
 		return ErrClosed
 	}
-	db.pending = append(db.pending, req)
+	g := db.gen
+	g.reqs = append(g.reqs, req)
 	db.inflight.Add(1)
 	db.mu.Unlock()
 	defer db.inflight.Done()
 	for {
 		select {
-		case err := <-req.done:
-			return err
+		case <-g.done:
+			return req.err
 		case db.leader <- struct{}{}:
 			db.lead()
 			<-db.leader
@@ -204,35 +303,32 @@ func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 	}
 }
 
-// lead commits what is queued, up to MaxBatch writes.
+// lead commits the current generation, MaxBatch writes per transaction.
 func (db *DB) lead() {
+	runtime.Gosched()
 	db.mu.Lock()
-	n := min(len(db.pending), db.opts.MaxBatch)
-	batch := db.pending[:n:n]
-	db.pending = db.pending[n:]
-	db.mu.Unlock()
-	if n > 0 {
-		db.commit(batch)
-	}
-}
-
-// commit runs a batch in one transaction and tells every caller its outcome.
-func (db *DB) commit(batch []*writeReq) {
-	start := time.Now()
-	err := db.runBatch(batch)
-	for _, r := range batch {
-		if err != nil && r.err == nil {
-			r.err = err
-		}
-		r.done <- r.err
-	}
-	if err != nil {
-		db.logger.Error("write transaction failed", "operation", "committing writes", "writes", len(batch), "error", err)
+	g := db.gen
+	if len(g.reqs) == 0 {
+		db.mu.Unlock()
 		return
 	}
-	if db.opts.ObserveBatch != nil {
-		db.opts.ObserveBatch(len(batch), time.Since(start))
+	db.gen = newGeneration()
+	db.mu.Unlock()
+
+	for batch := range slices.Chunk(g.reqs, db.opts.MaxBatch) {
+		start := time.Now()
+		if err := db.runBatch(batch); err != nil {
+			db.logger.Error("write transaction failed", "operation", "committing writes", "writes", len(batch), "error", err)
+			for _, r := range batch {
+				r.err = cmp.Or(r.err, err)
+			}
+			continue
+		}
+		if db.opts.ObserveBatch != nil {
+			db.opts.ObserveBatch(len(batch), time.Since(start))
+		}
 	}
+	close(g.done)
 }
 
 // runBatch runs every request of a batch in one transaction. There are no
@@ -248,7 +344,8 @@ func (db *DB) runBatch(batch []*writeReq) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	var undo []func() // what to forget in memory if the transaction is lost
+	stmts := map[string]*sql.Stmt{} // the hot statements bound to this transaction
+	var undo []func()               // what to forget in memory if the transaction is lost
 	forget := func() {
 		for _, u := range undo {
 			u()
@@ -258,7 +355,7 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		if r.err = r.ctx.Err(); r.err != nil {
 			continue
 		}
-		w := &wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db}
+		w := &wtx{Tx: tx, db: db, stmts: stmts}
 		r.err = r.fn(w)
 		undo = append(undo, w.undo...)
 		if r.err != nil && w.wrote {
@@ -288,7 +385,7 @@ func (db *DB) runAlone(r *writeReq) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	w := &wtx{Tx: tx, ctx: context.WithoutCancel(r.ctx), db: db}
+	w := &wtx{Tx: tx, db: db, stmts: map[string]*sql.Stmt{}}
 	if r.err = r.fn(w); r.err != nil {
 		tx.Rollback()
 		for _, u := range w.undo {
@@ -309,10 +406,27 @@ func (db *DB) runAlone(r *writeReq) error {
 // wtx is one request's part of a write transaction.
 type wtx struct {
 	*sql.Tx
-	ctx   context.Context
 	db    *DB
+	stmts map[string]*sql.Stmt // hot statements bound to this transaction
 	undo  []func()
 	wrote bool // the request has executed a statement that may have changed something
+}
+
+// Statements run without the caller's context: a cancellation would
+// interrupt the transaction shared with other callers.
+var txCtx = context.Background()
+
+func (tx *wtx) prepared(query string) *sql.Stmt {
+	if st, ok := tx.stmts[query]; ok {
+		return st
+	}
+	st, ok := tx.db.stmts[query]
+	if !ok {
+		return nil
+	}
+	st = tx.StmtContext(txCtx, st)
+	tx.stmts[query] = st
+	return st
 }
 
 // onUndo registers what to forget in memory (caches) if this request's
@@ -324,17 +438,17 @@ func (tx *wtx) onUndo(f func()) { tx.undo = append(tx.undo, f) }
 // inside a transaction would wait for the connection the transaction holds.
 func (tx *wtx) exec(query string, args ...any) (sql.Result, error) {
 	tx.wrote = true
-	if st, ok := tx.db.stmts[query]; ok {
-		return tx.StmtContext(tx.ctx, st).ExecContext(tx.ctx, args...)
+	if st := tx.prepared(query); st != nil {
+		return st.ExecContext(txCtx, args...)
 	}
-	return tx.ExecContext(tx.ctx, query, args...)
+	return tx.ExecContext(txCtx, query, args...)
 }
 
 func (tx *wtx) queryRow(query string, args ...any) *sql.Row {
-	if st, ok := tx.db.stmts[query]; ok {
-		return tx.StmtContext(tx.ctx, st).QueryRowContext(tx.ctx, args...)
+	if st := tx.prepared(query); st != nil {
+		return st.QueryRowContext(txCtx, args...)
 	}
-	return tx.QueryRowContext(tx.ctx, query, args...)
+	return tx.QueryRowContext(txCtx, query, args...)
 }
 
 func firstWords(q string) string {

@@ -16,6 +16,9 @@ func Pragmas(ctx context.Context, db *DB) (map[string]string, error) {
 		}
 		out[p] = v
 	}
+	if name, ok := map[string]string{"0": "OFF", "1": SyncNormal, "2": SyncFull, "3": "EXTRA"}[out["synchronous"]]; ok {
+		out["synchronous"] = name
+	}
 	return out, nil
 }
 

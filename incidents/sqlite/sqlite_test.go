@@ -340,19 +340,28 @@ func TestStateSurvivesReopeningTheFile(t *testing.T) {
 	}
 }
 
-func TestDSNStatesDurability(t *testing.T) {
-	dsn := sqlite.DSN("/tmp/x.db", false)
-	for _, want := range []string{"journal_mode%28WAL%29", "synchronous%28FULL%29", "foreign_keys%281%29", "busy_timeout%285000%29"} {
-		if !strings.Contains(dsn, want) {
-			t.Errorf("DSN %s lacks %s", dsn, want)
+func TestDurabilitySettingReachesEveryConnection(t *testing.T) {
+	for _, sync := range []string{sqlite.SyncNormal, sqlite.SyncFull} {
+		dsn := sqlite.DSN("/tmp/x.db", sync, false)
+		for _, want := range []string{"journal_mode%28WAL%29", "synchronous%28" + sync + "%29", "foreign_keys%281%29", "busy_timeout%285000%29"} {
+			if !strings.Contains(dsn, want) {
+				t.Errorf("DSN %s lacks %s", dsn, want)
+			}
+		}
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "runbot.db"), sqlite.Options{Synchronous: sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sqlite.Pragmas(context.Background(), db)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["journal_mode"] != "wal" || got["synchronous"] != sync || got["foreign_keys"] != "1" {
+			t.Fatalf("pragmas on a live connection: %v, want WAL and %s", got, sync)
 		}
 	}
-	db, _, _ := open(t)
-	got, err := sqlite.Pragmas(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["journal_mode"] != "wal" || got["synchronous"] != "2" || got["foreign_keys"] != "1" {
-		t.Fatalf("pragmas on a live connection: %v", got)
+	if _, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), sqlite.Options{Synchronous: "OFF"}); err == nil {
+		t.Fatal("synchronous=OFF accepted: runbot must not answer 2xx for writes a crash can lose")
 	}
 }
