@@ -6,22 +6,15 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 
+	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/alerts"
 )
 
-type ingestedJSON struct {
-	ID     int64 `json:"id"`
-	Opened bool  `json:"opened"`
-}
-
-type intakeResponse struct {
-	Accepted  int            `json:"accepted"`
-	Incidents []ingestedJSON `json:"incidents"` // one per alert, in the order sent
-}
-
-// intake answers 2xx only after the alerts are committed to disk, so a
-// source that gets a 2xx may forget them; anything else means "send again".
+// intake answers 2xx only after the alerts are committed, so a source that
+// gets a 2xx may forget them; anything else means "send again". The answer
+// lists, per alert in the order sent, its incident and whether it opened.
 func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
 	if !slices.Contains(alerts.Sources, source) {
@@ -29,7 +22,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown alert source %q: use one of alertmanager, grafana, generic, log", source))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -54,17 +47,52 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "could not store the alerts; send them again")
 		return
 	}
-	resp := intakeResponse{Accepted: len(results), Incidents: make([]ingestedJSON, len(results))}
 	opened := 0
-	for i, res := range results {
-		resp.Incidents[i] = ingestedJSON{ID: res.IncidentID, Opened: res.Opened}
+	for _, res := range results {
 		if res.Opened {
 			opened++
 		}
 	}
-	s.metrics.received.WithLabelValues(source).Add(float64(len(results)))
-	s.metrics.opened.WithLabelValues(source).Add(float64(opened))
-	writeJSON(w, http.StatusOK, resp)
+	s.metrics.received[source].Add(float64(len(results)))
+	s.metrics.opened[source].Add(float64(opened))
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(appendIntakeResponse(make([]byte, 0, 32+32*len(results)), results))
+}
+
+// appendIntakeResponse writes {"accepted":N,"incidents":[{"id":1,"opened":true},...]}
+// by hand: it is the answer to every alert sent, so it stays off reflection.
+func appendIntakeResponse(b []byte, results []incidents.Ingested) []byte {
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(len(results)), 10)
+	b = append(b, `,"incidents":[`...)
+	for i, res := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, res.IncidentID, 10)
+		b = append(b, `,"opened":`...)
+		b = strconv.AppendBool(b, res.Opened)
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...)
+}
+
+// readBody reads a request body of at most max bytes, in one allocation
+// when the sender declared its length.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength > max {
+		return nil, &http.MaxBytesError{Limit: max}
+	}
+	if r.ContentLength > 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }
 
 // reject refuses a payload and logs why: a misconfigured source is
