@@ -85,12 +85,6 @@ type DB struct {
 	inflight sync.WaitGroup // update calls under way, for Close
 	leader   chan struct{}  // the token: whoever sends into it runs the next generation
 
-	syncMu   sync.Mutex
-	unsynced []*generation // committed, not yet fsynced: not yet answered
-	syncKick chan struct{} // wakes the syncer
-	stopSync chan struct{} // closed by Close once no write is under way
-	synced   chan struct{} // closed by the syncer when it stops
-
 	ckpt     *sql.DB       // one connection that checkpoints the WAL beside the writer
 	stopCkpt chan struct{} // closed by Close
 	ckptDone chan struct{} // closed when the checkpointer stops
@@ -277,9 +271,10 @@ func (db *DB) checkpoint(mode string) {
 }
 
 // update runs fn in a write transaction shared with other concurrent
-// writes, and returns once that transaction is committed (or fn failed). fn must only touch the database and may run twice (see
-// runBatch). Once queued, a write is waited for even if ctx ends: the
-// caller must learn whether it committed.
+// writes, and returns once that transaction is committed (or fn failed).
+// fn must only touch the database and may run twice (see runBatch). Once
+// queued, a write is waited for even if ctx ends: the caller must learn
+// whether it committed.
 func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn}
 	db.mu.Lock()
@@ -304,6 +299,9 @@ func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 }
 
 // lead commits the current generation, MaxBatch writes per transaction.
+// It first yields the processor once, so that handlers already running
+// can join the generation: without it most transactions held one write,
+// and BEGIN and COMMIT cost more than the write itself.
 func (db *DB) lead() {
 	runtime.Gosched()
 	db.mu.Lock()
@@ -412,10 +410,6 @@ type wtx struct {
 	wrote bool // the request has executed a statement that may have changed something
 }
 
-// Statements run without the caller's context: a cancellation would
-// interrupt the transaction shared with other callers.
-var txCtx = context.Background()
-
 func (tx *wtx) prepared(query string) *sql.Stmt {
 	if st, ok := tx.stmts[query]; ok {
 		return st
@@ -424,7 +418,7 @@ func (tx *wtx) prepared(query string) *sql.Stmt {
 	if !ok {
 		return nil
 	}
-	st = tx.StmtContext(txCtx, st)
+	st = tx.StmtContext(context.Background(), st)
 	tx.stmts[query] = st
 	return st
 }
@@ -433,22 +427,24 @@ func (tx *wtx) prepared(query string) *sql.Stmt {
 // writes are rolled back.
 func (tx *wtx) onUndo(f func()) { tx.undo = append(tx.undo, f) }
 
-// exec runs a statement, prepared when it is one of the hot writes. The
-// statements are prepared up front: with a single connection, preparing
+// exec and queryRow run a statement, prepared when it is one of the hot
+// writes. Those are prepared up front: with a single connection, preparing
 // inside a transaction would wait for the connection the transaction holds.
+// Neither takes the caller's context: its cancellation would interrupt the
+// transaction shared with other callers.
 func (tx *wtx) exec(query string, args ...any) (sql.Result, error) {
 	tx.wrote = true
 	if st := tx.prepared(query); st != nil {
-		return st.ExecContext(txCtx, args...)
+		return st.Exec(args...)
 	}
-	return tx.ExecContext(txCtx, query, args...)
+	return tx.Exec(query, args...)
 }
 
 func (tx *wtx) queryRow(query string, args ...any) *sql.Row {
 	if st := tx.prepared(query); st != nil {
-		return st.QueryRowContext(txCtx, args...)
+		return st.QueryRow(args...)
 	}
-	return tx.QueryRowContext(txCtx, query, args...)
+	return tx.QueryRow(query, args...)
 }
 
 func firstWords(q string) string {
