@@ -19,11 +19,20 @@ import (
 	"time"
 )
 
-// buildRunbot compiles the command once per test binary run.
+// buildRunbot compiles the command once per test binary run; TestMain
+// removes it.
 var buildOnce struct {
 	sync.Once
 	path string
 	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	os.Exit(code)
 }
 
 func buildRunbot(t *testing.T) string {
