@@ -77,9 +77,6 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Handle adds a route beside the API's (the web console, chat callbacks).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // auth requires the bearer token when one is configured.

@@ -201,9 +201,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Path is the database file.
-func (db *DB) Path() string { return db.path }
-
 // Close waits for the writes under way, refuses new ones, and closes the
 // database.
 func (db *DB) Close() error {
