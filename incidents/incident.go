@@ -86,6 +86,14 @@ type Incident struct {
 	SourceResolved bool      // the source said the alert is resolved; humans still decide
 	AckDue         time.Time
 	RestoreDue     time.Time
+	Channel        string // chat channel of its thread; "" is the platform's default
+	Assignee       string
+	HypercareFrom  time.Time // a hypercare window, zero when none was set
+	HypercareUntil time.Time
+	HypercareBy    string
+	NoticedCount   int       // AlertCount when the thread was last told about repeats
+	NoticeDue      time.Time // when the next "fired N more times" notice is due; zero: none pending
+	ClueGiven      bool      // the replicas clue was posted
 
 	Timeline []Event // filled by single-incident lookups only
 }
@@ -123,14 +131,34 @@ type Event struct {
 	Kind       EventKind
 	Actor      string
 	Text       string
+	// Origin is the chat platform a person wrote it on (a thread reply),
+	// so that it is not echoed back there; empty for everything else.
+	Origin string
 }
+
+// Actor names runbot itself in timelines.
+const Actor = "runbot"
 
 // IncidentFilter selects incidents. Zero fields match everything.
 type IncidentFilter struct {
 	States     []State
 	Service    string
 	Priorities []Priority
-	Limit      int // at most this many, newest first; zero means the store's default
+	Limit      int // at most this many; zero means the store's default
+	Offset     int
+	// ByDeadline sorts by the next SLA deadline, earliest (so breaches)
+	// first, instead of newest first.
+	ByDeadline bool
+}
+
+// Catalog is what the incident rules need to know about services.
+type Catalog interface {
+	// Channel is the chat channel for the service's incidents, "" for the
+	// platform's default.
+	Channel(service string) string
+	// Replicas is how many instances the service is expected to run, 0
+	// when unknown.
+	Replicas(service string) int
 }
 
 // Ingested tells what happened to one alert.
@@ -153,10 +181,31 @@ type Service interface {
 	Mitigate(ctx context.Context, id int64, actor, note string) (*Incident, error)
 	Resolve(ctx context.Context, id int64, actor, note string) (*Incident, error)
 	Reopen(ctx context.Context, id int64, actor, reason string) (*Incident, error)
+	Assign(ctx context.Context, id int64, assignee, actor string) (*Incident, error)
+	SetService(ctx context.Context, id int64, service, actor string) (*Incident, error)
+	StartHypercare(ctx context.Context, id int64, d time.Duration, actor, note string) (*Incident, error)
+	// Comment adds a person's words to the timeline; origin is the chat
+	// platform they wrote on ("" for none).
+	Comment(ctx context.Context, id int64, actor, origin, text string) (*Incident, error)
 }
 
 // Ref is how people name an incident in messages.
 func (inc *Incident) Ref() string { return fmt.Sprintf("incident #%d", inc.ID) }
+
+// NextDeadline is the SLA deadline that matters now: acknowledge while
+// unacknowledged, then restore while unmitigated; zero when neither
+// applies. Boards and lists sort by it, breaches (past deadlines) first.
+func (inc *Incident) NextDeadline() time.Time {
+	switch {
+	case !inc.State.Active():
+		return time.Time{}
+	case inc.AcknowledgedAt.IsZero():
+		return inc.AckDue
+	case inc.MitigatedAt.IsZero():
+		return inc.RestoreDue
+	}
+	return time.Time{}
+}
 
 // TTA is the time to acknowledge; ok is false until acknowledged.
 func (inc *Incident) TTA() (d time.Duration, ok bool) {

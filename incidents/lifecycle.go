@@ -15,19 +15,20 @@ func Open(a Alert, at time.Time, p Policy) (*Incident, []Event) {
 	pr := p.PriorityFor(a)
 	t := p.Target(pr)
 	inc := &Incident{
-		Fingerprint: a.Fingerprint,
-		Service:     a.Service,
-		Operation:   a.Operation,
-		Title:       a.Title,
-		Source:      a.Source,
-		Priority:    pr,
-		State:       StateOpen,
-		AlertCount:  1,
-		Labels:      LabelCounts{},
-		OpenedAt:    at,
-		LastSeenAt:  at,
-		AckDue:      at.Add(t.Ack),
-		RestoreDue:  at.Add(t.Restore),
+		Fingerprint:  a.Fingerprint,
+		Service:      a.Service,
+		Operation:    a.Operation,
+		Title:        a.Title,
+		Source:       a.Source,
+		Priority:     pr,
+		State:        StateOpen,
+		AlertCount:   1,
+		NoticedCount: 1,
+		Labels:       LabelCounts{},
+		OpenedAt:     at,
+		LastSeenAt:   at,
+		AckDue:       at.Add(t.Ack),
+		RestoreDue:   at.Add(t.Restore),
 	}
 	inc.Labels.Add(a.Labels)
 	events := []Event{{At: at, Kind: EventOpened, Actor: a.Source,
@@ -43,7 +44,9 @@ func Open(a Alert, at time.Time, p Policy) (*Incident, []Event) {
 // Join adds an alert with the incident's fingerprint to it. Only firing
 // alerts count towards AlertCount and LastSeenAt; a resolved one marks the
 // incident resolved at source, which is news for humans, not a decision.
-func (inc *Incident) Join(a Alert, at time.Time) []Event {
+// Plain repeats are told in the thread at most once per p.RepeatNotice
+// (see Fire), except during hypercare, where every return is news.
+func (inc *Incident) Join(a Alert, at time.Time, p Policy) []Event {
 	if a.Status == AlertResolved {
 		if inc.SourceResolved {
 			return nil
@@ -53,7 +56,11 @@ func (inc *Incident) Join(a Alert, at time.Time) []Event {
 			Text: "resolved at source"}}
 	}
 	var notes []string
-	if inc.State == StateMitigated && !inc.LastSeenAt.After(inc.MitigatedAt) {
+	inHypercare := !inc.HypercareUntil.IsZero() && at.Before(inc.HypercareUntil) && at.After(inc.HypercareFrom)
+	switch {
+	case inHypercare:
+		notes = append(notes, "fired again during hypercare")
+	case inc.State == StateMitigated && !inc.LastSeenAt.After(inc.MitigatedAt):
 		notes = append(notes, "fired again after mitigation")
 	}
 	if inc.SourceResolved {
@@ -64,8 +71,12 @@ func (inc *Incident) Join(a Alert, at time.Time) []Event {
 	inc.LastSeenAt = at
 	inc.Labels.Add(a.Labels)
 	if len(notes) == 0 {
+		if inc.NoticeDue.IsZero() && p.RepeatNotice > 0 {
+			inc.NoticeDue = at.Add(p.RepeatNotice)
+		}
 		return nil
 	}
+	inc.NoticedCount = inc.AlertCount // this reply tells of this firing
 	return []Event{{IncidentID: inc.ID, At: at, Kind: EventAlert, Actor: a.Source,
 		Text: strings.Join(notes, "; ")}}
 }
@@ -189,6 +200,63 @@ func (inc *Incident) breach(name string, target time.Duration, done time.Time, p
 	}
 	return Event{IncidentID: inc.ID, At: at, Kind: EventBreach, Actor: actor,
 		Text: fmt.Sprintf("%s breached on requalification to %s: target %s, %s", name, inc.Priority, FormatDuration(target), took)}
+}
+
+// Assign makes someone the incident's owner.
+func (inc *Incident) Assign(assignee string, at time.Time, actor string) ([]Event, error) {
+	assignee = strings.TrimPrefix(strings.TrimSpace(assignee), "@")
+	if assignee == "" {
+		return nil, Errorf(EINVALID, "assign to whom? /assign %d @name", inc.ID)
+	}
+	if inc.State == StateResolved {
+		return nil, Errorf(ECONFLICT, "%s is resolved; /reopen %d first if it is back", inc.Ref(), inc.ID)
+	}
+	if assignee == inc.Assignee {
+		return nil, Errorf(ECONFLICT, "%s is already assigned to %s", inc.Ref(), assignee)
+	}
+	text := "assigned to " + assignee
+	if inc.Assignee != "" {
+		text += " (was " + inc.Assignee + ")"
+	}
+	inc.Assignee = assignee
+	return []Event{{IncidentID: inc.ID, At: at, Kind: EventAssigned, Actor: actor, Text: text}}, nil
+}
+
+// SetService corrects the service an alert was attributed to. The
+// fingerprint stays: the same alert keeps coming to this incident.
+func (inc *Incident) SetService(service string, at time.Time, actor string) ([]Event, error) {
+	service = strings.TrimSpace(service)
+	if service == "" || strings.ContainsAny(service, " \t\n") {
+		return nil, Errorf(EINVALID, "which service? /service %d <name>, one word", inc.ID)
+	}
+	if service == inc.Service {
+		return nil, Errorf(ECONFLICT, "%s is already attributed to %s", inc.Ref(), service)
+	}
+	text := fmt.Sprintf("service %s → %s", inc.Service, service)
+	inc.Service = service
+	return []Event{{IncidentID: inc.ID, At: at, Kind: EventService, Actor: actor, Text: text}}, nil
+}
+
+// StartHypercare opens a watch window after a mitigation: a return of the
+// alert during it is flagged at once, and its end asks whether the fix holds.
+func (inc *Incident) StartHypercare(d time.Duration, at time.Time, actor, note string) ([]Event, error) {
+	if d <= 0 || d > 30*24*time.Hour {
+		return nil, Errorf(EINVALID, "hypercare needs a duration up to 30 days: /hypercare %d 24h [note]", inc.ID)
+	}
+	if inc.State != StateMitigated {
+		return nil, Errorf(ECONFLICT, "hypercare watches a fix: %s is %s; /mitigate %d once service is restored", inc.Ref(), inc.State, inc.ID)
+	}
+	inc.HypercareFrom, inc.HypercareUntil, inc.HypercareBy = at, at.Add(d), actor
+	return []Event{{IncidentID: inc.ID, At: at, Kind: EventHypercare, Actor: actor,
+		Text: withNote("hypercare for "+FormatDuration(d)+": a return of the alert will be flagged at once", note)}}, nil
+}
+
+// Comment records what someone said about the incident.
+func (inc *Incident) Comment(at time.Time, actor, origin, text string) ([]Event, error) {
+	if text = strings.TrimSpace(text); text == "" {
+		return nil, Errorf(EINVALID, "an empty comment says nothing")
+	}
+	return []Event{{IncidentID: inc.ID, At: at, Kind: EventComment, Actor: actor, Text: truncate(text, 4000), Origin: origin}}, nil
 }
 
 // clock renders " after 4m12s (TTA target 15m)" or with ", breached".

@@ -204,21 +204,21 @@ func TestJoin(t *testing.T) {
 	firing := incidents.Alert{Source: "alertmanager", Status: incidents.AlertFiring, Labels: map[string]string{"pod": "b"}}
 	resolved := incidents.Alert{Source: "alertmanager", Status: incidents.AlertResolved}
 
-	if evs := inc.Join(firing, t0.Add(time.Minute)); len(evs) != 0 || inc.AlertCount != 2 {
+	if evs := inc.Join(firing, t0.Add(time.Minute), incidents.DefaultPolicy()); len(evs) != 0 || inc.AlertCount != 2 {
 		t.Fatalf("plain repeat: events %+v count %d", evs, inc.AlertCount)
 	}
-	if evs := inc.Join(resolved, t0.Add(2*time.Minute)); len(evs) != 1 || evs[0].Kind != incidents.EventSourceResolved || !inc.SourceResolved {
+	if evs := inc.Join(resolved, t0.Add(2*time.Minute), incidents.DefaultPolicy()); len(evs) != 1 || evs[0].Kind != incidents.EventSourceResolved || !inc.SourceResolved {
 		t.Fatalf("resolved at source: %+v", evs)
 	}
-	if evs := inc.Join(resolved, t0.Add(3*time.Minute)); len(evs) != 0 || inc.AlertCount != 2 {
+	if evs := inc.Join(resolved, t0.Add(3*time.Minute), incidents.DefaultPolicy()); len(evs) != 0 || inc.AlertCount != 2 {
 		t.Fatalf("second resolved notice: %+v count %d", evs, inc.AlertCount)
 	}
 	inc.Mitigate(t0.Add(4*time.Minute), "alice", "")
-	evs := inc.Join(firing, t0.Add(5*time.Minute))
+	evs := inc.Join(firing, t0.Add(5*time.Minute), incidents.DefaultPolicy())
 	if len(evs) != 1 || !strings.Contains(evs[0].Text, "fired again after mitigation") || !strings.Contains(evs[0].Text, "firing again at source") {
 		t.Fatalf("refire after mitigation: %+v", evs)
 	}
-	if evs := inc.Join(firing, t0.Add(6*time.Minute)); len(evs) != 0 {
+	if evs := inc.Join(firing, t0.Add(6*time.Minute), incidents.DefaultPolicy()); len(evs) != 0 {
 		t.Fatalf("second refire repeats the notice: %+v", evs)
 	}
 	if got := inc.Labels.Counts()["pod"]; got["a"] != 1 || got["b"] != 3 {

@@ -27,13 +27,26 @@ func DefaultSLA() SLA {
 	}
 }
 
-// Policy is the configurable part of the domain: SLA targets and how alert
-// severities map to priorities.
+// Policy is the configurable part of the domain: SLA targets, how alert
+// severities map to priorities, and when people are reminded.
 type Policy struct {
 	SLA SLA
 	// Severities maps a lower-case severity to a priority. The key "none"
 	// is used for alerts without a severity or with one not in the map.
 	Severities map[string]Priority
+	// AckReminders and RestoreReminders are the shares (percent) of the
+	// TTA and TRS targets at which an incident that has not met them is
+	// reminded.
+	AckReminders     []int
+	RestoreReminders []int
+	// ResolveBy is how long a mitigated incident may stay unresolved
+	// before runbot asks about it: a stopgap must not sit forever.
+	ResolveBy map[Priority]time.Duration
+	// RepeatNotice is the least time between two "fired N more times"
+	// replies in a thread.
+	RepeatNotice time.Duration
+	// RunPerson is mentioned by reminders, breaches and P1 escalations.
+	RunPerson string
 }
 
 // DefaultPolicy returns the defaults: the seed SLA table and
@@ -48,7 +61,22 @@ func DefaultPolicy() Policy {
 			"info":     P5,
 			"none":     P3,
 		},
+		AckReminders:     []int{50},
+		RestoreReminders: []int{50, 75, 90},
+		ResolveBy: map[Priority]time.Duration{
+			P1: 5 * 24 * time.Hour, P2: 5 * 24 * time.Hour, P3: 5 * 24 * time.Hour,
+			P4: 5 * 24 * time.Hour, P5: 5 * 24 * time.Hour,
+		},
+		RepeatNotice: 10 * time.Minute,
 	}
+}
+
+// resolveBy is the resolve-by delay for a priority, five days by default.
+func (p Policy) resolveBy(pr Priority) time.Duration {
+	if d, ok := p.ResolveBy[pr]; ok && d > 0 {
+		return d
+	}
+	return 5 * 24 * time.Hour
 }
 
 // PriorityFor returns the priority an alert opens its incident with.

@@ -57,6 +57,10 @@ type Options struct {
 	// ObserveBatch, when set, is told the size and duration of every
 	// committed batch (for metrics).
 	ObserveBatch func(size int, took time.Duration)
+	// Changed, when set, is called after a commit that queued messages
+	// (outbox) or moved deadlines (jobs), so that the dispatcher and the
+	// scheduler wake up at once instead of polling.
+	Changed func(outbox, jobs bool)
 }
 
 // DB is an open runbot database. Reads go through a pool of read-only
@@ -346,6 +350,7 @@ func (db *DB) runBatch(batch []*writeReq) error {
 			u()
 		}
 	}
+	var outbox, jobs bool
 	for _, r := range batch {
 		if r.err = r.ctx.Err(); r.err != nil {
 			continue
@@ -353,6 +358,9 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		w := &wtx{Tx: tx, db: db, stmts: stmts}
 		r.err = r.fn(w)
 		undo = append(undo, w.undo...)
+		if r.err == nil {
+			outbox, jobs = outbox || w.outboxChanged, jobs || w.jobsChanged
+		}
 		if r.err != nil && w.wrote {
 			tx.Rollback()
 			forget()
@@ -367,7 +375,14 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		forget()
 		return fmt.Errorf("committing transaction: %w", err)
 	}
+	db.changed(outbox, jobs)
 	return nil
+}
+
+func (db *DB) changed(outbox, jobs bool) {
+	if (outbox || jobs) && db.opts.Changed != nil {
+		db.opts.Changed(outbox, jobs)
+	}
 }
 
 // runAlone runs one request in its own transaction. Its own failure is
@@ -395,6 +410,7 @@ func (db *DB) runAlone(r *writeReq) error {
 		r.err = fmt.Errorf("committing transaction: %w", err)
 		return r.err
 	}
+	db.changed(w.outboxChanged, w.jobsChanged)
 	return nil
 }
 
@@ -405,6 +421,8 @@ type wtx struct {
 	stmts map[string]*sql.Stmt // hot statements bound to this transaction
 	undo  []func()
 	wrote bool // the request has executed a statement that may have changed something
+
+	outboxChanged, jobsChanged bool
 }
 
 func (tx *wtx) prepared(query string) *sql.Stmt {

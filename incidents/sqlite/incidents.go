@@ -11,7 +11,9 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// IncidentService implements incidents.Service on a DB.
+// IncidentService implements incidents.Service on a DB. Every method is
+// one transaction holding the state change, its timeline events, the
+// messages they cause (outbox) and the incident's new deadlines (jobs).
 type IncidentService struct {
 	db     *DB
 	policy incidents.Policy
@@ -21,6 +23,10 @@ type IncidentService struct {
 	RawAlertsPerIncident int
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Platforms are the chat platforms that get every incident's thread.
+	Platforms []string
+	// Catalog tells channels and replicas of services; nil knows nothing.
+	Catalog incidents.Catalog
 }
 
 var _ incidents.Service = (*IncidentService)(nil)
@@ -30,8 +36,18 @@ func NewIncidentService(db *DB, policy incidents.Policy) *IncidentService {
 	return &IncidentService{db: db, policy: policy, RawAlertsPerIncident: 100, Now: time.Now}
 }
 
+// Policy is the policy the service applies.
+func (s *IncidentService) Policy() incidents.Policy { return s.policy }
+
 // now is the clock at the store's precision (milliseconds, UTC).
 func (s *IncidentService) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *IncidentService) channelFor(service string) string {
+	if s.Catalog == nil {
+		return ""
+	}
+	return s.Catalog.Channel(service)
+}
 
 // Ingest files alerts into incidents in one transaction (shared with
 // concurrent writers) and returns once it is committed.
@@ -72,10 +88,14 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	}
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
+		inc.Channel = s.channelFor(inc.Service)
 		if err := insertIncident(tx, inc); err != nil {
 			return incidents.Ingested{}, err
 		}
-		if err := insertEvents(tx, inc.ID, events); err != nil {
+		if err := s.record(tx, inc, events, now); err != nil {
+			return incidents.Ingested{}, err
+		}
+		if err := syncJobs(tx, inc.ID, nil, inc.Deadlines(s.policy), now); err != nil {
 			return incidents.Ingested{}, err
 		}
 		if err := insertAlert(tx, inc.ID, a, now); err != nil {
@@ -84,12 +104,24 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 		return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
 	}
 	tx.remember(inc)
-	events := inc.Join(a, now)
-	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved, inc.ID); err != nil {
+	noticeDue := inc.NoticeDue
+	events := inc.Join(a, now, s.policy)
+	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved,
+		inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ID); err != nil {
 		return incidents.Ingested{}, fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
-	if err := insertEvents(tx, inc.ID, events); err != nil {
-		return incidents.Ingested{}, err
+	if len(events) > 0 {
+		if err := s.record(tx, inc, events, now); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	// Repeats schedule at most one notice per interval: only a new
+	// notice changes the incident's deadlines.
+	if !inc.NoticeDue.Equal(noticeDue) && !inc.NoticeDue.IsZero() {
+		if _, err := tx.exec(insertJob, inc.ID, "notice/"+fmt.Sprint(inc.NoticeDue.UnixMilli()), millis(inc.NoticeDue)); err != nil {
+			return incidents.Ingested{}, fmt.Errorf("scheduling repeat notice: %w", err)
+		}
+		tx.jobsChanged = true
 	}
 	if err := insertAlert(tx, inc.ID, a, now); err != nil {
 		return incidents.Ingested{}, err
@@ -128,23 +160,117 @@ func (tx *wtx) remember(inc *incidents.Incident) {
 	tx.onUndo(func() { tx.db.active.forget(inc) })
 }
 
-// Queries on the intake path, prepared once (see wtx.exec).
+// record stores what a change caused: the events and the messages they
+// call for on every platform.
+func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []incidents.Event, now time.Time) error {
+	opened := false
+	for i := range events {
+		e := &events[i]
+		e.IncidentID = inc.ID
+		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin)
+		if err != nil {
+			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
+		}
+		opened = opened || e.Kind == incidents.EventOpened
+	}
+	return s.enqueue(tx, inc, events, opened, now)
+}
+
+// enqueue writes the messages the events call for, on every platform.
+func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []incidents.Event, opened bool, now time.Time) error {
+	if len(s.Platforms) == 0 {
+		return nil
+	}
+	for _, platform := range s.Platforms {
+		update := false
+		if opened {
+			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), now); err != nil {
+				return err
+			}
+		}
+		for _, e := range events {
+			n := s.policy.NoticeFor(inc, e)
+			update = update || n.Update
+			if !n.Reply || (e.Origin != "" && e.Origin == platform) {
+				continue // a person's thread reply is already on their platform
+			}
+			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, n.Mention, now); err != nil {
+				return err
+			}
+		}
+		if update && !opened {
+			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// syncJobs keeps an incident's pending jobs equal to its deadlines. A new
+// deadline already past is not scheduled: the change that caused it said
+// what was needed (a requalification records its own breach).
+func syncJobs(tx *wtx, incidentID int64, before, after []incidents.Deadline, now time.Time) error {
+	if incidents.SameDeadlines(before, after) {
+		return nil
+	}
+	keep := make(map[string]bool, len(after))
+	for _, d := range after {
+		keep[d.Key] = true
+	}
+	for _, d := range before {
+		if !keep[d.Key] {
+			if _, err := tx.exec(dropJob, incidentID, d.Key); err != nil {
+				return fmt.Errorf("dropping job %s of incident %d: %w", d.Key, incidentID, err)
+			}
+		}
+	}
+	had := make(map[string]bool, len(before))
+	for _, d := range before {
+		had[d.Key] = true
+	}
+	for _, d := range after {
+		if had[d.Key] || d.At.Before(now) {
+			continue
+		}
+		if _, err := tx.exec(insertJob, incidentID, d.Key, millis(d.At)); err != nil {
+			return fmt.Errorf("scheduling %s for incident %d: %w", d.Key, incidentID, err)
+		}
+	}
+	tx.jobsChanged = true
+	return nil
+}
+
+// Queries on the hot paths, prepared once (see wtx.exec).
 const (
 	selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
 	insertAlertRow            = `INSERT INTO alerts (incident_id, received_at, status, payload) VALUES (?, ?, ?, ?)`
-	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)`
+	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin) VALUES (?, ?, ?, ?, ?, ?)`
 	pruneAlerts               = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
-		resolved_by, last_seen_at, ack_due, restore_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	updateJoinRow     = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ? WHERE id = ?`
+		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
+		noticed_count, notice_due, clue_given, next_due)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
+		noticed_count = ?, notice_due = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
-		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ? WHERE id = ?`
+		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
+		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
+		next_due = ? WHERE id = ?`
+	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, created_at, not_before)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
+	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
 
-var hotWrites = []string{selectActiveByFingerprint, insertAlertRow, insertEventRow, pruneAlerts, insertIncidentRow, updateJoinRow, updateIncidentRow}
+var hotWrites = []string{selectActiveByFingerprint, insertAlertRow, insertEventRow, pruneAlerts, insertIncidentRow,
+	updateJoinRow, updateIncidentRow, insertOutboxRow, insertJob, dropJob}
 
 // FindIncident returns an incident with its timeline.
 func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incidents.Incident, error) {
@@ -160,7 +286,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	if err != nil {
 		return nil, fmt.Errorf("reading incident %d: %w", id, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text FROM events WHERE incident_id = ? ORDER BY at, id`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text, origin FROM events WHERE incident_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 	}
@@ -168,7 +294,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	for rows.Next() {
 		e := incidents.Event{IncidentID: id}
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin); err != nil {
 			return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 		}
 		e.At = fromMillis(at)
@@ -186,7 +312,7 @@ const (
 	MaxLimit     = 1000
 )
 
-// FindIncidents lists incidents matching f, newest first.
+// FindIncidents lists incidents matching f, newest first or by deadline.
 func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error) {
 	var where []string
 	var args []any
@@ -206,18 +332,27 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 			args = append(args, int(p))
 		}
 	}
+	order := " ORDER BY id DESC"
+	if f.ByDeadline {
+		// Active incidents by their next deadline, breaches (the earliest)
+		// first; those with no deadline left (mitigated) after them.
+		where = append(where, "state <> 'resolved'")
+		order = " ORDER BY next_due IS NULL, next_due, id"
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	limit = min(limit, MaxLimit)
 	q := `SELECT ` + incidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
+	q += order + " LIMIT ? OFFSET ?"
+	args = append(args, min(limit, MaxLimit), max(f.Offset, 0))
+	return s.queryIncidents(ctx, q, args...)
+}
 
+func (s *IncidentService) queryIncidents(ctx context.Context, q string, args ...any) ([]*incidents.Incident, error) {
 	rows, err := s.db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
@@ -235,6 +370,36 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}
 	return out, nil
+}
+
+// CountActive counts the active incidents.
+func (s *IncidentService) CountActive(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.read.QueryRowContext(ctx, `SELECT count(*) FROM incidents WHERE state <> 'resolved'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting active incidents: %w", err)
+	}
+	return n, nil
+}
+
+// ActiveInChannel lists the active incidents whose thread is in a
+// channel ("" is the platform's default channel), by deadline.
+func (s *IncidentService) ActiveInChannel(ctx context.Context, channel string) ([]*incidents.Incident, error) {
+	return s.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE channel = ? AND state <> 'resolved'
+		ORDER BY next_due IS NULL, next_due, id LIMIT ?`, channel, MaxLimit)
+}
+
+// IncidentByThread finds the incident whose root message on a platform
+// has the given id: replies and buttons in a thread act on it.
+func (s *IncidentService) IncidentByThread(ctx context.Context, platform, rootRef string) (int64, error) {
+	var id int64
+	err := s.db.read.QueryRowContext(ctx, `SELECT incident_id FROM threads WHERE platform = ? AND root_ref = ?`, platform, rootRef).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, incidents.Errorf(incidents.ENOTFOUND, "this thread is not an incident's")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("finding the incident of thread %s: %w", rootRef, err)
+	}
+	return id, nil
 }
 
 // Acknowledge implements incidents.Service.
@@ -265,6 +430,35 @@ func (s *IncidentService) Resolve(ctx context.Context, id int64, actor, note str
 	})
 }
 
+// Assign implements incidents.Service.
+func (s *IncidentService) Assign(ctx context.Context, id int64, assignee, actor string) (*incidents.Incident, error) {
+	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		return inc.Assign(assignee, now, actor)
+	})
+}
+
+// SetService implements incidents.Service. The thread stays where it is:
+// moving it would split the conversation.
+func (s *IncidentService) SetService(ctx context.Context, id int64, service, actor string) (*incidents.Incident, error) {
+	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		return inc.SetService(service, now, actor)
+	})
+}
+
+// StartHypercare implements incidents.Service.
+func (s *IncidentService) StartHypercare(ctx context.Context, id int64, d time.Duration, actor, note string) (*incidents.Incident, error) {
+	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		return inc.StartHypercare(d, now, actor, note)
+	})
+}
+
+// Comment implements incidents.Service.
+func (s *IncidentService) Comment(ctx context.Context, id int64, actor, origin, text string) (*incidents.Incident, error) {
+	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		return inc.Comment(now, actor, origin, text)
+	})
+}
+
 // Reopen implements incidents.Service. An incident cannot come back while
 // another active incident holds its fingerprint: that one is the live one.
 func (s *IncidentService) Reopen(ctx context.Context, id int64, actor, reason string) (*incidents.Incident, error) {
@@ -288,24 +482,18 @@ func (s *IncidentService) transition(ctx context.Context, id int64, fn func(*inc
 }
 
 // transitionTx loads an incident, applies a lifecycle rule and stores the
-// incident with the events the rule produced, in one transaction.
+// incident with what the rule caused, in one transaction.
 func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*wtx, *incidents.Incident, time.Time) ([]incidents.Event, error)) (*incidents.Incident, error) {
 	var out *incidents.Incident
 	err := s.db.update(ctx, func(tx *wtx) error {
 		now := s.now()
-		inc := tx.db.active.id(id)
-		if inc == nil {
-			var err error
-			inc, err = scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-			if errors.Is(err, sql.ErrNoRows) {
-				return notFound(id)
-			}
-			if err != nil {
-				return fmt.Errorf("loading incident %d: %w", id, err)
-			}
+		inc, err := loadIncident(tx, id)
+		if err != nil {
+			return err
 		}
 		// The rules change inc only when they accept; on refusal the cached
 		// copy is untouched and nothing needs forgetting.
+		before := inc.Deadlines(s.policy)
 		events, err := fn(tx, inc, now)
 		if err != nil {
 			return err
@@ -314,7 +502,10 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 		if err := updateIncident(tx, inc); err != nil {
 			return err
 		}
-		if err := insertEvents(tx, inc.ID, events); err != nil {
+		if err := s.record(tx, inc, events, now); err != nil {
+			return err
+		}
+		if err := syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
 			return err
 		}
 		out = cloneIncident(inc) // the cached one stays with the writer
@@ -326,26 +517,43 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 	return out, nil
 }
 
+// loadIncident reads an incident for a write, from the cache when there.
+func loadIncident(tx *wtx, id int64) (*incidents.Incident, error) {
+	if inc := tx.db.active.id(id); inc != nil {
+		return inc, nil
+	}
+	inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading incident %d: %w", id, err)
+	}
+	return inc, nil
+}
+
 func notFound(id int64) error {
-	return incidents.Errorf(incidents.ENOTFOUND, "incident #%d does not exist", id)
+	return incidents.Errorf(incidents.ENOTFOUND, "incident #%d does not exist; /incidents lists the active ones", id)
 }
 
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
-	last_seen_at, ack_due, restore_due`
+	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
+	noticed_count, notice_due, clue_given`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(row scanner) (*incidents.Incident, error) {
 	var (
-		inc                                   incidents.Incident
-		labels                                string
-		opened, lastSeen, ackDue, restoreDue  int64
-		acknowledged, mitigated, resolvedTime sql.NullInt64
+		inc                                                        incidents.Incident
+		labels                                                     string
+		opened, lastSeen, ackDue, restoreDue                       int64
+		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
 	)
 	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
-		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue)
+		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
+		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven)
 	if err != nil {
 		return nil, err
 	}
@@ -354,6 +562,8 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 	inc.AcknowledgedAt = fromNullMillis(acknowledged)
 	inc.MitigatedAt = fromNullMillis(mitigated)
 	inc.ResolvedAt = fromNullMillis(resolvedTime)
+	inc.HypercareFrom, inc.HypercareUntil = fromNullMillis(hcFrom), fromNullMillis(hcUntil)
+	inc.NoticeDue = fromNullMillis(nd)
 	if inc.Labels, err = decodeLabels(labels); err != nil {
 		return nil, fmt.Errorf("decoding labels of incident %d: %w", inc.ID, err)
 	}
@@ -361,12 +571,13 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 }
 
 func insertIncident(tx *wtx, inc *incidents.Incident) error {
-	labels := encodeLabels(inc.Labels)
 	res, err := tx.exec(insertIncidentRow,
 		inc.Fingerprint, inc.Service, inc.Operation, inc.Title, inc.Source, int(inc.Priority), string(inc.State), inc.AlertCount,
-		labels, inc.SourceResolved, millis(inc.OpenedAt), nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy,
+		encodeLabels(inc.Labels), inc.SourceResolved, millis(inc.OpenedAt), nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy,
 		nullMillis(inc.MitigatedAt), inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy,
-		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue))
+		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
+		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
+		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -378,31 +589,20 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 }
 
 func updateIncident(tx *wtx, inc *incidents.Incident) error {
-	labels := encodeLabels(inc.Labels)
 	_, err := tx.exec(updateIncidentRow,
 		inc.Service, inc.Operation, inc.Title, int(inc.Priority), string(inc.State), inc.AlertCount,
-		labels, inc.SourceResolved, nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy, nullMillis(inc.MitigatedAt),
+		encodeLabels(inc.Labels), inc.SourceResolved, nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy, nullMillis(inc.MitigatedAt),
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
-		millis(inc.RestoreDue), inc.ID)
+		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
+		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
 	return nil
 }
 
-func insertEvents(tx *wtx, incidentID int64, events []incidents.Event) error {
-	for _, e := range events {
-		if _, err := tx.exec(insertEventRow,
-			incidentID, millis(e.At), string(e.Kind), e.Actor, e.Text); err != nil {
-			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, incidentID, err)
-		}
-	}
-	return nil
-}
-
 func insertAlert(tx *wtx, incidentID int64, a incidents.Alert, now time.Time) error {
-	if _, err := tx.exec(insertAlertRow,
-		incidentID, millis(now), string(a.Status), a.Payload); err != nil {
+	if _, err := tx.exec(insertAlertRow, incidentID, millis(now), string(a.Status), a.Payload); err != nil {
 		return fmt.Errorf("keeping raw alert for incident %d: %w", incidentID, err)
 	}
 	return nil

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, now time.Time) error {
+	aud := ""
+	if len(audience.Users) > 0 || audience.Channel {
+		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
+		if err != nil {
+			return fmt.Errorf("encoding audience: %w", err)
+		}
+		aud = string(b)
+	}
+	ev := sql.NullInt64{Int64: eventID, Valid: eventID != 0}
+	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, millis(now), millis(now)); err != nil {
+		return fmt.Errorf("queueing %s message for incident %d on %s: %w", kind, incidentID, platform, err)
+	}
+	tx.outboxChanged = true
+	return nil
+}
+
+type audienceJSON struct {
+	Users   []string `json:"users,omitempty"`
+	Channel bool     `json:"channel,omitempty"`
+}
+
+// Outbox is the dispatcher's view of the messages to send.
+type Outbox struct {
+	db *DB
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// NewOutbox returns the outbox of db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db, Now: time.Now} }
+
+// Lanes lists the lanes that have messages waiting.
+func (o *Outbox) Lanes(ctx context.Context) ([]incidents.Lane, error) {
+	rows, err := o.db.read.QueryContext(ctx, `SELECT DISTINCT platform, channel FROM outbox WHERE done_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("listing outbox lanes: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Lane
+	for rows.Next() {
+		var l incidents.Lane
+		if err := rows.Scan(&l.Platform, &l.Channel); err != nil {
+			return nil, fmt.Errorf("listing outbox lanes: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Next returns the oldest waiting message of a lane, nil when none.
+func (o *Outbox) Next(ctx context.Context, lane incidents.Lane) (*incidents.Intent, error) {
+	var (
+		it                incidents.Intent
+		incident, event   sql.NullInt64
+		supersedes        sql.NullInt64
+		aud, kind         string
+		created, notBefor int64
+	)
+	err := o.db.read.QueryRowContext(ctx, `SELECT id, kind, incident_id, event_id, audience, text, attempts, created_at, not_before,
+		(SELECT max(u.id) FROM outbox u WHERE u.incident_id = o.incident_id AND u.platform = o.platform
+			AND u.kind = 'update' AND u.done_at IS NULL)
+		FROM outbox o WHERE platform = ? AND channel = ? AND done_at IS NULL ORDER BY id LIMIT 1`,
+		lane.Platform, lane.Channel).Scan(&it.ID, &kind, &incident, &event, &aud, &it.Text, &it.Attempts, &created, &notBefor, &supersedes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the next message for %s/%s: %w", lane.Platform, lane.Channel, err)
+	}
+	it.Platform, it.Channel, it.Kind = lane.Platform, lane.Channel, incidents.IntentKind(kind)
+	it.IncidentID, it.EventID, it.Supersedes = incident.Int64, event.Int64, supersedes.Int64
+	it.CreatedAt, it.NotBefore = fromMillis(created), fromMillis(notBefor)
+	if aud != "" {
+		var a audienceJSON
+		if err := json.Unmarshal([]byte(aud), &a); err != nil {
+			return nil, fmt.Errorf("decoding audience of message %d: %w", it.ID, err)
+		}
+		it.Audience = incidents.Audience{Users: a.Users, Channel: a.Channel}
+	}
+	return &it, nil
+}
+
+// Thread returns the id of an incident's root message on a platform.
+func (o *Outbox) Thread(ctx context.Context, incidentID int64, platform string) (string, bool, error) {
+	var ref string
+	err := o.db.read.QueryRowContext(ctx, `SELECT root_ref FROM threads WHERE incident_id = ? AND platform = ?`, incidentID, platform).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading the thread of incident %d on %s: %w", incidentID, platform, err)
+	}
+	return ref, true, nil
+}
+
+// Attempt counts a try before it is made: after a crash, a message with
+// attempts but no result may have been sent.
+func (o *Outbox) Attempt(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := o.db.update(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return tx.queryRow(`SELECT attempts FROM outbox WHERE id = ?`, id).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counting an attempt of message %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// Delivered records that the platform took the message, with its id there.
+// A root message starts the incident's thread on that platform; a root or
+// an update also covers the pending updates up to it.Supersedes.
+func (o *Outbox) Delivered(ctx context.Context, it *incidents.Intent, ref string) error {
+	now := millis(o.Now())
+	err := o.db.update(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'delivered', message_ref = ?, last_error = '' WHERE id = ?`, now, ref, it.ID); err != nil {
+			return err
+		}
+		if it.Kind == incidents.IntentRoot {
+			if _, err := tx.exec(`INSERT OR REPLACE INTO threads (incident_id, platform, channel, root_ref, posted_at) VALUES (?, ?, ?, ?, ?)`,
+				it.IncidentID, it.Platform, it.Channel, ref, now); err != nil {
+				return err
+			}
+		}
+		if (it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate) && it.Supersedes > 0 {
+			if _, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE incident_id = ? AND platform = ?
+				AND kind = 'update' AND done_at IS NULL AND id <= ?`, now, it.IncidentID, it.Platform, it.Supersedes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording delivery of message %d: %w", it.ID, err)
+	}
+	return nil
+}
+
+// Retry puts a message back until a later time, with why it failed.
+func (o *Outbox) Retry(ctx context.Context, id int64, at time.Time, reason string) error {
+	err := o.db.update(ctx, func(tx *wtx) error {
+		_, err := tx.exec(`UPDATE outbox SET not_before = ?, last_error = ? WHERE id = ?`, millis(at), reason, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rescheduling message %d: %w", id, err)
+	}
+	return nil
+}
+
+// Failed gives up on a message the platform will never take.
+func (o *Outbox) Failed(ctx context.Context, id int64, reason string) error {
+	err := o.db.update(ctx, func(tx *wtx) error {
+		_, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'failed', last_error = ? WHERE id = ?`, millis(o.Now()), reason, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("giving up message %d: %w", id, err)
+	}
+	return nil
+}
+
+// Pending counts the messages waiting and the age of the oldest.
+func (o *Outbox) Pending(ctx context.Context) (n int, oldest time.Duration, err error) {
+	var first sql.NullInt64
+	if err := o.db.read.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE done_at IS NULL`).Scan(&n, &first); err != nil {
+		return 0, 0, fmt.Errorf("counting pending messages: %w", err)
+	}
+	if first.Valid {
+		oldest = o.Now().Sub(fromMillis(first.Int64))
+	}
+	return n, oldest, nil
+}
