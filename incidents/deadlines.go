@@ -61,7 +61,7 @@ func (inc *Incident) Deadlines(p Policy) []Deadline {
 		}
 		out = append(out, Deadline{Key: "restore-breach/" + pr, Kind: DeadlineRestoreBreach, At: inc.RestoreDue})
 	} else if inc.State == StateMitigated {
-		at := inc.MitigatedAt.Add(p.resolveBy(inc.Priority))
+		at := inc.MitigatedAt.Add(p.ResolveByFor(inc.Priority))
 		out = append(out, Deadline{Key: "resolve-by/" + millisKey(inc.MitigatedAt) + "/" + pr, Kind: DeadlineResolveBy, At: at})
 	}
 	if !inc.HypercareUntil.IsZero() {

@@ -71,8 +71,9 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// resolveBy is the resolve-by delay for a priority, five days by default.
-func (p Policy) resolveBy(pr Priority) time.Duration {
+// ResolveByFor is how long a mitigated incident of a priority may stay
+// unresolved, five days by default.
+func (p Policy) ResolveByFor(pr Priority) time.Duration {
 	if d, ok := p.ResolveBy[pr]; ok && d > 0 {
 		return d
 	}
@@ -152,4 +153,24 @@ func FormatDuration(d time.Duration) string {
 	}
 	dh := d.Round(time.Hour)
 	return fmt.Sprintf("%s%dd%02dh", sign, int(dh/(24*time.Hour)), int(dh%(24*time.Hour)/time.Hour))
+}
+
+// Countdown says where the incident stands against its SLA, relative to
+// now: "TTA breached 5m ago", "acknowledge within 12m", "restore within 3h",
+// "restored, resolve within 4d23h".
+func (inc *Incident) Countdown(now time.Time, p Policy) string {
+	s := inc.SLAAt(now)
+	switch {
+	case inc.State == StateResolved:
+		return "resolved"
+	case inc.AcknowledgedAt.IsZero() && s.AckBreached:
+		return "TTA breached " + FormatDuration(now.Sub(inc.AckDue)) + " ago"
+	case inc.AcknowledgedAt.IsZero():
+		return "acknowledge within " + FormatDuration(inc.AckDue.Sub(now))
+	case inc.MitigatedAt.IsZero() && s.RestoreBreached:
+		return "TRS breached " + FormatDuration(now.Sub(inc.RestoreDue)) + " ago"
+	case inc.MitigatedAt.IsZero():
+		return "restore within " + FormatDuration(inc.RestoreDue.Sub(now))
+	}
+	return "restored, resolve within " + FormatDuration(inc.MitigatedAt.Add(p.ResolveByFor(inc.Priority)).Sub(now))
 }

@@ -215,3 +215,23 @@ func (c *Catalog) Runbook(service string) Runbook {
 }
 
 func builtins() []Checklist { return []Checklist{DrillDown(), BottomUp()} }
+
+// Channel is the chat channel of a service's incidents, "" when its entry
+// names none (the platform's default channel).
+func (c *Catalog) Channel(service string) string {
+	e, _ := c.lookup(service)
+	if e == nil {
+		return ""
+	}
+	return e.Channel
+}
+
+// Replicas is how many instances a service is expected to run, 0 when
+// unknown.
+func (c *Catalog) Replicas(service string) int {
+	e, _ := c.lookup(service)
+	if e == nil {
+		return 0
+	}
+	return e.Replicas
+}

@@ -27,6 +27,8 @@ type IncidentService struct {
 	Platforms []string
 	// Catalog tells channels and replicas of services; nil knows nothing.
 	Catalog incidents.Catalog
+	// ObserveFired, when set, is told how late each deadline fired.
+	ObserveFired func(key string, late time.Duration)
 }
 
 var _ incidents.Service = (*IncidentService)(nil)

@@ -33,18 +33,19 @@ func (s *IncidentService) FireDue(ctx context.Context, limit int) (int, error) {
 	err := s.db.update(ctx, func(tx *wtx) error {
 		n = 0
 		now := s.now()
-		rows, err := tx.Query(`SELECT incident_id, key FROM jobs WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?`, millis(now), limit)
+		rows, err := tx.Query(`SELECT incident_id, key, due_at FROM jobs WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?`, millis(now), limit)
 		if err != nil {
 			return fmt.Errorf("reading due deadlines: %w", err)
 		}
 		type job struct {
 			incident int64
 			key      string
+			due      int64
 		}
 		var due []job
 		for rows.Next() {
 			var j job
-			if err := rows.Scan(&j.incident, &j.key); err != nil {
+			if err := rows.Scan(&j.incident, &j.key, &j.due); err != nil {
 				rows.Close()
 				return fmt.Errorf("reading due deadlines: %w", err)
 			}
@@ -57,6 +58,9 @@ func (s *IncidentService) FireDue(ctx context.Context, limit int) (int, error) {
 		for _, j := range due {
 			if err := s.fire(tx, j.incident, j.key, now); err != nil {
 				return fmt.Errorf("firing %s of incident %d: %w", j.key, j.incident, err)
+			}
+			if s.ObserveFired != nil {
+				s.ObserveFired(j.key, s.Now().Sub(fromMillis(j.due)))
 			}
 			n++
 		}

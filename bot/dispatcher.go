@@ -1,0 +1,379 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Outbox is the dispatcher's view of the messages to send.
+type Outbox interface {
+	Lanes(ctx context.Context) ([]incidents.Lane, error)
+	Next(ctx context.Context, lane incidents.Lane) (*incidents.Intent, error)
+	Thread(ctx context.Context, incidentID int64, platform string) (ref string, ok bool, err error)
+	Attempt(ctx context.Context, id int64) (int, error)
+	Delivered(ctx context.Context, it *incidents.Intent, ref string) error
+	Retry(ctx context.Context, id int64, at time.Time, reason string) error
+	Failed(ctx context.Context, id int64, reason string) error
+}
+
+// IncidentReader reads an incident with its timeline.
+type IncidentReader interface {
+	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
+}
+
+// DispatcherOptions tune a Dispatcher; zero values are the defaults.
+type DispatcherOptions struct {
+	// PerChannel is the sustained rate per channel (default 1 message/s)
+	// and Burst how many may go at once after a quiet spell (default 3).
+	PerChannel rate.Limit
+	Burst      int
+	// MaxBackoff caps the wait between two tries (default 5 minutes).
+	MaxBackoff time.Duration
+	// PermanentAttempts is how often a message the platform refuses for
+	// good is tried before it is given up (default 5). Other failures are
+	// retried for as long as it takes: an outage delays, it never loses.
+	PermanentAttempts int
+	// Observe, when set, is told each delivery's outcome and how long the
+	// message waited since it was queued.
+	Observe func(platform, outcome string, waited time.Duration)
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Dispatcher delivers the outbox: one lane per channel and platform, in
+// order, at the channel's rate, retrying with backoff and honouring the
+// platform's Retry-After. It records each platform message id so that a
+// retry edits or skips instead of posting twice.
+type Dispatcher struct {
+	outbox    Outbox
+	incidents IncidentReader
+	platforms map[string]Platform
+	render    *Renderer
+	opts      DispatcherOptions
+	wake      chan struct{}
+
+	mu       sync.Mutex
+	lanes    map[incidents.Lane]bool          // lanes with a worker
+	limiters map[incidents.Lane]*rate.Limiter // kept across workers: a lane's rate outlives its queue
+	paused   map[string]time.Time             // platform-wide Retry-After
+	laneWake map[incidents.Lane]chan struct{} // wakes a worker waiting for a backoff to end
+}
+
+// NewDispatcher returns a dispatcher for the given platforms.
+func NewDispatcher(outbox Outbox, reader IncidentReader, render *Renderer, platforms []Platform, opts DispatcherOptions) *Dispatcher {
+	if opts.PerChannel == 0 {
+		opts.PerChannel = 1
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 3
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	if opts.PermanentAttempts <= 0 {
+		opts.PermanentAttempts = 5
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	d := &Dispatcher{
+		outbox: outbox, incidents: reader, render: render, opts: opts,
+		platforms: map[string]Platform{},
+		wake:      make(chan struct{}, 1),
+		lanes:     map[incidents.Lane]bool{},
+		limiters:  map[incidents.Lane]*rate.Limiter{},
+		paused:    map[string]time.Time{},
+		laneWake:  map[incidents.Lane]chan struct{}{},
+	}
+	for _, p := range platforms {
+		d.platforms[p.Name()] = p
+	}
+	return d
+}
+
+// Wake tells the dispatcher that messages were queued.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the lanes' workers.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// A safety net only: commits wake the dispatcher. It also picks up
+	// lanes whose worker gave up on an error reading the outbox.
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		lanes, err := d.outbox.Lanes(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.opts.Logger.Error("reading the outbox failed", "operation", "dispatching messages", "error", err)
+		}
+		for _, l := range lanes {
+			d.mu.Lock()
+			running := d.lanes[l]
+			if !running {
+				d.lanes[l] = true
+			}
+			wakeLane, ok := d.laneWake[l]
+			if !ok {
+				wakeLane = make(chan struct{}, 1)
+				d.laneWake[l] = wakeLane
+			}
+			d.mu.Unlock()
+			if running {
+				select {
+				case wakeLane <- struct{}{}:
+				default:
+				}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.runLane(ctx, l, wakeLane)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// runLane delivers a lane's messages in order until it is empty.
+func (d *Dispatcher) runLane(ctx context.Context, lane incidents.Lane, wake <-chan struct{}) {
+	log := d.opts.Logger.With("platform", lane.Platform, "channel", lane.Channel)
+	stop := func() {
+		d.mu.Lock()
+		delete(d.lanes, lane)
+		d.mu.Unlock()
+	}
+	for ctx.Err() == nil {
+		it, err := d.outbox.Next(ctx, lane)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("reading the outbox failed", "operation", "dispatching messages", "error", err)
+			}
+			stop()
+			return
+		}
+		if it == nil {
+			stop()
+			// A message queued between the read and the stop saw this
+			// lane running and started no worker: look once more.
+			if it, err := d.outbox.Next(ctx, lane); err != nil || it == nil || !d.claim(lane) {
+				return
+			}
+			continue
+		}
+		if wait := d.waitFor(lane, it.NotBefore); wait > 0 {
+			if !sleep(ctx, wait, wake) {
+				break
+			}
+			continue // re-read: the head may have changed
+		}
+		if err := d.limiter(lane).Wait(ctx); err != nil {
+			break
+		}
+		d.deliver(ctx, lane, it, log)
+	}
+	stop()
+}
+
+// claim marks a lane as having a worker; false if it already has one.
+func (d *Dispatcher) claim(lane incidents.Lane) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lanes[lane] {
+		return false
+	}
+	d.lanes[lane] = true
+	return true
+}
+
+// waitFor is how long a lane must wait before its head may go.
+func (d *Dispatcher) waitFor(lane incidents.Lane, notBefore time.Time) time.Duration {
+	now := d.opts.Now()
+	d.mu.Lock()
+	paused := d.paused[lane.Platform]
+	d.mu.Unlock()
+	until := notBefore
+	if paused.After(until) {
+		until = paused
+	}
+	return until.Sub(now)
+}
+
+func (d *Dispatcher) limiter(lane incidents.Lane) *rate.Limiter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, ok := d.limiters[lane]
+	if !ok {
+		l = rate.NewLimiter(d.opts.PerChannel, d.opts.Burst)
+		d.limiters[lane] = l
+	}
+	return l
+}
+
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incidents.Intent, log *slog.Logger) {
+	p, ok := d.platforms[it.Platform]
+	if !ok {
+		// A platform no longer configured: its messages have nowhere to go.
+		if err := d.outbox.Failed(ctx, it.ID, "platform "+it.Platform+" is not configured"); err != nil {
+			log.Error("giving up a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+		}
+		return
+	}
+	attempts, err := d.outbox.Attempt(ctx, it.ID)
+	if err != nil {
+		log.Error("counting a delivery attempt failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+		return
+	}
+	ref, err := d.send(ctx, p, it, attempts)
+	if err == nil {
+		if err := d.outbox.Delivered(ctx, it, ref); err != nil {
+			// The platform has the message; the next try will find it by
+			// its key (roots) or repeat an idempotent edit.
+			log.Error("recording a delivery failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+			return
+		}
+		d.observe(it, "delivered")
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the attempt is counted, the next run resumes
+	}
+	now := d.opts.Now()
+	var rl *RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		until := now.Add(rl.RetryAfter)
+		if rl.Global {
+			d.mu.Lock()
+			d.paused[it.Platform] = until
+			d.mu.Unlock()
+		}
+		log.Warn("platform asks to slow down", "operation", "dispatching messages", "message", it.ID, "retry_after", rl.RetryAfter, "error", err)
+		d.retry(ctx, it, until, err, log)
+	case IsPermanent(err) && attempts >= d.opts.PermanentAttempts:
+		log.Error("giving up a message the platform refuses", "operation", "dispatching messages", "message", it.ID, "attempts", attempts, "error", err)
+		if err := d.outbox.Failed(ctx, it.ID, err.Error()); err != nil {
+			log.Error("giving up a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+		}
+		d.observe(it, "failed")
+	default:
+		wait := d.backoff(attempts)
+		log.Warn("delivery failed, will retry", "operation", "dispatching messages", "message", it.ID, "attempts", attempts, "retry_in", wait, "error", err)
+		d.retry(ctx, it, now.Add(wait), err, log)
+	}
+}
+
+func (d *Dispatcher) retry(ctx context.Context, it *incidents.Intent, at time.Time, cause error, log *slog.Logger) {
+	if err := d.outbox.Retry(ctx, it.ID, at, cause.Error()); err != nil {
+		log.Error("rescheduling a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+	}
+	d.observe(it, "retry")
+}
+
+func (d *Dispatcher) observe(it *incidents.Intent, outcome string) {
+	if d.opts.Observe != nil {
+		d.opts.Observe(it.Platform, outcome, d.opts.Now().Sub(it.CreatedAt))
+	}
+}
+
+// backoff doubles from one second up to MaxBackoff, with jitter so that
+// lanes do not retry in step.
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	b := time.Second << min(attempts-1, 20)
+	if b > d.opts.MaxBackoff || b <= 0 {
+		b = d.opts.MaxBackoff
+	}
+	return b/2 + time.Duration(rand.Int64N(int64(b/2)+1))
+}
+
+// send renders and sends one message. Roots are looked up by key before a
+// second try, where the platform can tell, so a crash between the platform
+// taking a root and runbot recording its id costs no duplicate thread.
+func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent, attempts int) (string, error) {
+	var inc *incidents.Incident
+	if it.IncidentID != 0 {
+		var err error
+		if inc, err = d.incidents.FindIncident(ctx, it.IncidentID); err != nil {
+			return "", fmt.Errorf("reading incident %d: %w", it.IncidentID, err)
+		}
+	}
+	var m Message
+	if inc != nil {
+		m = d.render.Message(it, inc)
+	} else {
+		m = Message{Text: it.Text, Mention: it.Audience}
+	}
+	switch it.Kind {
+	case incidents.IntentRoot:
+		if f, ok := p.(RootFinder); ok && attempts > 1 {
+			ref, found, err := f.FindRoot(ctx, it.Channel, m.Key)
+			if err != nil {
+				return "", fmt.Errorf("looking for an earlier root: %w", err)
+			}
+			if found {
+				// Posted before a crash: bring it up to date instead.
+				return ref, p.Update(ctx, it.Channel, ref, m)
+			}
+		}
+		return p.Post(ctx, it.Channel, m)
+	case incidents.IntentUpdate, incidents.IntentReply:
+		root, ok, err := d.outbox.Thread(ctx, it.IncidentID, it.Platform)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			// The root never made it (given up): say it on its own rather
+			// than not at all; an update has nothing to edit.
+			if it.Kind == incidents.IntentUpdate {
+				return "", nil
+			}
+			return p.Post(ctx, it.Channel, m)
+		}
+		if it.Kind == incidents.IntentUpdate {
+			return "", p.Update(ctx, it.Channel, root, m)
+		}
+		return p.Reply(ctx, it.Channel, root, m)
+	case incidents.IntentDirect:
+		dm, ok := p.(DirectMessenger)
+		if !ok || len(it.Audience.Users) == 0 {
+			return "", Permanent(fmt.Errorf("%s cannot send direct messages", p.Name()))
+		}
+		return dm.Direct(ctx, it.Audience.Users[0], m)
+	}
+	return p.Post(ctx, it.Channel, m)
+}

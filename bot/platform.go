@@ -1,0 +1,173 @@
+// Package bot connects incidents to chat platforms: the Platform interface
+// every chat implements, the messages runbot sends (rendered from outbox
+// intents at delivery), the dispatcher that delivers them and the
+// scheduler that fires deadlines.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Platform is a chat platform. Channels are named as the platform names
+// them; "" is the platform's default channel. Message ids (refs) are the
+// platform's own.
+type Platform interface {
+	// Name identifies the platform in the outbox and in threads.
+	Name() string
+	// Post sends a message as a new root in a channel and returns its id.
+	Post(ctx context.Context, channel string, m Message) (string, error)
+	// Update edits a message in place.
+	Update(ctx context.Context, channel, ref string, m Message) error
+	// Reply posts in the thread of the root message root.
+	Reply(ctx context.Context, channel, root string, m Message) (string, error)
+	// Listen hands what people do (commands, thread replies, button
+	// presses) to h until ctx ends.
+	Listen(ctx context.Context, h Handler) error
+}
+
+// DirectMessenger is a platform that can message one person.
+type DirectMessenger interface {
+	Direct(ctx context.Context, user string, m Message) (string, error)
+}
+
+// RootFinder is a platform that can tell whether a root message with a
+// given key was already posted. After a crash between the platform taking
+// a root and runbot recording its id, the dispatcher asks before posting
+// again, so an incident never gets two threads.
+type RootFinder interface {
+	FindRoot(ctx context.Context, channel, key string) (ref string, found bool, err error)
+}
+
+// Message is what runbot says, before a platform renders it.
+type Message struct {
+	// Key identifies a root message across retries ("runbot-incident-42").
+	Key string
+	// Text is the message in plain text with **bold**; for a card, the
+	// fallback where cards cannot be shown.
+	Text string
+	// Card is the incident card, on roots and their updates.
+	Card *Card
+	// Mention is who the message calls, rendered the platform's way.
+	Mention incidents.Audience
+}
+
+// Status is a card's colour, always shown with its word too.
+type Status string
+
+// Card statuses.
+const (
+	StatusOK       Status = "ok"       // green: time left on every target
+	StatusWatch    Status = "watch"    // orange: a target is close
+	StatusBreach   Status = "breach"   // red: a target was missed
+	StatusRestored Status = "restored" // service restored, not yet resolved
+	StatusResolved Status = "resolved"
+)
+
+// Card is an incident's root message.
+type Card struct {
+	IncidentID int64
+	Priority   string
+	State      string
+	Status     Status
+	Service    string
+	Title      string
+	Fields     []Field  // deadlines, counts, people
+	Labels     []string // the label breakdown, when it is telling
+	Runbook    []string // the first runbook steps
+	RunbookURL string
+	Actions    []Action
+}
+
+// Field is one line of a card.
+type Field struct {
+	Name, Value string
+}
+
+// Action is a button (or a menu, with Options) on a card.
+type Action struct {
+	ID      string // ack, mitigate, resolve, prio
+	Label   string
+	Options []string
+}
+
+// Handler receives what people do on a platform.
+type Handler interface {
+	// Command runs a slash command (or "@runbot <command>").
+	Command(ctx context.Context, c Command) Reply
+	// ThreadReply takes a person's message in an incident's thread.
+	ThreadReply(ctx context.Context, m ThreadMessage) Reply
+	// Action runs a button press on a card.
+	Action(ctx context.Context, a ActionEvent) Reply
+}
+
+// Command is a command as a platform received it.
+type Command struct {
+	Platform string
+	Channel  string
+	User     string
+	Text     string // "/ack 42", "ack 42", "/runbot ack 42"
+	// Root is the thread the command was given in, when the platform
+	// knows it (a mention in a thread); "" otherwise.
+	Root string
+}
+
+// ThreadMessage is a person's message in a thread.
+type ThreadMessage struct {
+	Platform string
+	Channel  string
+	Root     string
+	User     string
+	Text     string
+}
+
+// ActionEvent is a button press on a card.
+type ActionEvent struct {
+	Platform string
+	Channel  string
+	Root     string // the card's message id
+	User     string
+	Action   string
+	Value    string // the chosen option of a menu
+}
+
+// Reply answers a person. Ephemeral replies are shown to them alone where
+// the platform can.
+type Reply struct {
+	Text      string
+	Ephemeral bool
+}
+
+// RateLimitError is a platform asking runbot to slow down.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	// Global is true when the whole platform is limited, not one channel.
+	Global bool
+	Err    error
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.RetryAfter, e.Err)
+}
+
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// PermanentError is a refusal that retrying will not change (no such
+// channel, message too long...).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// IsPermanent reports whether err is a permanent refusal.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,285 @@
+package bot
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/runbooks"
+)
+
+// Runbooks gives a service's runbook.
+type Runbooks interface {
+	Runbook(service string) runbooks.Runbook
+}
+
+// Renderer turns outbox intents into messages, from the incident as it is
+// at delivery: a message that waited out a chat outage shows the present,
+// not the moment it was queued.
+type Renderer struct {
+	Policy   incidents.Policy
+	Runbooks Runbooks
+	Location *time.Location // the team's timezone for absolute times
+	// PublicURL is where people reach runbot (links to runbooks).
+	PublicURL string
+	Now       func() time.Time
+}
+
+func (r *Renderer) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Renderer) loc() *time.Location {
+	if r.Location != nil {
+		return r.Location
+	}
+	return time.UTC
+}
+
+// RootKey is the key of an incident's root message on every platform.
+func RootKey(incidentID int64) string { return fmt.Sprintf("runbot-incident-%d", incidentID) }
+
+// Message renders an intent. inc must carry its timeline when the intent
+// is about an event.
+func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Message {
+	switch it.Kind {
+	case incidents.IntentRoot, incidents.IntentUpdate:
+		card := r.Card(inc)
+		return Message{Key: RootKey(inc.ID), Card: card, Text: cardText(card), Mention: it.Audience}
+	case incidents.IntentReply:
+		for _, e := range inc.Timeline {
+			if e.ID == it.EventID {
+				return Message{Text: EventText(e), Mention: it.Audience}
+			}
+		}
+		return Message{Text: fmt.Sprintf("incident #%d changed", inc.ID), Mention: it.Audience}
+	}
+	return Message{Text: it.Text, Mention: it.Audience}
+}
+
+// EventText is how a timeline event reads in a thread: an icon and a word,
+// so colour or emoji are never the only signal.
+func EventText(e incidents.Event) string {
+	icon := map[incidents.EventKind]string{
+		incidents.EventAcknowledged:   "👀",
+		incidents.EventMitigated:      "🩹",
+		incidents.EventResolved:       "✅",
+		incidents.EventReopened:       "🔁",
+		incidents.EventPriority:       "⚖️",
+		incidents.EventBreach:         "🚨",
+		incidents.EventReminder:       "⏰",
+		incidents.EventEscalation:     "📣",
+		incidents.EventAlert:          "🔔",
+		incidents.EventSourceResolved: "🟢",
+		incidents.EventComment:        "💬",
+		incidents.EventAssigned:       "👤",
+		incidents.EventService:        "🏷️",
+		incidents.EventHypercare:      "🔭",
+	}[e.Kind]
+	if icon == "" {
+		icon = "•"
+	}
+	if e.Actor == "" || e.Actor == incidents.Actor || e.Kind == incidents.EventAlert || e.Kind == incidents.EventSourceResolved {
+		return icon + " " + e.Text
+	}
+	return fmt.Sprintf("%s **%s** %s", icon, e.Actor, e.Text)
+}
+
+// Card renders an incident's root message.
+func (r *Renderer) Card(inc *incidents.Incident) *Card {
+	now := r.now()
+	sla := inc.SLAAt(now)
+	c := &Card{
+		IncidentID: inc.ID,
+		Priority:   inc.Priority.String(),
+		State:      string(inc.State),
+		Status:     r.status(inc, now),
+		Service:    inc.Service,
+		Title:      inc.Title,
+	}
+	c.Fields = append(c.Fields,
+		Field{"Acknowledge", r.clock(inc.AckDue, inc.AcknowledgedAt, inc.AcknowledgedBy, sla.AckBreached, now)},
+		Field{"Restore", r.clock(inc.RestoreDue, inc.MitigatedAt, inc.MitigatedBy, sla.RestoreBreached, now)})
+	if inc.State == incidents.StateMitigated {
+		by := inc.MitigatedAt.Add(r.Policy.ResolveByFor(inc.Priority))
+		c.Fields = append(c.Fields, Field{"Resolve by", r.abs(by) + " (" + relative(by.Sub(now)) + ")"})
+	}
+	if !inc.HypercareUntil.IsZero() && now.Before(inc.HypercareUntil) {
+		c.Fields = append(c.Fields, Field{"Hypercare", "until " + r.abs(inc.HypercareUntil)})
+	}
+	alerts := fmt.Sprintf("%d", inc.AlertCount)
+	if inc.AlertCount > 1 {
+		alerts += ", last " + relative(inc.LastSeenAt.Sub(now))
+	}
+	if inc.SourceResolved {
+		alerts += "; resolved at source"
+	}
+	c.Fields = append(c.Fields, Field{"Alerts", alerts})
+	if inc.Assignee != "" {
+		c.Fields = append(c.Fields, Field{"Assignee", inc.Assignee})
+	}
+	c.Labels = TellingLabels(inc, 3, 3)
+	if r.Runbooks != nil {
+		rb := r.Runbooks.Runbook(inc.Service)
+		if s := rb.Summary(3); s != "" {
+			c.Runbook = strings.Split(s, "\n")
+		}
+		c.RunbookURL = rb.Entry.URL
+	}
+	if c.RunbookURL == "" && r.PublicURL != "" {
+		c.RunbookURL = strings.TrimRight(r.PublicURL, "/") + "/runbooks/" + inc.Service
+	}
+	if inc.State.Active() {
+		if inc.AcknowledgedAt.IsZero() {
+			c.Actions = append(c.Actions, Action{ID: "ack", Label: "Acknowledge"})
+		}
+		if inc.State != incidents.StateMitigated {
+			c.Actions = append(c.Actions, Action{ID: "mitigate", Label: "Mitigate"})
+		}
+		c.Actions = append(c.Actions,
+			Action{ID: "resolve", Label: "Resolve"},
+			Action{ID: "prio", Label: "Priority", Options: []string{"P1", "P2", "P3", "P4", "P5"}})
+	}
+	return c
+}
+
+// status colours a card: red once a target is missed, orange when less
+// than a quarter of the running target is left, green otherwise.
+func (r *Renderer) status(inc *incidents.Incident, now time.Time) Status {
+	switch {
+	case inc.State == incidents.StateResolved:
+		return StatusResolved
+	case inc.SLAAt(now).AckBreached || inc.SLAAt(now).RestoreBreached:
+		return StatusBreach
+	case inc.State == incidents.StateMitigated:
+		return StatusRestored
+	}
+	due := inc.NextDeadline()
+	if due.IsZero() {
+		return StatusOK
+	}
+	t := r.Policy.Target(inc.Priority)
+	total := t.Restore
+	if inc.AcknowledgedAt.IsZero() {
+		total = t.Ack
+	}
+	if due.Sub(now) < total/4 {
+		return StatusWatch
+	}
+	return StatusOK
+}
+
+// clock renders one SLA target: done (by whom, how fast), breached, or
+// due at a time of day in the team's timezone and how soon.
+func (r *Renderer) clock(due, done time.Time, by string, breached bool, now time.Time) string {
+	switch {
+	case !done.IsZero() && breached:
+		return fmt.Sprintf("done by %s, late by %s (BREACHED)", orSomeone(by), incidents.FormatDuration(done.Sub(due)))
+	case !done.IsZero():
+		return "done by " + orSomeone(by) + " at " + r.abs(done)
+	case breached:
+		return fmt.Sprintf("BREACHED: was due %s (%s ago)", r.abs(due), incidents.FormatDuration(now.Sub(due)))
+	}
+	return fmt.Sprintf("by %s (in %s)", r.abs(due), incidents.FormatDuration(due.Sub(now)))
+}
+
+func (r *Renderer) abs(t time.Time) string {
+	t = t.In(r.loc())
+	if y, m, d := t.Date(); y == r.now().In(r.loc()).Year() && m == r.now().In(r.loc()).Month() && d == r.now().In(r.loc()).Day() {
+		return t.Format("15:04 MST")
+	}
+	return t.Format("Mon 2 Jan 15:04 MST")
+}
+
+func relative(d time.Duration) string {
+	if d < 0 {
+		return incidents.FormatDuration(-d) + " ago"
+	}
+	return "in " + incidents.FormatDuration(d)
+}
+
+func orSomeone(s string) string {
+	if s == "" {
+		return "someone"
+	}
+	return s
+}
+
+// Labels that say nothing about where a failure is.
+var boringLabels = map[string]bool{
+	"alertname": true, "severity": true, "service": true, "job": true, "app": true, "operation": true,
+	"priority": true, "level": true, "grafana_folder": true,
+}
+
+// TellingLabels renders the label breakdown worth a glance: labels whose
+// values tell where the alerts come from, most frequent values first.
+func TellingLabels(inc *incidents.Incident, maxLabels, maxValues int) []string {
+	if inc.AlertCount < 2 {
+		return nil
+	}
+	var names []string
+	for name := range inc.Labels {
+		if !boringLabels[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for _, name := range names {
+		if len(out) == maxLabels {
+			break
+		}
+		vals := append([]incidents.ValueCount(nil), inc.Labels[name]...)
+		sort.SliceStable(vals, func(i, j int) bool { return vals[i].Count > vals[j].Count })
+		var parts []string
+		for i, v := range vals {
+			if i == maxValues {
+				parts = append(parts, fmt.Sprintf("%d more", len(vals)-maxValues))
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s (%d)", v.Value, v.Count))
+		}
+		out = append(out, name+": "+strings.Join(parts, ", "))
+	}
+	return out
+}
+
+// cardText is the card in plain text, for platforms and places without
+// cards (notifications, screen readers).
+func cardText(c *Card) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s **%s #%d %s**: %s (%s, %s)", statusIcon(c.Status), c.Priority, c.IncidentID, c.Service, c.Title, c.State, c.Status)
+	for _, f := range c.Fields {
+		fmt.Fprintf(&b, "\n%s: %s", f.Name, f.Value)
+	}
+	for _, l := range c.Labels {
+		b.WriteString("\n" + l)
+	}
+	if len(c.Runbook) > 0 {
+		b.WriteString("\nRunbook:\n" + strings.Join(c.Runbook, "\n"))
+	}
+	if c.RunbookURL != "" {
+		b.WriteString("\n" + c.RunbookURL)
+	}
+	return b.String()
+}
+
+// statusIcon pairs a status with a symbol for text renderings.
+func statusIcon(s Status) string {
+	switch s {
+	case StatusBreach:
+		return "🔴"
+	case StatusWatch:
+		return "🟠"
+	case StatusRestored:
+		return "🩹"
+	case StatusResolved:
+		return "✅"
+	}
+	return "🟢"
+}

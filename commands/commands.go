@@ -1,0 +1,224 @@
+// Package commands parses and runs runbot's commands ("/ack 42", "/prio
+// P1 checkout is down", "@runbot ack"), the same for every chat platform
+// and for the HTTP API.
+package commands
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/runbooks"
+)
+
+// Incidents is what the router needs from the incident service.
+type Incidents interface {
+	incidents.Service
+	// ActiveInChannel lists the active incidents whose thread is in a
+	// channel ("" is the default channel), by deadline.
+	ActiveInChannel(ctx context.Context, channel string) ([]*incidents.Incident, error)
+	CountActive(ctx context.Context) (int, error)
+}
+
+// Router runs commands.
+type Router struct {
+	Incidents Incidents
+	Runbooks  *runbooks.Catalog
+	Policy    incidents.Policy
+	// Members are the team: they alone may requalify, resolve, reopen and
+	// re-attribute incidents. Empty means everyone may (the zero-config start).
+	Members  []string
+	Location *time.Location
+	Now      func() time.Time
+	// PageSize is how many incidents /incidents shows at once (default 10).
+	PageSize int
+}
+
+// Request is a command as a person gave it.
+type Request struct {
+	Text string
+	User string
+	// Channel is where it was given ("" the default channel); with
+	// AnyChannel the channel does not narrow which incidents it may mean
+	// (the HTTP API, the web console's command box).
+	Channel    string
+	AnyChannel bool
+	// Incident is the incident the context designates (a mention in its
+	// thread, a button on its card); 0 when none.
+	Incident int64
+}
+
+// Response is the answer to a command.
+type Response struct {
+	Text string
+	// Ephemeral answers concern the caller alone (help, lists, refusals).
+	Ephemeral bool
+	// Incident is the incident acted on, 0 if none.
+	Incident int64
+	// Code is a domain error code when the command did not go through
+	// ("" when it did, "forbidden" for a refusal of rights).
+	Code string
+}
+
+// Forbidden is the Code of a refusal for lack of rights.
+const Forbidden = "forbidden"
+
+type command struct {
+	name    string
+	usage   string
+	summary string
+	member  bool // changes reserved to the team
+	run     func(r *Router, ctx context.Context, req Request, args []string) Response
+}
+
+func (r *Router) commands() []command {
+	return []command{
+		{name: "ack", usage: "/ack [incident]", summary: "acknowledge: you are on it (stops the TTA clock)", run: (*Router).ack},
+		{name: "prio", usage: "/prio [incident] P1..P5 [reason]", summary: "requalify; the SLA deadlines are recomputed", member: true, run: (*Router).prio},
+		{name: "assign", usage: "/assign [incident] @user", summary: "make someone the incident's owner", run: (*Router).assign},
+		{name: "service", usage: "/service [incident] <name>", summary: "correct the service an alert was attributed to", member: true, run: (*Router).service},
+		{name: "mitigate", usage: "/mitigate [incident] [note]", summary: "service is restored (stops the TRS clock)", run: (*Router).mitigate},
+		{name: "resolve", usage: "/resolve [incident] [note]", summary: "the cause is understood and dealt with", member: true, run: (*Router).resolve},
+		{name: "reopen", usage: "/reopen <incident> [reason]", summary: "it is back: reopen a resolved incident", member: true, run: (*Router).reopen},
+		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
+		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, by time left on their SLA", run: (*Router).list},
+		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},
+		{name: "help", usage: "/help [command]", summary: "this help", run: (*Router).help},
+	}
+}
+
+// Names lists the commands, for platforms that register them.
+func (r *Router) Names() []string {
+	var out []string
+	for _, c := range r.commands() {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// Handle runs one command.
+func (r *Router) Handle(ctx context.Context, req Request) Response {
+	name, args, ok := parse(req.Text)
+	if !ok {
+		return Response{Text: "say a command, like /ack 42; /help lists them", Ephemeral: true, Code: incidents.EINVALID}
+	}
+	i := slices.IndexFunc(r.commands(), func(c command) bool { return c.name == name })
+	if i < 0 {
+		return Response{Text: fmt.Sprintf("unknown command /%s; /help lists the commands", name), Ephemeral: true, Code: incidents.EINVALID}
+	}
+	c := r.commands()[i]
+	if strings.TrimSpace(req.User) == "" {
+		return Response{Text: "who is asking? a command needs a user", Ephemeral: true, Code: incidents.EINVALID}
+	}
+	if c.member && !r.isMember(req.User) {
+		return Response{Text: fmt.Sprintf("only team members can %s (%s); ask one of them", c.summaryVerb(), strings.Join(r.Members, ", ")),
+			Ephemeral: true, Code: Forbidden}
+	}
+	return c.run(r, ctx, req, args)
+}
+
+func (c command) summaryVerb() string {
+	switch c.name {
+	case "prio":
+		return "change an incident's priority"
+	case "service":
+		return "change an incident's service"
+	}
+	return c.name + " incidents"
+}
+
+func (r *Router) isMember(user string) bool {
+	return len(r.Members) == 0 || slices.ContainsFunc(r.Members, func(m string) bool { return strings.EqualFold(m, strings.TrimPrefix(user, "@")) })
+}
+
+// parse splits "/ack 42", "ack 42", "/runbot ack 42" or "@runbot ack 42"
+// into the command name and its arguments.
+func parse(text string) (string, []string, bool) {
+	fields := strings.Fields(strings.TrimSpace(text))
+	for len(fields) > 0 {
+		f := strings.ToLower(fields[0])
+		if f == "/runbot" || f == "@runbot" || f == "runbot" || f == "runbot:" || f == "@runbot:" {
+			fields = fields[1:]
+			continue
+		}
+		break
+	}
+	if len(fields) == 0 {
+		return "", nil, false
+	}
+	name := strings.ToLower(strings.TrimPrefix(fields[0], "/"))
+	name = strings.ReplaceAll(name, "_", "-")
+	return name, fields[1:], name != ""
+}
+
+// incidentArg takes a leading incident number ("42" or "#42") off args.
+func incidentArg(args []string) (int64, []string, bool) {
+	if len(args) == 0 {
+		return 0, args, false
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, args, false
+	}
+	return n, args[1:], true
+}
+
+// target picks the incident a command acts on: the number given, else the
+// one its context designates, else the only active incident of the
+// channel. Otherwise the response lists the candidates.
+func (r *Router) target(ctx context.Context, req Request, args []string, usage string) (int64, []string, *Response) {
+	if id, rest, ok := incidentArg(args); ok {
+		return id, rest, nil
+	}
+	if req.Incident != 0 {
+		return req.Incident, args, nil
+	}
+	var active []*incidents.Incident
+	var err error
+	if req.AnyChannel {
+		active, err = r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: 6})
+	} else {
+		active, err = r.Incidents.ActiveInChannel(ctx, req.Channel)
+	}
+	if err != nil {
+		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: "internal"}
+	}
+	switch len(active) {
+	case 0:
+		return 0, nil, &Response{Text: "no active incident here; give its number: " + usage, Ephemeral: true, Code: incidents.EINVALID}
+	case 1:
+		return active[0].ID, args, nil
+	}
+	var lines []string
+	for i, inc := range active {
+		if i == 5 {
+			lines = append(lines, "…")
+			break
+		}
+		lines = append(lines, fmt.Sprintf("#%d %s %s: %s", inc.ID, inc.Priority, inc.Service, inc.Title))
+	}
+	return 0, nil, &Response{Text: "which incident? give its number (" + usage + "):\n" + strings.Join(lines, "\n"), Ephemeral: true, Code: incidents.EINVALID}
+}
+
+// done answers a change that went through, or says why it did not.
+func done(inc *incidents.Incident, err error, format string, args ...any) Response {
+	if err != nil {
+		code := incidents.ErrorCode(err)
+		if code == "" {
+			code = "internal"
+		}
+		return Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: code}
+	}
+	return Response{Text: fmt.Sprintf(format, args...), Incident: inc.ID}
+}
+
+func (r *Router) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
