@@ -42,6 +42,8 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	// Now is the clock used to evaluate SLA breaches in responses.
 	Now func() time.Time
+	// Commands runs POST /api/v1/commands; nil leaves it out.
+	Commands Commands
 }
 
 // Server serves the API.
@@ -69,6 +71,9 @@ func New(opts Options) *Server {
 	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
 	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
+	if opts.Commands != nil {
+		s.mux.Handle("POST /api/v1/commands", s.auth(http.HandlerFunc(s.command)))
+	}
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(s.noRoute)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	if opts.Gatherer != nil {
@@ -101,6 +106,9 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/api/v1/alerts/"):
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, "alerts are sent with POST")
+	case r.URL.Path == "/api/v1/commands":
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, `commands are sent with POST {"text": "/ack 1", "user": "alice"}`)
 	case r.URL.Path == "/api/v1/incidents" || strings.HasPrefix(r.URL.Path, "/api/v1/incidents/"):
 		w.Header().Set("Allow", "GET")
 		writeError(w, http.StatusMethodNotAllowed, "incidents are read with GET")

@@ -19,6 +19,8 @@ import (
 type Platform interface {
 	// Name identifies the platform in the outbox and in threads.
 	Name() string
+	// DefaultChannel is the channel "" stands for.
+	DefaultChannel() string
 	// Post sends a message as a new root in a channel and returns its id.
 	Post(ctx context.Context, channel string, m Message) (string, error)
 	// Update edits a message in place.

@@ -19,8 +19,9 @@ import (
 type Incidents interface {
 	incidents.Service
 	// ActiveInChannel lists the active incidents whose thread is in a
-	// channel ("" is the default channel), by deadline.
-	ActiveInChannel(ctx context.Context, channel string) ([]*incidents.Incident, error)
+	// channel, by deadline; isDefault says the channel is the platform's
+	// default, where incidents without a channel of their own live.
+	ActiveInChannel(ctx context.Context, channel string, isDefault bool) ([]*incidents.Incident, error)
 	CountActive(ctx context.Context) (int, error)
 }
 
@@ -42,11 +43,13 @@ type Router struct {
 type Request struct {
 	Text string
 	User string
-	// Channel is where it was given ("" the default channel); with
-	// AnyChannel the channel does not narrow which incidents it may mean
-	// (the HTTP API, the web console's command box).
-	Channel    string
-	AnyChannel bool
+	// Channel is where it was given, and DefaultChannel whether that is
+	// the platform's default channel. With AnyChannel the channel does not
+	// narrow which incidents it may mean (the HTTP API, the web console's
+	// command box).
+	Channel        string
+	DefaultChannel bool
+	AnyChannel     bool
 	// Incident is the incident the context designates (a mention in its
 	// thread, a button on its card); 0 when none.
 	Incident int64
@@ -182,7 +185,7 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 	if req.AnyChannel {
 		active, err = r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: 6})
 	} else {
-		active, err = r.Incidents.ActiveInChannel(ctx, req.Channel)
+		active, err = r.Incidents.ActiveInChannel(ctx, req.Channel, req.DefaultChannel || req.Channel == "")
 	}
 	if err != nil {
 		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: "internal"}

@@ -19,6 +19,12 @@ type Threads interface {
 type Handler struct {
 	Router  *Router
 	Threads Threads
+	// Defaults maps each platform to its default channel.
+	Defaults map[string]string
+}
+
+func (h *Handler) isDefault(platform, channel string) bool {
+	return channel == "" || h.Defaults[platform] == channel
 }
 
 var _ bot.Handler = (*Handler)(nil)
@@ -26,7 +32,7 @@ var _ bot.Handler = (*Handler)(nil)
 // Command runs a slash command; given in a thread (a mention), it acts on
 // the thread's incident.
 func (h *Handler) Command(ctx context.Context, c bot.Command) bot.Reply {
-	req := Request{Text: c.Text, User: c.User, Channel: c.Channel}
+	req := Request{Text: c.Text, User: c.User, Channel: c.Channel, DefaultChannel: h.isDefault(c.Platform, c.Channel)}
 	if c.Root != "" {
 		if id, err := h.Threads.IncidentByThread(ctx, c.Platform, c.Root); err == nil {
 			req.Incident = id
@@ -43,7 +49,7 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Repl
 		return bot.Reply{} // not an incident's thread: none of runbot's business
 	}
 	if text, ok := addressed(m.Text); ok {
-		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, Incident: id}))
+		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
 	}
 	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, m.Text); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
 		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
@@ -61,7 +67,7 @@ func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	if a.Action == "prio" {
 		text = "prio " + a.Value
 	}
-	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, Incident: id}))
+	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
 }
 
 // addressed reports whether a message speaks to runbot ("@runbot ack",

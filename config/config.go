@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -28,6 +29,13 @@ type Config struct {
 	RawAlertsPerIncident int
 	LogLevel             slog.Level
 	LogFormat            string // "text" or "json"
+	Timezone             *time.Location
+	PublicURL            string // how people and chat platforms reach runbot
+	RunbooksDir          string
+	ChannelRate          float64 // messages per second per chat channel
+	ChannelBurst         int
+	// Members are the team; empty means everyone may do everything.
+	Members []string
 
 	Policy incidents.Policy
 
@@ -44,6 +52,9 @@ func Default() Config {
 		RawAlertsPerIncident: 100,
 		LogLevel:             slog.LevelInfo,
 		LogFormat:            "text",
+		Timezone:             time.UTC,
+		ChannelRate:          1,
+		ChannelBurst:         3,
 		Policy:               incidents.DefaultPolicy(),
 	}
 }
@@ -102,6 +113,54 @@ var settings = []setting{
 	{key: "log_level", help: "debug, info, warn or error", set: func(c *Config, v string) error {
 		return c.LogLevel.UnmarshalText([]byte(v))
 	}},
+	{key: "timezone", help: "the team's timezone (IANA name) for times in messages", set: func(c *Config, v string) error {
+		loc, err := time.LoadLocation(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a timezone name like Europe/Paris", v)
+		}
+		c.Timezone = loc
+		return nil
+	}},
+	{key: "public_url", help: "how people reach runbot (links in messages)", set: func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) URL", v)
+		}
+		c.PublicURL = strings.TrimRight(v, "/")
+		return nil
+	}},
+	{key: "runbooks_dir", help: "directory of <service>.md runbooks", set: func(c *Config, v string) error {
+		c.RunbooksDir = v
+		return nil
+	}},
+	{key: "run_person", help: "who is on RUN (mentioned by reminders and escalations)", set: func(c *Config, v string) error {
+		c.Policy.RunPerson = strings.TrimPrefix(strings.TrimSpace(v), "@")
+		return nil
+	}},
+	{key: "repeat_notice", help: "least time between two \"fired N more times\" replies", set: func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("%q is not a duration of at least 1s", v)
+		}
+		c.Policy.RepeatNotice = d
+		return nil
+	}},
+	{key: "channel_rate", help: "messages per second per chat channel", set: func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 100 {
+			return fmt.Errorf("%q is not a rate between 0 and 100 messages per second", v)
+		}
+		c.ChannelRate = f
+		return nil
+	}},
+	{key: "channel_burst", help: "messages a quiet channel may take at once", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive count", v)
+		}
+		c.ChannelBurst = n
+		return nil
+	}},
 	{key: "log_format", help: "text or json", set: func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is not text or json", v)
@@ -113,8 +172,11 @@ var settings = []setting{
 
 // tables are the keys that hold more than a scalar: file only.
 var tables = map[string]func(c *Config, n *yaml.Node) error{
-	"sla":      parseSLA,
-	"severity": parseSeverity,
+	"sla":        parseSLA,
+	"severity":   parseSeverity,
+	"members":    parseMembers,
+	"reminders":  parseReminders,
+	"resolve_by": parseResolveBy,
 }
 
 // EnvName is the environment variable for a setting key.
@@ -287,6 +349,71 @@ func parseSeverity(c *Config, n *yaml.Node) error {
 	return nil
 }
 
+func parseMembers(c *Config, n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return &keyError{key: "members", line: n.Line, msg: "must be a list of names, like [alice, bob]"}
+	}
+	c.Members = nil
+	for i, m := range n.Content {
+		name := strings.TrimPrefix(strings.TrimSpace(m.Value), "@")
+		if m.Kind != yaml.ScalarNode || name == "" {
+			return &keyError{key: fmt.Sprintf("members[%d]", i), line: m.Line, msg: "must be a name"}
+		}
+		c.Members = append(c.Members, name)
+	}
+	return nil
+}
+
+func parseReminders(c *Config, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &keyError{key: "reminders", line: n.Line, msg: "must hold ack and restore, like {ack: [50], restore: [50, 75, 90]}"}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := "reminders." + k.Value
+		if v.Kind != yaml.SequenceNode {
+			return &keyError{key: key, line: v.Line, msg: "must be a list of percentages, like [50, 75, 90]"}
+		}
+		var pcts []int
+		for _, e := range v.Content {
+			p, err := strconv.Atoi(e.Value)
+			if e.Kind != yaml.ScalarNode || err != nil || p < 1 || p > 99 {
+				return &keyError{key: key, line: e.Line, msg: fmt.Sprintf("%q is not a percentage from 1 to 99", e.Value)}
+			}
+			pcts = append(pcts, p)
+		}
+		switch k.Value {
+		case "ack":
+			c.Policy.AckReminders = pcts
+		case "restore":
+			c.Policy.RestoreReminders = pcts
+		default:
+			return &keyError{key: key, line: k.Line, msg: "unknown key (use ack and restore)"}
+		}
+	}
+	return nil
+}
+
+func parseResolveBy(c *Config, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &keyError{key: "resolve_by", line: n.Line, msg: "must map priorities to durations, like P1: 72h"}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := "resolve_by." + k.Value
+		p, err := incidents.ParsePriority(k.Value)
+		if err != nil || !strings.HasPrefix(strings.ToUpper(k.Value), "P") {
+			return &keyError{key: key, line: k.Line, msg: "not a priority (use P1..P5)"}
+		}
+		d, err := time.ParseDuration(v.Value)
+		if v.Kind != yaml.ScalarNode || err != nil || d <= 0 {
+			return &keyError{key: key, line: v.Line, msg: fmt.Sprintf("%q is not a positive duration (write it like 72h or 120h)", v.Value)}
+		}
+		c.Policy.ResolveBy[p] = d
+	}
+	return nil
+}
+
 // LogValue renders the configuration for the start-up log, secrets masked.
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
@@ -296,6 +423,11 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen", c.Listen),
 		slog.Bool("intake_token_set", c.IntakeToken != ""),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.String("timezone", c.Timezone.String()),
+		slog.String("public_url", c.PublicURL),
+		slog.String("runbooks_dir", c.RunbooksDir),
+		slog.Int("members", len(c.Members)),
+		slog.String("run_person", c.Policy.RunPerson),
 	}
 	return slog.GroupValue(attrs...)
 }

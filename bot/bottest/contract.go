@@ -84,6 +84,9 @@ func postsRoot(t *testing.T, e Env, _ *recordingHandler) {
 		t.Fatalf("Post: %q, %v", ref, err)
 	}
 	m := find(t, e, ref)
+	if e.Platform.DefaultChannel() != e.DefaultChannel {
+		t.Fatalf("DefaultChannel() = %q, want %q", e.Platform.DefaultChannel(), e.DefaultChannel)
+	}
 	if m.Channel != e.DefaultChannel || m.Root != "" || !strings.Contains(m.Shown(), "hello on-call") {
 		t.Fatalf("root %+v, want it in %s", m, e.DefaultChannel)
 	}

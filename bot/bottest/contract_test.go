@@ -17,6 +17,6 @@ func TestHTTPPlatformPassesTheContract(t *testing.T) {
 	bottest.Contract(t, func(t *testing.T) bottest.Env {
 		s := bottest.NewServer("fakehttp", "incidents")
 		t.Cleanup(s.Close)
-		return bottest.Env{Platform: bottest.NewHTTPPlatform("fakehttp", s.URL()), Chat: s, DefaultChannel: "incidents", OtherChannel: "payments"}
+		return bottest.Env{Platform: bottest.NewHTTPPlatform("fakehttp", "incidents", s.URL()), Chat: s, DefaultChannel: "incidents", OtherChannel: "payments"}
 	})
 }

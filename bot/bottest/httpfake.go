@@ -247,9 +247,9 @@ func (s *Server) Press(ctx context.Context, user, root, action, value string) (b
 // its JSON API, mapping HTTP answers to what the dispatcher understands
 // (429 with Retry-After, 5xx retried, other 4xx permanent).
 type HTTPPlatform struct {
-	name   string
-	base   string
-	client *http.Client
+	name, defaultChannel string
+	base                 string
+	client               *http.Client
 }
 
 var (
@@ -258,12 +258,15 @@ var (
 )
 
 // NewHTTPPlatform talks to the server at base.
-func NewHTTPPlatform(name, base string) *HTTPPlatform {
-	return &HTTPPlatform{name: name, base: base, client: &http.Client{Timeout: 10 * time.Second}}
+func NewHTTPPlatform(name, defaultChannel, base string) *HTTPPlatform {
+	return &HTTPPlatform{name: name, defaultChannel: defaultChannel, base: base, client: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // Name implements bot.Platform.
 func (p *HTTPPlatform) Name() string { return p.name }
+
+// DefaultChannel implements bot.Platform.
+func (p *HTTPPlatform) DefaultChannel() string { return p.defaultChannel }
 
 // Post implements bot.Platform.
 func (p *HTTPPlatform) Post(ctx context.Context, channel string, m bot.Message) (string, error) {

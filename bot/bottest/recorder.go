@@ -69,6 +69,9 @@ var (
 // Name implements bot.Platform.
 func (r *Recorder) Name() string { return r.name }
 
+// DefaultChannel implements bot.Platform.
+func (r *Recorder) DefaultChannel() string { return r.defaultChannel }
+
 // SetFail installs a failure injector (nil removes it).
 func (r *Recorder) SetFail(f func(op string) error) {
 	r.mu.Lock()

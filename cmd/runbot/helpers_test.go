@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/config"
 )
 
@@ -56,15 +57,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// bot is a runbot started in-process with Run.
-type bot struct {
+// runningBot is a runbot started in-process with Run.
+type runningBot struct {
 	url  string
 	logs *syncBuffer
 	stop func() error
 }
 
 // startBot runs runbot on 127.0.0.1:0 with a fresh database and JSON logs.
-func startBot(t testing.TB, cfg config.Config) *bot {
+func startBot(t testing.TB, cfg config.Config, platforms ...bot.Platform) *runningBot {
 	t.Helper()
 	if cfg.DB == "" || cfg.DB == config.Default().DB {
 		cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
@@ -75,8 +76,10 @@ func startBot(t testing.TB, cfg config.Config) *bot {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, logger, func(a net.Addr) { addrc <- a }) }()
-	var b bot
+	go func() {
+		done <- Run(ctx, cfg, Deps{Logger: logger, Ready: func(a net.Addr) { addrc <- a }, Platforms: platforms})
+	}()
+	var b runningBot
 	select {
 	case a := <-addrc:
 		b.url = "http://" + a.String()

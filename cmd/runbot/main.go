@@ -66,7 +66,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, cfg, logger, nil); err != nil {
+	if err := Run(ctx, cfg, Deps{Logger: logger}); err != nil {
 		logger.Error("runbot stopped", "operation", "running runbot", "error", err)
 		return 1
 	}

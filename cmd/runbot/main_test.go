@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,7 +47,7 @@ func TestListeningBeyondLoopback(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "0.0.0.0:0"
 	cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
-	err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	err := Run(t.Context(), cfg, Deps{})
 	if err == nil || !strings.Contains(err.Error(), "refusing to listen on 0.0.0.0:0 without a token") {
 		t.Fatalf("Run beyond loopback without a token: %v", err)
 	}
@@ -60,7 +59,7 @@ func TestListeningBeyondLoopback(t *testing.T) {
 	cfg.IntakeToken = "s3cret"
 	ctx, cancel := context.WithCancel(t.Context())
 	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler), func(a net.Addr) { addrc <- a }) }()
+	go func() { done <- Run(ctx, cfg, Deps{Ready: func(a net.Addr) { addrc <- a }}) }()
 	var port int
 	select {
 	case a := <-addrc:

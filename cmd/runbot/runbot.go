@@ -8,43 +8,73 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
 
 	"github.com/runbot-dev/runbot/api"
+	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/runbooks"
 )
 
+// Deps is what Run takes besides the configuration.
+type Deps struct {
+	Logger *slog.Logger
+	// Ready, when set, is called with the HTTP address once requests are
+	// accepted.
+	Ready func(net.Addr)
+	// Platforms are chat platforms to run beside the configured ones
+	// (tests plug fakes in here).
+	Platforms []bot.Platform
+}
+
 // Run runs runbot until ctx ends, then shuts down gracefully. It never
-// touches signals, so tests boot the whole bot with it on port 0. ready, when
-// not nil, is called with the HTTP address once requests are accepted.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(net.Addr)) error {
+// touches signals, so tests boot the whole bot with it on port 0.
+func Run(ctx context.Context, cfg config.Config, deps Deps) error {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" {
 		return fmt.Errorf("refusing to listen on %s without a token: anyone who reaches it could read and post incidents; "+
 			"set RUNBOT_INTAKE_TOKEN (or intake_token in the config), or listen on 127.0.0.1", cfg.Listen)
 	}
+	catalog, err := runbooks.Load(cfg.RunbooksDir)
+	if err != nil {
+		return err
+	}
+	platforms := deps.Platforms
+	names := make([]string, len(platforms))
+	defaults := map[string]string{}
+	for i, p := range platforms {
+		names[i] = p.Name()
+		defaults[p.Name()] = p.DefaultChannel()
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "runbot_store_batch_writes", Help: "Writes committed together in one transaction.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
-	})
-	commitSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "runbot_store_commit_seconds", Help: "Time to run and commit a batch of writes.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	})
-	reg.MustRegister(batchSize, commitSeconds)
+	m := newMetrics(reg)
 
+	// The dispatcher and the scheduler are woken by commits; they are built
+	// after the database, so the hook reaches them through these.
+	var wakeOutbox, wakeJobs func()
 	db, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{
-		Logger:      logger,
-		Synchronous: strings.ToUpper(cfg.DBSync),
-		ObserveBatch: func(n int, took time.Duration) {
-			batchSize.Observe(float64(n))
-			commitSeconds.Observe(took.Seconds())
+		Logger:       logger,
+		Synchronous:  strings.ToUpper(cfg.DBSync),
+		ObserveBatch: m.observeBatch,
+		Changed: func(outbox, jobs bool) {
+			if outbox && wakeOutbox != nil {
+				wakeOutbox()
+			}
+			if jobs && wakeJobs != nil {
+				wakeJobs()
+			}
 		},
 	})
 	if err != nil {
@@ -60,9 +90,24 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func
 
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
+	svc.Platforms = names
+	svc.Catalog = catalog
+	svc.ObserveFired = m.observeFired
+
+	outbox := sqlite.NewOutbox(db)
+	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
+	dispatcher := bot.NewDispatcher(outbox, svc, renderer, platforms, bot.DispatcherOptions{
+		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
+	})
+	scheduler := bot.NewScheduler(svc, logger, nil)
+	wakeOutbox, wakeJobs = dispatcher.Wake, scheduler.Wake
+
+	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone}
+	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
 
 	srv := api.New(api.Options{
 		Incidents:    svc,
+		Commands:     router,
 		Logger:       logger,
 		Token:        cfg.IntakeToken,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -83,11 +128,35 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.With("operation", "serving http").Handler(), slog.LevelWarn),
 	}
+
+	// The engine's goroutines stop before the database closes.
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	var engine sync.WaitGroup
+	start := func(op string, f func(context.Context) error) {
+		engine.Add(1)
+		go func() {
+			defer engine.Done()
+			if err := f(engineCtx); err != nil {
+				logger.Error("stopped on error", "operation", op, "error", err)
+			}
+		}()
+	}
+	start("dispatching messages", dispatcher.Run)
+	start("firing deadlines", scheduler.Run)
+	for _, p := range platforms {
+		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
+	}
+	defer func() {
+		stopEngine()
+		engine.Wait()
+	}()
+
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
-	logger.Info("runbot is up", "operation", "starting", "addr", ln.Addr().String(), "version", version(), "config", cfg)
-	if ready != nil {
-		ready(ln.Addr())
+	logger.Info("runbot is up", "operation", "starting", "addr", ln.Addr().String(), "version", version(),
+		"platforms", strings.Join(names, ","), "runbooks", len(catalog.Services()), "config", cfg)
+	if deps.Ready != nil {
+		deps.Ready(ln.Addr())
 	}
 
 	select {
@@ -104,6 +173,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving http: %w", err)
 	}
+	stopEngine()
+	engine.Wait()
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}

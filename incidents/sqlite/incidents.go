@@ -384,10 +384,11 @@ func (s *IncidentService) CountActive(ctx context.Context) (int, error) {
 }
 
 // ActiveInChannel lists the active incidents whose thread is in a
-// channel ("" is the platform's default channel), by deadline.
-func (s *IncidentService) ActiveInChannel(ctx context.Context, channel string) ([]*incidents.Incident, error) {
-	return s.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE channel = ? AND state <> 'resolved'
-		ORDER BY next_due IS NULL, next_due, id LIMIT ?`, channel, MaxLimit)
+// channel, by deadline. Incidents without a channel of their own live in
+// every platform's default channel: isDefault says the channel is that.
+func (s *IncidentService) ActiveInChannel(ctx context.Context, channel string, isDefault bool) ([]*incidents.Incident, error) {
+	return s.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE (channel = ? OR (? AND channel = ''))
+		AND state <> 'resolved' ORDER BY next_due IS NULL, next_due, id LIMIT ?`, channel, isDefault, MaxLimit)
 }
 
 // IncidentByThread finds the incident whose root message on a platform

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/runbot-dev/runbot/commands"
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Commands runs chat commands.
+type Commands interface {
+	Handle(ctx context.Context, req commands.Request) commands.Response
+}
+
+type commandRequest struct {
+	Text     string `json:"text"`
+	User     string `json:"user"`
+	Channel  string `json:"channel"`
+	Incident int64  `json:"incident"`
+}
+
+type commandResponse struct {
+	OK        bool   `json:"ok"`
+	Reply     string `json:"reply"`
+	Ephemeral bool   `json:"ephemeral"`
+	Incident  *int64 `json:"incident"`
+}
+
+// command runs a command through the router every chat platform uses.
+// The answer is the reply a person would see; the status says whether the
+// command went through (400 bad usage, 403 not allowed, 404 no such
+// incident, 409 not possible in the incident's state).
+func (s *Server) command(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	var req commandRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, `expected {"text": "/ack 1", "user": "alice"}: `+strings.TrimPrefix(err.Error(), "json: "))
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" || strings.TrimSpace(req.User) == "" {
+		writeError(w, http.StatusBadRequest, `text and user are required: {"text": "/ack 1", "user": "alice"}`)
+		return
+	}
+	resp := s.opts.Commands.Handle(r.Context(), commands.Request{
+		Text: req.Text, User: req.User, Channel: req.Channel, AnyChannel: req.Channel == "", Incident: req.Incident,
+	})
+	out := commandResponse{OK: resp.Code == "", Reply: resp.Text, Ephemeral: resp.Ephemeral}
+	if resp.Incident != 0 {
+		out.Incident = &resp.Incident
+	}
+	status := http.StatusOK
+	switch resp.Code {
+	case "":
+	case incidents.EINVALID:
+		status = http.StatusBadRequest
+	case incidents.ENOTFOUND:
+		status = http.StatusNotFound
+	case incidents.ECONFLICT:
+		status = http.StatusConflict
+	case commands.Forbidden:
+		status = http.StatusForbidden
+	default:
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, out)
+}
