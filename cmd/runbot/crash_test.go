@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if buildOnce.path != "" {
 		os.RemoveAll(filepath.Dir(buildOnce.path))
 	}
+	if seeded.dir != "" {
+		os.RemoveAll(seeded.dir)
+	}
 	os.Exit(code)
 }
 
