@@ -44,6 +44,9 @@ type incidentJSON struct {
 	ResolvedBy     string                    `json:"resolved_by,omitempty"`
 	LastSeenAt     *time.Time                `json:"last_seen_at"`
 	SourceResolved bool                      `json:"source_resolved"`
+	Assignee       string                    `json:"assignee,omitempty"`
+	Channel        string                    `json:"channel,omitempty"`
+	HypercareUntil *time.Time                `json:"hypercare_until,omitempty"`
 	SLA            slaJSON                   `json:"sla"`
 	Timeline       []eventJSON               `json:"timeline,omitempty"`
 }
@@ -58,6 +61,7 @@ func toJSON(inc *incidents.Incident, now time.Time) incidentJSON {
 		MitigatedAt: timePtr(inc.MitigatedAt), MitigatedBy: inc.MitigatedBy,
 		ResolvedAt: timePtr(inc.ResolvedAt), ResolvedBy: inc.ResolvedBy,
 		LastSeenAt: timePtr(inc.LastSeenAt), SourceResolved: inc.SourceResolved,
+		Assignee: inc.Assignee, Channel: inc.Channel, HypercareUntil: timePtr(inc.HypercareUntil),
 		SLA: slaJSON{AckDue: s.AckDue, RestoreDue: s.RestoreDue, AckBreached: s.AckBreached, RestoreBreached: s.RestoreBreached},
 	}
 	for _, e := range inc.Timeline {
