@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,49 @@ func TestIsLoopback(t *testing.T) {
 	} {
 		if got := config.IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v", addr, got)
+		}
+	}
+}
+
+func TestEngineSettings(t *testing.T) {
+	p := write(t, `
+members: [alice, "@bob"]
+run_person: "@rita"
+timezone: Europe/Paris
+public_url: https://runbot.example.com/
+runbooks_dir: /etc/runbot/runbooks
+repeat_notice: 5m
+channel_rate: 2.5
+reminders: {ack: [25, 75], restore: [90]}
+resolve_by: {P1: 72h}
+`)
+	c, err := config.Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Members, ",") != "alice,bob" || c.Policy.RunPerson != "rita" || c.Timezone.String() != "Europe/Paris" ||
+		c.PublicURL != "https://runbot.example.com" || c.RunbooksDir != "/etc/runbot/runbooks" || c.Policy.RepeatNotice != 5*time.Minute ||
+		c.ChannelRate != 2.5 {
+		t.Fatalf("config %+v", c)
+	}
+	if fmt.Sprint(c.Policy.AckReminders, c.Policy.RestoreReminders) != "[25 75] [90]" {
+		t.Fatalf("reminders %v %v", c.Policy.AckReminders, c.Policy.RestoreReminders)
+	}
+	if c.Policy.ResolveByFor(incidents.P1) != 72*time.Hour || c.Policy.ResolveByFor(incidents.P2) != 120*time.Hour {
+		t.Fatalf("resolve_by %v", c.Policy.ResolveBy)
+	}
+	for body, want := range map[string]string{
+		"timezone: Mars/Olympus\n":         `timezone: "Mars/Olympus" is not a timezone name`,
+		"members: alice\n":                 `members: must be a list of names`,
+		"reminders: {ack: [150]}\n":        `reminders.ack: "150" is not a percentage`,
+		"reminders: {snooze: [50]}\n":      `reminders.snooze: unknown key`,
+		"resolve_by: {P1: forever}\n":      `resolve_by.P1: "forever" is not a positive duration`,
+		"public_url: runbot.example.com\n": `public_url: "runbot.example.com" is not an http(s) URL`,
+		"repeat_notice: 10ms\n":            `repeat_notice: "10ms" is not a duration of at least 1s`,
+		"channel_rate: fast\n":             `channel_rate: "fast" is not a rate`,
+	} {
+		if _, err := config.Load(write(t, body), env(nil)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want %q", body, err, want)
 		}
 	}
 }
