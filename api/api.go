@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/incidents"
 )
 
@@ -133,19 +134,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // fail answers an error from the service: domain errors with their own
 // message and status, anything else as a 500 whose detail goes to the log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
-	status := http.StatusInternalServerError
-	switch incidents.ErrorCode(err) {
-	case incidents.EINVALID:
-		status = http.StatusBadRequest
-	case incidents.ENOTFOUND:
-		status = http.StatusNotFound
-	case incidents.ECONFLICT:
-		status = http.StatusConflict
-	}
+	status := statusFor(incidents.ErrorCode(err))
 	if status == http.StatusInternalServerError {
 		s.opts.Logger.Error("request failed", "operation", op, "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	writeError(w, status, incidents.ErrorMessage(err))
+}
+
+// statusFor maps a domain error code to its HTTP status; "" (no error)
+// is 200 and an unknown code an internal error.
+func statusFor(code string) int {
+	switch code {
+	case "":
+		return http.StatusOK
+	case incidents.EINVALID:
+		return http.StatusBadRequest
+	case incidents.ENOTFOUND:
+		return http.StatusNotFound
+	case incidents.ECONFLICT:
+		return http.StatusConflict
+	case commands.Forbidden:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/runbot-dev/runbot/commands"
-	"github.com/runbot-dev/runbot/incidents"
 )
 
 // Commands runs chat commands.
@@ -58,19 +57,5 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	if resp.Incident != 0 {
 		out.Incident = &resp.Incident
 	}
-	status := http.StatusOK
-	switch resp.Code {
-	case "":
-	case incidents.EINVALID:
-		status = http.StatusBadRequest
-	case incidents.ENOTFOUND:
-		status = http.StatusNotFound
-	case incidents.ECONFLICT:
-		status = http.StatusConflict
-	case commands.Forbidden:
-		status = http.StatusForbidden
-	default:
-		status = http.StatusInternalServerError
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, statusFor(resp.Code), out)
 }
