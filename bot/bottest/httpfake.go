@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -379,9 +378,10 @@ func (p *HTTPPlatform) handle(ctx context.Context, h bot.Handler, ev serverEvent
 	}
 	b, _ := json.Marshal(rep)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/events/%d/reply", p.base, ev.ID), bytes.NewReader(b))
-	if err == nil {
-		if err := p.do(req, nil); err != nil && !errors.Is(err, context.Canceled) {
-			_ = err // the test waiting for this answer times out and says so
-		}
+	if err != nil {
+		return
 	}
+	// A lost answer shows in the test that waits for it, which times out
+	// and says what it waited for.
+	p.do(req, nil)
 }
