@@ -34,6 +34,9 @@ type Options struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// every /api/ request.
 	Token string
+	// UserHeader, when set and no token is, is required on every /api/
+	// request: an authenticating reverse proxy sets it.
+	UserHeader string
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// Health reports whether runbot can do its job (database reachable).
@@ -45,6 +48,11 @@ type Options struct {
 	Now func() time.Time
 	// Commands runs POST /api/v1/commands; nil leaves it out.
 	Commands Commands
+	// Replies posts a person's reply in an incident's thread on the web
+	// console (POST /api/v1/incidents/{id}/replies); nil leaves it out.
+	Replies Replies
+	// Console serves everything outside the API (the web console).
+	Console http.Handler
 }
 
 // Server serves the API.
@@ -75,6 +83,12 @@ func New(opts Options) *Server {
 	if opts.Commands != nil {
 		s.mux.Handle("POST /api/v1/commands", s.auth(http.HandlerFunc(s.command)))
 	}
+	if opts.Replies != nil {
+		s.mux.Handle("POST /api/v1/incidents/{id}/replies", s.auth(http.HandlerFunc(s.reply)))
+	}
+	if opts.Console != nil {
+		s.mux.Handle("/", opts.Console)
+	}
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(s.noRoute)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	if opts.Gatherer != nil {
@@ -87,6 +101,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // auth requires the bearer token when one is configured.
 func (s *Server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" && s.opts.UserHeader != "" {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get(s.opts.UserHeader) == "" {
+				writeError(w, http.StatusUnauthorized, "missing "+s.opts.UserHeader+": go through the authenticating proxy")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 	if s.opts.Token == "" {
 		return next
 	}

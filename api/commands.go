@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/commands"
 )
 
@@ -58,4 +61,44 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		out.Incident = &resp.Incident
 	}
 	writeJSON(w, statusFor(resp.Code), out)
+}
+
+// Replies posts people's replies in incidents' threads.
+type Replies interface {
+	Say(ctx context.Context, user string, incidentID int64, text string) (bot.Reply, error)
+}
+
+// reply posts a plain reply in an incident's thread on the web console,
+// as a person types one in a chat thread.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("incident id %q is not a positive number", r.PathValue("id")))
+		return
+	}
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	var req struct {
+		Text string `json:"text"`
+		User string `json:"user"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || strings.TrimSpace(req.Text) == "" || strings.TrimSpace(req.User) == "" {
+		writeError(w, http.StatusBadRequest, `expected {"text": "what you found", "user": "alice"}`)
+		return
+	}
+	if _, err := s.opts.Incidents.FindIncident(r.Context(), id); err != nil {
+		s.fail(w, r, "replying in a thread", err)
+		return
+	}
+	rep, err := s.opts.Replies.Say(r.Context(), req.User, id, req.Text)
+	if err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "reply": rep.Text})
 }

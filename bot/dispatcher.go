@@ -227,7 +227,11 @@ func (d *Dispatcher) limiter(lane incidents.Lane) *rate.Limiter {
 	defer d.mu.Unlock()
 	l, ok := d.limiters[lane]
 	if !ok {
-		l = rate.NewLimiter(d.opts.PerChannel, d.opts.Burst)
+		limit, burst := d.opts.PerChannel, d.opts.Burst
+		if rl, ok := d.platforms[lane.Platform].(RateLimited); ok {
+			limit, burst = rl.ChannelRate()
+		}
+		l = rate.NewLimiter(limit, burst)
 		d.limiters[lane] = l
 	}
 	return l

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/runbot-dev/runbot/incidents"
 )
 
@@ -43,6 +45,12 @@ type DirectMessenger interface {
 // again, so an incident never gets two threads.
 type RootFinder interface {
 	FindRoot(ctx context.Context, channel, key string) (ref string, found bool, err error)
+}
+
+// RateLimited is a platform with its own pace per channel (the console
+// has none; a vendor may allow more or less than the default).
+type RateLimited interface {
+	ChannelRate() (rate.Limit, int)
 }
 
 // Message is what runbot says, before a platform renders it.

@@ -100,7 +100,8 @@ func (r *Renderer) Card(inc *incidents.Incident) *Card {
 		State:      string(inc.State),
 		Status:     r.status(inc, now),
 		Service:    inc.Service,
-		Title:      inc.Title,
+		// The service is shown apart: "[svc] op: error" need not say it twice.
+		Title: strings.TrimPrefix(inc.Title, "["+inc.Service+"] "),
 	}
 	c.Fields = append(c.Fields,
 		Field{"Acknowledge", r.clock(inc.AckDue, inc.AcknowledgedAt, inc.AcknowledgedBy, sla.AckBreached, now)},

@@ -25,6 +25,7 @@ type Config struct {
 	DBSync               string // "normal" or "full"
 	Listen               string
 	IntakeToken          string
+	TrustedUserHeader    string // set by a reverse proxy that authenticates people
 	MaxBodyBytes         int64
 	RawAlertsPerIncident int
 	LogLevel             slog.Level
@@ -92,6 +93,13 @@ var settings = []setting{
 	}},
 	{key: "intake_token", help: "bearer token required by the HTTP API", secret: true, set: func(c *Config, v string) error {
 		c.IntakeToken = v
+		return nil
+	}},
+	{key: "trusted_user_header", help: "header naming the user, set by an authenticating reverse proxy", set: func(c *Config, v string) error {
+		if strings.ContainsAny(v, " :\t") {
+			return fmt.Errorf("%q is not a header name", v)
+		}
+		c.TrustedUserHeader = v
 		return nil
 	}},
 	{key: "max_body_bytes", help: "largest request body accepted", set: func(c *Config, v string) error {
@@ -422,6 +430,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("db_sync", c.DBSync),
 		slog.String("listen", c.Listen),
 		slog.Bool("intake_token_set", c.IntakeToken != ""),
+		slog.String("trusted_user_header", c.TrustedUserHeader),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.String("timezone", c.Timezone.String()),
 		slog.String("public_url", c.PublicURL),

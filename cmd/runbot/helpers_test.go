@@ -70,7 +70,9 @@ func startBot(t testing.TB, cfg config.Config, platforms ...bot.Platform) *runni
 	if cfg.DB == "" || cfg.DB == config.Default().DB {
 		cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
 	}
-	cfg.Listen = "127.0.0.1:0"
+	if cfg.Listen == config.Default().Listen {
+		cfg.Listen = "127.0.0.1:0"
+	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,3 +189,31 @@ func freePort(t testing.TB) int {
 }
 
 func describe(v any) string { b, _ := json.Marshal(v); return fmt.Sprintf("%s", b) }
+
+// callRaw sends a request with headers and keeps the body as text.
+func callRaw(t testing.TB, method, url string, header map[string]string, body *string) int {
+	t.Helper()
+	return callBody(t, method, url, header, "", body)
+}
+
+func callBody(t testing.TB, method, url string, header map[string]string, payload string, body *string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if body != nil {
+		*body = string(b)
+	}
+	return resp.StatusCode
+}

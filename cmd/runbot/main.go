@@ -30,6 +30,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
 	fs.String("db", "", "SQLite database `file` (default runbot.db; env RUNBOT_DB)")
 	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
+	demo := fs.Bool("demo", false, "feed a stream of sample alerts, to see the console move")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot version\n\nflags:\n")
 		fs.PrintDefaults()
@@ -52,7 +53,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	var flagErr error
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "config" && flagErr == nil {
+		if f.Name != "config" && f.Name != "demo" && flagErr == nil {
 			if err := cfg.Set(f.Name, f.Value.String()); err != nil {
 				flagErr = fmt.Errorf("--%s: %w", f.Name, err)
 			}
@@ -66,7 +67,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, cfg, Deps{Logger: logger}); err != nil {
+	if err := Run(ctx, cfg, Deps{Logger: logger, Demo: *demo}); err != nil {
 		logger.Error("runbot stopped", "operation", "running runbot", "error", err)
 		return 1
 	}

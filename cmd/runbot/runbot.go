@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/runbot-dev/runbot/api"
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
@@ -32,6 +34,8 @@ type Deps struct {
 	// Platforms are chat platforms to run beside the configured ones
 	// (tests plug fakes in here).
 	Platforms []bot.Platform
+	// Demo feeds a stream of sample alerts, for a first look.
+	Demo bool
 }
 
 // Run runs runbot until ctx ends, then shuts down gracefully. It never
@@ -41,20 +45,21 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" {
+	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" && cfg.TrustedUserHeader == "" {
 		return fmt.Errorf("refusing to listen on %s without a token: anyone who reaches it could read and post incidents; "+
 			"set RUNBOT_INTAKE_TOKEN (or intake_token in the config), or listen on 127.0.0.1", cfg.Listen)
+	}
+	if deps.Demo && cfg.RunbooksDir == "" {
+		dir, err := writeDemoRunbooks()
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.RunbooksDir = dir
 	}
 	catalog, err := runbooks.Load(cfg.RunbooksDir)
 	if err != nil {
 		return err
-	}
-	platforms := deps.Platforms
-	names := make([]string, len(platforms))
-	defaults := map[string]string{}
-	for i, p := range platforms {
-		names[i] = p.Name()
-		defaults[p.Name()] = p.DefaultChannel()
 	}
 
 	reg := prometheus.NewRegistry()
@@ -88,6 +93,22 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	logger.Info("database ready", "operation", "opening database", "path", cfg.DB,
 		"journal_mode", pragmas["journal_mode"], "synchronous", pragmas["synchronous"])
 
+	// The web console is always on, beside any chat vendor.
+	hub := web.NewHub()
+	webStore := sqlite.NewWebMessages(db)
+	console := web.NewPlatform(webStore, "incidents", hub)
+	platforms := append([]bot.Platform{console}, deps.Platforms...)
+	names := make([]string, len(platforms))
+	defaults := map[string]string{}
+	for i, p := range platforms {
+		names[i] = p.Name()
+		defaults[p.Name()] = p.DefaultChannel()
+	}
+	secret, err := db.Secret(ctx, "console_session")
+	if err != nil {
+		return err
+	}
+
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
 	svc.Platforms = names
@@ -105,11 +126,22 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone}
 	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
 
+	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
+		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
+		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret),
+			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
+	})
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Options{
 		Incidents:    svc,
 		Commands:     router,
+		Replies:      console,
+		Console:      consoleHandler,
 		Logger:       logger,
 		Token:        cfg.IntakeToken,
+		UserHeader:   cfg.TrustedUserHeader,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Health:       db.Check,
 		Registerer:   reg,
@@ -146,11 +178,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	for _, p := range platforms {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}
+	if deps.Demo {
+		start("feeding demo alerts", func(ctx context.Context) error { return feedDemo(ctx, svc, logger) })
+	}
 	defer func() {
 		stopEngine()
 		engine.Wait()
 	}()
 
+	httpSrv.RegisterOnShutdown(hub.Close)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	logger.Info("runbot is up", "operation", "starting", "addr", ln.Addr().String(), "version", version(),

@@ -1,0 +1,503 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/runbooks"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Incidents is what the console reads.
+type Incidents interface {
+	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
+	FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error)
+}
+
+// Console serves the web console's pages.
+type Console struct {
+	platform  *Platform
+	store     Store
+	incidents Incidents
+	runbooks  *runbooks.Catalog
+	render    *bot.Renderer
+	auth      *Auth
+	hub       *Hub
+	logger    *slog.Logger
+	pages     map[string]*template.Template
+	mux       *http.ServeMux
+	csrf      *http.CrossOriginProtection
+}
+
+// ConsoleOptions assemble a Console.
+type ConsoleOptions struct {
+	Platform  *Platform
+	Store     Store
+	Incidents Incidents
+	Runbooks  *runbooks.Catalog
+	Renderer  *bot.Renderer
+	Auth      *Auth
+	Hub       *Hub
+	Logger    *slog.Logger
+}
+
+// NewConsole builds the console.
+func NewConsole(o ConsoleOptions) (*Console, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{platform: o.Platform, store: o.Store, incidents: o.Incidents, runbooks: o.Runbooks, render: o.Renderer,
+		auth: o.Auth, hub: o.Hub, logger: o.Logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
+		csrf: http.NewCrossOriginProtection()}
+	funcs := template.FuncMap{}
+	for _, page := range []string{"board", "incident", "runbook", "login"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parsing the %s page: %w", page, err)
+		}
+		c.pages[page] = t
+	}
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	c.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	c.mux.HandleFunc("GET /login", c.loginPage)
+	c.mux.HandleFunc("POST /login", c.login)
+	c.mux.HandleFunc("POST /logout", c.logout)
+	c.mux.Handle("GET /{$}", c.signedIn(c.board))
+	c.mux.Handle("GET /incidents/{id}", c.signedIn(c.incident))
+	c.mux.Handle("GET /runbooks/{service}", c.signedIn(c.runbook))
+	c.mux.Handle("GET /fragments/board", c.signedIn(c.boardFragment))
+	c.mux.Handle("GET /fragments/incidents/{id}", c.signedIn(c.incidentFragment))
+	c.mux.Handle("GET /events", c.signedIn(c.events))
+	c.mux.Handle("POST /console/command", c.signedIn(c.command))
+	c.mux.Handle("POST /console/reply", c.signedIn(c.reply))
+	c.mux.Handle("POST /console/action", c.signedIn(c.action))
+	return c, nil
+}
+
+// ServeHTTP serves the console. Forms are protected against cross-site
+// requests: the session cookie alone must not let another site act.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.csrf.Handler(c.mux).ServeHTTP(w, r)
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}
+
+type userKey struct{}
+
+// signedIn requires a person: a session, the proxy's user header, or the
+// bearer token (scripts, named by the X-Runbot-User header).
+func (c *Console) signedIn(next func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, ok := c.auth.User(r)
+		if !ok && c.auth.Bearer(r) {
+			user, ok = r.Header.Get("X-Runbot-User"), r.Header.Get("X-Runbot-User") != ""
+		}
+		if !ok {
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/fragments/") && r.URL.Path != "/events" {
+				w.WriteHeader(http.StatusUnauthorized)
+				c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: r.URL.RequestURI(), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+				return
+			}
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in first: open the console's home page"})
+			return
+		}
+		next(w, r, user)
+	})
+}
+
+type pageData struct {
+	Title      string
+	Page       string
+	User       string
+	IncidentID int64
+	Said       string
+	Next       string
+	NeedToken  bool
+
+	Rows     []boardRow
+	Resolved []*incidents.Incident
+
+	Card     *bot.Card
+	Icon     string
+	Word     string
+	Thread   []threadLine
+	Timeline []timelineLine
+	Labels   []labelLine
+	Runbook  runbooks.Runbook
+}
+
+type boardRow struct {
+	ID                         int64
+	Priority, Service, Title   string
+	State, Assignee            string
+	Alerts                     int
+	Status                     bot.Status
+	Icon, Word                 string
+	AckPending, RestorePending bool
+	AckDue, RestoreDue         string // RFC 3339, counted down in the browser
+	AckText, RestoreText       string
+}
+
+type threadLine struct {
+	Author, Text, At, AtText string
+}
+
+type timelineLine struct {
+	Kind, Text, At, AtText string
+}
+
+type labelLine struct {
+	Name   string
+	Values []incidents.ValueCount
+}
+
+func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, d pageData) {
+	d.Page = page
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+	if err := c.pages[page].ExecuteTemplate(w, "layout", d); err != nil {
+		c.logger.Error("rendering a page failed", "operation", "serving the console", "page", page, "error", err)
+	}
+}
+
+func (c *Console) renderFragment(w http.ResponseWriter, page, name string, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := c.pages[page].ExecuteTemplate(w, name, d); err != nil {
+		c.logger.Error("rendering a fragment failed", "operation", "serving the console", "fragment", name, "error", err)
+	}
+}
+
+func (c *Console) fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch incidents.ErrorCode(err) {
+	case incidents.ENOTFOUND:
+		status = http.StatusNotFound
+	case incidents.EINVALID:
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusInternalServerError {
+		c.logger.Error("console request failed", "operation", "serving the console", "error", err)
+	}
+	http.Error(w, incidents.ErrorMessage(err), status)
+}
+
+// statusWord pairs a status with a shape and a word: colour is never the
+// only signal, and plain symbols render where emoji fonts are missing.
+func statusWord(s bot.Status) (icon, word string) {
+	switch s {
+	case bot.StatusBreach:
+		return "■", "breach"
+	case bot.StatusWatch:
+		return "▲", "watch"
+	case bot.StatusRestored:
+		return "◆", "restored"
+	case bot.StatusResolved:
+		return "✓", "resolved"
+	}
+	return "●", "on time"
+}
+
+func (c *Console) boardData(ctx context.Context) (pageData, error) {
+	active, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: 200})
+	if err != nil {
+		return pageData{}, err
+	}
+	resolved, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateResolved}, Limit: 10})
+	if err != nil {
+		return pageData{}, err
+	}
+	d := pageData{Title: "Board", Resolved: resolved}
+	for _, inc := range active {
+		card := c.render.Card(inc)
+		icon, word := statusWord(card.Status)
+		row := boardRow{ID: inc.ID, Priority: inc.Priority.String(), Service: inc.Service, Title: card.Title, State: string(inc.State),
+			Assignee: inc.Assignee, Alerts: inc.AlertCount, Status: card.Status, Icon: icon, Word: word,
+			AckPending: inc.AcknowledgedAt.IsZero(), RestorePending: inc.MitigatedAt.IsZero(),
+			AckDue: inc.AckDue.Format(time.RFC3339), RestoreDue: inc.RestoreDue.Format(time.RFC3339)}
+		for _, f := range card.Fields {
+			switch f.Name {
+			case "Acknowledge":
+				row.AckText = f.Value
+			case "Restore":
+				row.RestoreText = f.Value
+			}
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d, nil
+}
+
+func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
+	d, err := c.boardData(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	d.User, d.Said = user, r.URL.Query().Get("said")
+	c.renderPage(w, r, "board", d)
+}
+
+func (c *Console) boardFragment(w http.ResponseWriter, r *http.Request, user string) {
+	d, err := c.boardData(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.renderFragment(w, "board", "board", d)
+}
+
+func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return pageData{}, incidents.Errorf(incidents.EINVALID, "%q is not an incident number", r.PathValue("id"))
+	}
+	inc, err := c.incidents.FindIncident(ctx, id)
+	if err != nil {
+		return pageData{}, err
+	}
+	card := c.render.Card(inc)
+	icon, word := statusWord(card.Status)
+	d := pageData{Title: fmt.Sprintf("#%d %s", inc.ID, inc.Title), IncidentID: inc.ID, Card: card, Icon: icon, Word: word,
+		Runbook: c.runbooks.Runbook(inc.Service)}
+	msgs, err := c.store.Incident(ctx, inc.ID)
+	if err != nil {
+		return pageData{}, err
+	}
+	loc := c.render.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	for _, m := range msgs {
+		if m.Root == 0 {
+			continue // the root is the card above
+		}
+		msg := Decode(m)
+		text := msg.Text
+		if len(msg.Mention.Users) > 0 || msg.Mention.Channel {
+			text = mentions(msg.Mention) + text
+		}
+		d.Thread = append(d.Thread, threadLine{Author: m.Author, Text: plain(text), At: m.CreatedAt.Format(time.RFC3339), AtText: m.CreatedAt.In(loc).Format("15:04:05")})
+	}
+	for _, e := range inc.Timeline {
+		actor := ""
+		if e.Actor != "" {
+			actor = e.Actor + ": "
+		}
+		d.Timeline = append(d.Timeline, timelineLine{Kind: string(e.Kind), Text: actor + e.Text, At: e.At.Format(time.RFC3339), AtText: e.At.In(loc).Format("Jan 2 15:04:05")})
+	}
+	for _, name := range sortedLabels(inc.Labels) {
+		d.Labels = append(d.Labels, labelLine{Name: name, Values: inc.Labels[name]})
+	}
+	return d, nil
+}
+
+func mentions(a incidents.Audience) string {
+	var b strings.Builder
+	if a.Channel {
+		b.WriteString("@channel ")
+	}
+	for _, u := range a.Users {
+		b.WriteString("@" + u + " ")
+	}
+	return b.String()
+}
+
+// plain drops the ** of bold: the console shows thread text as written,
+// and html/template escapes it.
+func plain(s string) string { return strings.ReplaceAll(s, "**", "") }
+
+func (c *Console) incident(w http.ResponseWriter, r *http.Request, user string) {
+	d, err := c.incidentData(r.Context(), r)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	d.User, d.Said = user, r.URL.Query().Get("said")
+	c.renderPage(w, r, "incident", d)
+}
+
+func (c *Console) incidentFragment(w http.ResponseWriter, r *http.Request, user string) {
+	d, err := c.incidentData(r.Context(), r)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.renderFragment(w, "incident", "incident", d)
+}
+
+func (c *Console) runbook(w http.ResponseWriter, r *http.Request, user string) {
+	rb := c.runbooks.Runbook(r.PathValue("service"))
+	c.renderPage(w, r, "runbook", pageData{Title: "Runbook " + rb.Service, User: user, Runbook: rb})
+}
+
+// events streams "something changed" to the page. The browser reconnects
+// by itself after a restart of runbot, and the page then refreshes.
+func (c *Console) events(w http.ResponseWriter, r *http.Request, user string) {
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Time{}) // the server's write timeout is for ordinary requests
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	ch, stop := c.hub.Subscribe()
+	defer stop()
+	fmt.Fprint(w, "retry: 1000\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.hub.Closed():
+			return
+		case <-keepalive.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+		case e := <-ch:
+			if e.Type == "direct" && e.User != user {
+				continue
+			}
+			b, _ := json.Marshal(e)
+			fmt.Fprintf(w, "data: %s\n\n", b)
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// answer replies to a console form: JSON for the page's script, else a
+// redirect back with the answer shown.
+func answer(w http.ResponseWriter, r *http.Request, status int, reply string) {
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, status, map[string]string{"reply": reply})
+		return
+	}
+	back := "/"
+	if id := r.FormValue("incident"); id != "" {
+		back = "/incidents/" + url.PathEscape(id)
+	}
+	http.Redirect(w, r, back+"?said="+url.QueryEscape(reply), http.StatusSeeOther)
+}
+
+func incidentField(r *http.Request) (int64, error) {
+	v := r.FormValue("incident")
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not an incident number", v)
+	}
+	return id, nil
+}
+
+func (c *Console) command(w http.ResponseWriter, r *http.Request, user string) {
+	id, err := incidentField(r)
+	text := strings.TrimSpace(r.FormValue("text"))
+	if err != nil || text == "" {
+		answer(w, r, http.StatusBadRequest, "type a command, like /ack 42 or /help")
+		return
+	}
+	rep, err := c.platform.Command(r.Context(), user, "", text, id)
+	if err != nil {
+		answer(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	answer(w, r, http.StatusOK, rep.Text)
+}
+
+func (c *Console) reply(w http.ResponseWriter, r *http.Request, user string) {
+	id, err := incidentField(r)
+	text := strings.TrimSpace(r.FormValue("text"))
+	if err != nil || id == 0 || text == "" {
+		answer(w, r, http.StatusBadRequest, "write something to say in the thread")
+		return
+	}
+	rep, err := c.platform.Say(r.Context(), user, id, text)
+	if err != nil {
+		answer(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	answer(w, r, http.StatusOK, rep.Text)
+}
+
+func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) {
+	id, err := incidentField(r)
+	if err != nil || id == 0 || r.FormValue("action") == "" {
+		answer(w, r, http.StatusBadRequest, "which button?")
+		return
+	}
+	rep, err := c.platform.Press(r.Context(), user, id, r.FormValue("action"), r.FormValue("value"))
+	if err != nil {
+		answer(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	answer(w, r, http.StatusOK, rep.Text)
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.auth.User(r); ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: r.URL.Query().Get("next"), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(strings.TrimSpace(r.FormValue("name")), "@")
+	next := r.FormValue("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/" // only back into the console, never to another site
+	}
+	d := pageData{Title: "Sign in", Next: next, NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""}
+	switch {
+	case name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n<>\"'"):
+		d.Said = "your name, one word: the one your team uses in chat"
+	case !c.auth.TokenOK(r.FormValue("token")):
+		d.Said = "that is not runbot's access token"
+	default:
+		c.auth.SignIn(w, name)
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	w.WriteHeader(http.StatusUnauthorized)
+	c.renderPage(w, r, "login", d)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	c.auth.SignOut(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

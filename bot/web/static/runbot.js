@@ -1,0 +1,78 @@
+// runbot console: live updates (server-sent events), SLA countdowns and
+// forms that answer in place. Every page also works without it.
+"use strict";
+
+function fmt(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60), r = s % 60;
+  if (m < 60) return m + "m" + String(r).padStart(2, "0") + "s";
+  const h = Math.floor(m / 60), mm = m % 60;
+  if (h < 24) return h + "h" + String(mm).padStart(2, "0") + "m";
+  return Math.floor(h / 24) + "d" + String(h % 24).padStart(2, "0") + "h";
+}
+
+// Countdowns: elements with data-due count down; past due, they say BREACHED.
+function tick() {
+  const now = Date.now();
+  document.querySelectorAll("[data-due]").forEach((el) => {
+    const left = Date.parse(el.dataset.due) - now;
+    const label = el.textContent.split(" ")[0];
+    el.textContent = label + " " + (left >= 0 ? "in " + fmt(left) : "BREACHED " + fmt(left) + " ago");
+    el.classList.toggle("late", left < 0);
+  });
+}
+
+async function refresh() {
+  const page = document.body.dataset.page;
+  let url, target;
+  if (page === "board") { url = "/fragments/board"; target = document.getElementById("board"); }
+  if (page === "incident") { url = "/fragments/incidents/" + document.body.dataset.incident; target = document.getElementById("incident"); }
+  if (!url || !target) return;
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) return;
+  const keep = document.activeElement && target.contains(document.activeElement) ? document.activeElement.id : null;
+  const drafts = {};
+  target.querySelectorAll("textarea[id], input[type=text][id]").forEach((el) => { drafts[el.id] = el.value; });
+  target.innerHTML = await res.text();
+  Object.entries(drafts).forEach(([id, v]) => { const el = document.getElementById(id); if (el) el.value = v; });
+  if (keep) { const el = document.getElementById(keep); if (el) el.focus(); }
+  tick();
+}
+
+let pending = null;
+function refreshSoon() {
+  if (pending) return;
+  pending = setTimeout(() => { pending = null; refresh(); }, 100);
+}
+
+function listen() {
+  if (!window.EventSource) return;
+  const live = document.getElementById("live");
+  const es = new EventSource("/events");
+  // After a restart of runbot the browser reconnects by itself; what
+  // changed meanwhile is caught up by refreshing on every (re)connection.
+  es.addEventListener("open", () => { if (live) live.hidden = true; refreshSoon(); });
+  es.addEventListener("error", () => { if (live) live.hidden = false; });
+  es.addEventListener("message", (e) => {
+    const ev = JSON.parse(e.data);
+    const mine = document.body.dataset.incident;
+    if (document.body.dataset.page === "board" || (mine && String(ev.incident) === mine)) refreshSoon();
+  });
+}
+
+// Forms marked data-async post in place and show runbot's answer.
+document.addEventListener("submit", async (e) => {
+  const form = e.target;
+  if (!form.matches("form[data-async]")) return;
+  e.preventDefault();
+  const out = form.querySelector(".answer") || document.querySelector(".command .answer");
+  const res = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" }, credentials: "same-origin" });
+  let answer = {};
+  try { answer = await res.json(); } catch (_) { answer = { reply: res.statusText }; }
+  if (out) out.textContent = answer.reply || answer.error || "";
+  if (res.ok) form.querySelectorAll("input[type=text], textarea").forEach((el) => { el.value = ""; });
+  refreshSoon();
+});
+
+document.addEventListener("DOMContentLoaded", () => { tick(); setInterval(tick, 1000); listen(); });

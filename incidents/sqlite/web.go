@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// WebMessage is a message of the web console as stored: the bot.Message
+// itself is kept as JSON, which the web package reads and writes.
+type WebMessage struct {
+	ID         int64
+	Channel    string
+	Root       int64 // 0 for a root or a direct message
+	IncidentID int64
+	Key        string
+	To         string
+	Author     string // "" for runbot
+	Message    string // JSON
+	Edits      int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Ref is the message's id as the console platform gives it out.
+func (m WebMessage) Ref() string { return strconv.FormatInt(m.ID, 10) }
+
+// WebMessages keeps the web console's messages.
+type WebMessages struct {
+	db  *DB
+	Now func() time.Time
+}
+
+// NewWebMessages returns the console's message store on db.
+func NewWebMessages(db *DB) *WebMessages { return &WebMessages{db: db, Now: time.Now} }
+
+// Add stores a message and returns its id. A root with a key that is
+// already there returns the existing one: posting a root is idempotent.
+func (w *WebMessages) Add(ctx context.Context, m WebMessage) (int64, error) {
+	now := millis(w.Now())
+	var id int64
+	err := w.db.update(ctx, func(tx *wtx) error {
+		if m.Root != 0 && m.IncidentID == 0 {
+			var inc sql.NullInt64
+			if err := tx.queryRow(`SELECT incident_id FROM web_messages WHERE id = ?`, m.Root).Scan(&inc); err != nil {
+				return fmt.Errorf("finding root %d: %w", m.Root, err)
+			}
+			m.IncidentID = inc.Int64
+		}
+		if m.Key != "" && m.Root == 0 {
+			err := tx.queryRow(`SELECT id FROM web_messages WHERE channel = ? AND key = ? AND root_id IS NULL`, m.Channel, m.Key).Scan(&id)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		res, err := tx.exec(`INSERT INTO web_messages (channel, root_id, incident_id, key, to_user, author, message, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Channel, sql.NullInt64{Int64: m.Root, Valid: m.Root != 0},
+			sql.NullInt64{Int64: m.IncidentID, Valid: m.IncidentID != 0}, m.Key, m.To, m.Author, m.Message, now, now)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storing a console message: %w", err)
+	}
+	return id, nil
+}
+
+// Edit replaces a message's content.
+func (w *WebMessages) Edit(ctx context.Context, id int64, message string) error {
+	found := false
+	err := w.db.update(ctx, func(tx *wtx) error {
+		res, err := tx.exec(`UPDATE web_messages SET message = ?, edits = edits + 1, updated_at = ? WHERE id = ?`, message, millis(w.Now()), id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		found = n == 1
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("editing console message %d: %w", id, err)
+	}
+	if !found {
+		return fmt.Errorf("editing console message %d: %w", id, sql.ErrNoRows)
+	}
+	return nil
+}
+
+const webColumns = `id, channel, root_id, incident_id, key, to_user, author, message, edits, created_at, updated_at`
+
+func scanWeb(row scanner) (WebMessage, error) {
+	var m WebMessage
+	var root, inc sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&m.ID, &m.Channel, &root, &inc, &m.Key, &m.To, &m.Author, &m.Message, &m.Edits, &created, &updated)
+	m.Root, m.IncidentID = root.Int64, inc.Int64
+	m.CreatedAt, m.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return m, err
+}
+
+// Get returns one message; ok is false when there is none.
+func (w *WebMessages) Get(ctx context.Context, id int64) (WebMessage, bool, error) {
+	m, err := scanWeb(w.db.read.QueryRowContext(ctx, `SELECT `+webColumns+` FROM web_messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return WebMessage{}, false, nil
+	}
+	if err != nil {
+		return WebMessage{}, false, fmt.Errorf("reading console message %d: %w", id, err)
+	}
+	return m, true, nil
+}
+
+// FindRoot returns the root with a key in a channel.
+func (w *WebMessages) FindRoot(ctx context.Context, channel, key string) (WebMessage, bool, error) {
+	m, err := scanWeb(w.db.read.QueryRowContext(ctx, `SELECT `+webColumns+` FROM web_messages
+		WHERE channel = ? AND key = ? AND root_id IS NULL`, channel, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return WebMessage{}, false, nil
+	}
+	if err != nil {
+		return WebMessage{}, false, fmt.Errorf("finding console root %s: %w", key, err)
+	}
+	return m, true, nil
+}
+
+// Incident returns the messages of an incident's thread, root first.
+func (w *WebMessages) Incident(ctx context.Context, incidentID int64) ([]WebMessage, error) {
+	return w.list(ctx, `SELECT `+webColumns+` FROM web_messages WHERE incident_id = ? ORDER BY id`, incidentID)
+}
+
+// Recent returns the newest messages, newest first (the contract view and
+// direct messages).
+func (w *WebMessages) Recent(ctx context.Context, limit int) ([]WebMessage, error) {
+	return w.list(ctx, `SELECT `+webColumns+` FROM web_messages ORDER BY id DESC LIMIT ?`, limit)
+}
+
+func (w *WebMessages) list(ctx context.Context, q string, args ...any) ([]WebMessage, error) {
+	rows, err := w.db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading console messages: %w", err)
+	}
+	defer rows.Close()
+	var out []WebMessage
+	for rows.Next() {
+		m, err := scanWeb(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading console messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Secret returns a random value stored under name, made on first use: a
+// key that survives restarts (the console's cookies stay valid).
+func (db *DB) Secret(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("reading secret %s: %w", name, err)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	v = hex.EncodeToString(b)
+	err = db.update(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(`INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, name, v); err != nil {
+			return err
+		}
+		return tx.queryRow(`SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
+	})
+	if err != nil {
+		return "", fmt.Errorf("making secret %s: %w", name, err)
+	}
+	return v, nil
+}
