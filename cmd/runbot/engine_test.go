@@ -241,3 +241,44 @@ func TestCommandsFindTheirIncident(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyEndpoint posts a plain reply through the API: it lands in the
+// console thread and in the timeline as a comment; "@runbot" runs a command.
+func TestReplyEndpoint(t *testing.T) {
+	chat := bottest.NewRecorder("fake", "incidents")
+	b := startBot(t, engineConfig(t), chat)
+	id := postAlert(t, b, `{"service":"billing","summary":"invoices stuck"}`)
+	eventually(t, 10*time.Second, "thread on the console", func() (bool, string) {
+		code := call(t, "POST", fmt.Sprintf("%s/api/v1/incidents/%d/replies", b.url, id), "", `{"text":"the export job is stuck on a lock","user":"dave"}`, nil)
+		return code == 200, fmt.Sprint(code)
+	})
+	var out struct {
+		OK    bool   `json:"ok"`
+		Reply string `json:"reply"`
+	}
+	if code := call(t, "POST", fmt.Sprintf("%s/api/v1/incidents/%d/replies", b.url, id), "", `{"text":"@runbot ack","user":"dave"}`, &out); code != 200 || !strings.Contains(out.Reply, "acknowledged") {
+		t.Fatalf("@runbot ack by reply: %d %+v", code, out)
+	}
+	inc := getIncident(t, b, id)
+	var trail []string
+	for _, e := range inc.Timeline {
+		trail = append(trail, e.Kind+":"+e.Actor)
+	}
+	if got := strings.Join(trail, " "); got != "opened:generic comment:dave acknowledged:dave" {
+		t.Fatalf("timeline %s", got)
+	}
+	// The comment reaches the other platforms' threads.
+	waitThread(t, chat, id, "dave** the export job is stuck on a lock")
+	for body, want := range map[string]int{
+		`{"text":"","user":"dave"}`:      400,
+		`{"text":"hi"}`:                  400,
+		`{"text":"hi","user":"d","x":1}`: 400,
+	} {
+		if code := call(t, "POST", fmt.Sprintf("%s/api/v1/incidents/%d/replies", b.url, id), "", body, &struct{}{}); code != want {
+			t.Errorf("reply %s: %d, want %d", body, code, want)
+		}
+	}
+	if code := call(t, "POST", b.url+"/api/v1/incidents/999/replies", "", `{"text":"hi","user":"d"}`, &struct{}{}); code != 404 {
+		t.Errorf("reply to a missing incident: %d", code)
+	}
+}
