@@ -48,7 +48,7 @@ type Ingester interface {
 // over again: failing user syncs (the same 403 for ever other user id),
 // empty documents, a pod down behind a load balancer (one of two pods:
 // the replicas clue), and a P1 at night.
-func feedDemo(ctx context.Context, in Ingester, logger *slog.Logger) error {
+func feedDemo(ctx context.Context, in Ingester, every time.Duration, logger *slog.Logger) error {
 	logger.Info("feeding demo alerts", "operation", "feeding demo alerts")
 	steps := []func() []incidents.Alert{
 		func() []incidents.Alert {
@@ -75,7 +75,7 @@ func feedDemo(ctx context.Context, in Ingester, logger *slog.Logger) error {
 				Status: incidents.AlertFiring, Labels: map[string]string{"region": "eu-west-1", "time_of_day": "night"}}}
 		},
 	}
-	tick := time.NewTicker(3 * time.Second)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		if as := steps[i%len(steps)](); len(as) > 0 {

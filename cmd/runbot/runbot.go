@@ -34,8 +34,10 @@ type Deps struct {
 	// Platforms are chat platforms to run beside the configured ones
 	// (tests plug fakes in here).
 	Platforms []bot.Platform
-	// Demo feeds a stream of sample alerts, for a first look.
-	Demo bool
+	// Demo feeds a stream of sample alerts, for a first look, one every
+	// DemoEvery (default 3 seconds).
+	Demo      bool
+	DemoEvery time.Duration
 }
 
 // Run runs runbot until ctx ends, then shuts down gracefully. It never
@@ -179,7 +181,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}
 	if deps.Demo {
-		start("feeding demo alerts", func(ctx context.Context) error { return feedDemo(ctx, svc, logger) })
+		every := deps.DemoEvery
+		if every <= 0 {
+			every = 3 * time.Second
+		}
+		start("feeding demo alerts", func(ctx context.Context) error { return feedDemo(ctx, svc, every, logger) })
 	}
 	defer func() {
 		stopEngine()
