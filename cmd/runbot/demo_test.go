@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
