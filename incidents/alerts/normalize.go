@@ -19,18 +19,63 @@ var (
 // occurrences of the same failure: timestamps, UUIDs, IP addresses, hex ids
 // and numbers of four digits or more. Short numbers such as HTTP status
 // codes are kept, so that a 403 and a 500 stay two failures.
+//
+// Each replacement can expose a new neighbour to the next rule (a number
+// replaced next to hex letters, an address next to a placeholder), so the
+// rules run until nothing changes: the result is stable, and normalizing
+// it again gives the same string.
 func Normalize(s string) string {
+	for range 8 {
+		next := normalizeOnce(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+func normalizeOnce(s string) string {
 	s = timestampRE.ReplaceAllString(s, "<ts>")
 	s = uuidRE.ReplaceAllString(s, "<uuid>")
 	s = ipv4RE.ReplaceAllString(s, "<ip>")
-	s = ipv6RE.ReplaceAllStringFunc(s, func(m string) string {
-		if a, err := netip.ParseAddr(strings.Trim(m, "[]")); err == nil && a.Is6() {
-			return "<ip>"
-		}
-		return m
-	})
+	s = replaceIPv6(s)
 	return normalizeWords(s)
 }
+
+// replaceIPv6 replaces IPv6 addresses that stand on their own: a match
+// inside a longer run of hex digits, dots and colons is part of something
+// else, and taking it would leave a remainder that reads as new on the
+// next pass.
+func replaceIPv6(s string) string {
+	locs := ipv6RE.FindAllStringIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, l := range locs {
+		i, j := l[0], l[1]
+		bracketed := s[j-1] == ']' // [addr]:port
+		if (i > 0 && isAddrByte(s[i-1])) || (!bracketed && j < len(s) && isAddrByte(s[j])) {
+			continue
+		}
+		addr := strings.Trim(s[i:j], "[]")
+		if !strings.ContainsAny(addr, "0123456789abcdefABCDEF") {
+			continue // "::" alone is punctuation (Foo::Bar), not the unspecified address
+		}
+		if a, err := netip.ParseAddr(addr); err != nil || !a.Is6() {
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString("<ip>")
+		last = j
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isAddrByte(c byte) bool { return allHex(string(c)) || c == '.' || c == ':' }
 
 // normalizeWords handles each word (a run of letters and digits): a hex id
 // becomes <hex>, and every run of four digits or more becomes <n>. The
