@@ -21,13 +21,14 @@ type Outbox interface {
 	Thread(ctx context.Context, incidentID int64, platform string) (ref string, ok bool, err error)
 	Attempt(ctx context.Context, id int64) (int, error)
 	Delivered(ctx context.Context, it *incidents.Intent, ref string) error
-	Retry(ctx context.Context, id int64, at time.Time, reason string) error
-	Failed(ctx context.Context, id int64, reason string) error
+	Retry(ctx context.Context, id int64, attempts int, at time.Time, reason string) error
+	Failed(ctx context.Context, id int64, attempts int, reason string) error
 }
 
-// IncidentReader reads an incident with its timeline.
+// IncidentReader reads what a message is rendered from: the incident as it
+// is now, and for a reply the event it tells of (nil when there is none).
 type IncidentReader interface {
-	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
+	IncidentForMessage(ctx context.Context, id, eventID int64) (*incidents.Incident, error)
 }
 
 // DispatcherOptions tune a Dispatcher; zero values are the defaults.
@@ -253,15 +254,22 @@ func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incid
 	p, ok := d.platforms[it.Platform]
 	if !ok {
 		// A platform no longer configured: its messages have nowhere to go.
-		if err := d.outbox.Failed(ctx, it.ID, "platform "+it.Platform+" is not configured"); err != nil {
+		if err := d.outbox.Failed(ctx, it.ID, it.Attempts, "platform "+it.Platform+" is not configured"); err != nil {
 			log.Error("giving up a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
 		}
 		return
 	}
-	attempts, err := d.outbox.Attempt(ctx, it.ID)
-	if err != nil {
-		log.Error("counting a delivery attempt failed", "operation", "dispatching messages", "message", it.ID, "error", err)
-		return
+	// A root is marked as tried before it is sent: after a crash the next
+	// try must look for it on the platform. Other messages (and roots on a
+	// platform that ignores a second root with the same key) have nothing
+	// to find, so their tries are counted only when they fail.
+	attempts := it.Attempts + 1
+	if _, idempotent := p.(Idempotent); it.Kind == incidents.IntentRoot && !idempotent {
+		var err error
+		if attempts, err = d.outbox.Attempt(ctx, it.ID); err != nil {
+			log.Error("counting a delivery attempt failed", "operation", "dispatching messages", "message", it.ID, "error", err)
+			return
+		}
 	}
 	ref, err := d.send(ctx, p, it, attempts)
 	if err == nil {
@@ -288,22 +296,22 @@ func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incid
 			d.mu.Unlock()
 		}
 		log.Warn("platform asks to slow down", "operation", "dispatching messages", "message", it.ID, "retry_after", rl.RetryAfter, "error", err)
-		d.retry(ctx, it, until, err, log)
+		d.retry(ctx, it, attempts, until, err, log)
 	case IsPermanent(err) && attempts >= d.opts.PermanentAttempts:
 		log.Error("giving up a message the platform refuses", "operation", "dispatching messages", "message", it.ID, "attempts", attempts, "error", err)
-		if err := d.outbox.Failed(ctx, it.ID, err.Error()); err != nil {
+		if err := d.outbox.Failed(ctx, it.ID, attempts, err.Error()); err != nil {
 			log.Error("giving up a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
 		}
 		d.observe(it, "failed")
 	default:
 		wait := d.backoff(attempts)
 		log.Warn("delivery failed, will retry", "operation", "dispatching messages", "message", it.ID, "attempts", attempts, "retry_in", wait, "error", err)
-		d.retry(ctx, it, now.Add(wait), err, log)
+		d.retry(ctx, it, attempts, now.Add(wait), err, log)
 	}
 }
 
-func (d *Dispatcher) retry(ctx context.Context, it *incidents.Intent, at time.Time, cause error, log *slog.Logger) {
-	if err := d.outbox.Retry(ctx, it.ID, at, cause.Error()); err != nil {
+func (d *Dispatcher) retry(ctx context.Context, it *incidents.Intent, attempts int, at time.Time, cause error, log *slog.Logger) {
+	if err := d.outbox.Retry(ctx, it.ID, attempts, at, cause.Error()); err != nil {
 		log.Error("rescheduling a message failed", "operation", "dispatching messages", "message", it.ID, "error", err)
 	}
 	d.observe(it, "retry")
@@ -332,7 +340,7 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 	var inc *incidents.Incident
 	if it.IncidentID != 0 {
 		var err error
-		if inc, err = d.incidents.FindIncident(ctx, it.IncidentID); err != nil {
+		if inc, err = d.incidents.IncidentForMessage(ctx, it.IncidentID, it.EventID); err != nil {
 			return "", fmt.Errorf("reading incident %d: %w", it.IncidentID, err)
 		}
 	}

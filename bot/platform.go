@@ -47,6 +47,13 @@ type RootFinder interface {
 	FindRoot(ctx context.Context, channel, key string) (ref string, found bool, err error)
 }
 
+// Idempotent is a platform that keeps one root per key by itself: posting
+// a root again returns the first. The dispatcher need not record a try
+// before sending a root there.
+type Idempotent interface {
+	IdempotentRoots()
+}
+
 // RateLimited is a platform with its own pace per channel (the console
 // has none; a vendor may allow more or less than the default).
 type RateLimited interface {

@@ -51,6 +51,7 @@ var (
 	_ bot.DirectMessenger = (*Platform)(nil)
 	_ bot.RootFinder      = (*Platform)(nil)
 	_ bot.RateLimited     = (*Platform)(nil)
+	_ bot.Idempotent      = (*Platform)(nil)
 )
 
 // NewPlatform returns the console platform.
@@ -66,6 +67,10 @@ func (p *Platform) Name() string { return Name }
 
 // DefaultChannel implements bot.Platform.
 func (p *Platform) DefaultChannel() string { return p.defaultChannel }
+
+// IdempotentRoots implements bot.Idempotent: a root's key is unique in
+// the console's store.
+func (p *Platform) IdempotentRoots() {}
 
 // ChannelRate implements bot.RateLimited: the console has no vendor to
 // throttle it, and a board that lags behind the incidents is no use.

@@ -308,6 +308,34 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	return inc, nil
 }
 
+// IncidentForMessage reads an incident without its timeline, with only the
+// event a message tells of (eventID 0 for none): what the dispatcher
+// renders from, without reading a long timeline for every message.
+func (s *IncidentService) IncidentForMessage(ctx context.Context, id, eventID int64) (*incidents.Incident, error) {
+	inc, err := scanIncident(s.db.read.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading incident %d: %w", id, err)
+	}
+	if eventID == 0 {
+		return inc, nil
+	}
+	e := incidents.Event{ID: eventID, IncidentID: id}
+	var at int64
+	err = s.db.read.QueryRowContext(ctx, `SELECT at, kind, actor, text, origin FROM events WHERE id = ? AND incident_id = ?`, eventID, id).
+		Scan(&at, &e.Kind, &e.Actor, &e.Text, &e.Origin)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("reading event %d of incident %d: %w", eventID, id, err)
+	}
+	if err == nil {
+		e.At = fromMillis(at)
+		inc.Timeline = []incidents.Event{e}
+	}
+	return inc, nil
+}
+
 // DefaultLimit and MaxLimit bound incident lists.
 const (
 	DefaultLimit = 100

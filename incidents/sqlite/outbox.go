@@ -152,10 +152,11 @@ func (o *Outbox) Delivered(ctx context.Context, it *incidents.Intent, ref string
 	return nil
 }
 
-// Retry puts a message back until a later time, with why it failed.
-func (o *Outbox) Retry(ctx context.Context, id int64, at time.Time, reason string) error {
+// Retry puts a message back until a later time, with its tries so far and
+// why the last one failed.
+func (o *Outbox) Retry(ctx context.Context, id int64, attempts int, at time.Time, reason string) error {
 	err := o.db.update(ctx, func(tx *wtx) error {
-		_, err := tx.exec(`UPDATE outbox SET not_before = ?, last_error = ? WHERE id = ?`, millis(at), reason, id)
+		_, err := tx.exec(`UPDATE outbox SET not_before = ?, attempts = max(attempts, ?), last_error = ? WHERE id = ?`, millis(at), attempts, reason, id)
 		return err
 	})
 	if err != nil {
@@ -165,9 +166,10 @@ func (o *Outbox) Retry(ctx context.Context, id int64, at time.Time, reason strin
 }
 
 // Failed gives up on a message the platform will never take.
-func (o *Outbox) Failed(ctx context.Context, id int64, reason string) error {
+func (o *Outbox) Failed(ctx context.Context, id int64, attempts int, reason string) error {
 	err := o.db.update(ctx, func(tx *wtx) error {
-		_, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'failed', last_error = ? WHERE id = ?`, millis(o.Now()), reason, id)
+		_, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'failed', attempts = max(attempts, ?), last_error = ? WHERE id = ?`,
+			millis(o.Now()), attempts, reason, id)
 		return err
 	})
 	if err != nil {
