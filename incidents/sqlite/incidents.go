@@ -186,25 +186,30 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 	if len(s.Platforms) == 0 {
 		return nil
 	}
+	notices := make([]incidents.Notice, len(events))
+	update := false
+	for i, e := range events {
+		notices[i] = s.policy.NoticeFor(inc, e)
+		update = update || notices[i].Update
+	}
 	for _, platform := range s.Platforms {
-		update := false
-		if opened {
+		// The card first, then the replies: a reply reads against a card
+		// that already shows what it tells.
+		switch {
+		case opened:
 			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), now); err != nil {
 				return err
 			}
-		}
-		for _, e := range events {
-			n := s.policy.NoticeFor(inc, e)
-			update = update || n.Update
-			if !n.Reply || (e.Origin != "" && e.Origin == platform) {
-				continue // a person's thread reply is already on their platform
-			}
-			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, n.Mention, now); err != nil {
+		case update:
+			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, now); err != nil {
 				return err
 			}
 		}
-		if update && !opened {
-			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, now); err != nil {
+		for i, e := range events {
+			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
+				continue // a person's thread reply is already on their platform
+			}
+			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, now); err != nil {
 				return err
 			}
 		}
