@@ -269,7 +269,7 @@ func (c *Console) boardFragment(w http.ResponseWriter, r *http.Request, user str
 		c.fail(w, err)
 		return
 	}
-	c.renderFragment(w, "board", "board", d)
+	c.renderFragment(w, "board", "boardfragment", d)
 }
 
 func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, error) {

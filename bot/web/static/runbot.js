@@ -23,20 +23,21 @@ function tick() {
   });
 }
 
+// refresh fetches the page's live parts and swaps in the elements marked
+// data-live, by id: forms are never replaced, so nothing typed is lost.
 async function refresh() {
   const page = document.body.dataset.page;
-  let url, target;
-  if (page === "board") { url = "/fragments/board"; target = document.getElementById("board"); }
-  if (page === "incident") { url = "/fragments/incidents/" + document.body.dataset.incident; target = document.getElementById("incident"); }
-  if (!url || !target) return;
+  let url;
+  if (page === "board") url = "/fragments/board";
+  if (page === "incident") url = "/fragments/incidents/" + document.body.dataset.incident;
+  if (!url) return;
   const res = await fetch(url, { credentials: "same-origin" });
   if (!res.ok) return;
-  const keep = document.activeElement && target.contains(document.activeElement) ? document.activeElement.id : null;
-  const drafts = {};
-  target.querySelectorAll("textarea[id], input[type=text][id]").forEach((el) => { drafts[el.id] = el.value; });
-  target.innerHTML = await res.text();
-  Object.entries(drafts).forEach(([id, v]) => { const el = document.getElementById(id); if (el) el.value = v; });
-  if (keep) { const el = document.getElementById(keep); if (el) el.focus(); }
+  const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+  doc.querySelectorAll("[data-live][id]").forEach((fresh) => {
+    const old = document.getElementById(fresh.id);
+    if (old) old.replaceWith(document.importNode(fresh, true));
+  });
   tick();
 }
 
