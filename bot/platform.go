@@ -120,6 +120,18 @@ type Handler interface {
 	ThreadReply(ctx context.Context, m ThreadMessage) Reply
 	// Action runs a button press on a card.
 	Action(ctx context.Context, a ActionEvent) Reply
+	// ChannelMessage takes a top-level message in a channel runbot
+	// watches (the team's point-of-contact channels).
+	ChannelMessage(ctx context.Context, m ChannelMessage) Reply
+}
+
+// ChannelMessage is a person's top-level message in a channel.
+type ChannelMessage struct {
+	Platform string
+	Channel  string
+	Ref      string // the message's id: a thread root to answer in
+	User     string
+	Text     string
 }
 
 // Command is a command as a platform received it.

@@ -70,6 +70,12 @@ func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
 }
 
+// ChannelMessage takes a top-level message in a watched channel. Nothing
+// is done with it yet: point-of-contact triage will track such asks.
+func (h *Handler) ChannelMessage(ctx context.Context, m bot.ChannelMessage) bot.Reply {
+	return bot.Reply{}
+}
+
 // addressed reports whether a message speaks to runbot ("@runbot ack",
 // "runbot: ack") and returns the command in it.
 func addressed(text string) (string, bool) {

@@ -280,6 +280,10 @@ func (h *recordingHandler) Action(_ context.Context, a bot.ActionEvent) bot.Repl
 	return bot.Reply{Text: "ok: " + a.Action + " " + a.Value, Ephemeral: true}
 }
 
+func (h *recordingHandler) ChannelMessage(_ context.Context, m bot.ChannelMessage) bot.Reply {
+	return bot.Reply{}
+}
+
 func (h *recordingHandler) lastCommand() *bot.Command {
 	h.mu.Lock()
 	defer h.mu.Unlock()
