@@ -53,6 +53,9 @@ type Options struct {
 	Replies Replies
 	// Console serves everything outside the API (the web console).
 	Console http.Handler
+	// Routes are more handlers by pattern (chat platforms' callbacks,
+	// which authenticate their own requests).
+	Routes map[string]http.Handler
 }
 
 // Server serves the API.
@@ -85,6 +88,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Replies != nil {
 		s.mux.Handle("POST /api/v1/incidents/{id}/replies", s.auth(http.HandlerFunc(s.reply)))
+	}
+	for pattern, h := range opts.Routes {
+		s.mux.Handle(pattern, h)
 	}
 	if opts.Console != nil {
 		s.mux.Handle("/", opts.Console)

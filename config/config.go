@@ -38,9 +38,20 @@ type Config struct {
 	// Members are the team; empty means everyone may do everything.
 	Members []string
 
+	Slack Slack
+
 	Policy incidents.Policy
 
 	File string // the file read, "" when none
+}
+
+// Slack is the Slack connection; off while BotToken is empty.
+type Slack struct {
+	BotToken      string
+	AppToken      string
+	SigningSecret string
+	APIURL        string
+	Channel       string
 }
 
 // Default is what runbot runs with when nothing is configured.
@@ -167,6 +178,36 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a positive count", v)
 		}
 		c.ChannelBurst = n
+		return nil
+	}},
+	{key: "slack_bot_token", help: "Slack bot token (xoxb-...): turns Slack on", secret: true, set: func(c *Config, v string) error {
+		if !strings.HasPrefix(v, "xoxb-") {
+			return fmt.Errorf("a Slack bot token starts with xoxb-")
+		}
+		c.Slack.BotToken = v
+		return nil
+	}},
+	{key: "slack_app_token", help: "Slack app token (xapp-...): Socket Mode, no public URL", secret: true, set: func(c *Config, v string) error {
+		if !strings.HasPrefix(v, "xapp-") {
+			return fmt.Errorf("a Slack app token starts with xapp-")
+		}
+		c.Slack.AppToken = v
+		return nil
+	}},
+	{key: "slack_signing_secret", help: "Slack signing secret: HTTP mode (/slack/...)", secret: true, set: func(c *Config, v string) error {
+		c.Slack.SigningSecret = v
+		return nil
+	}},
+	{key: "slack_api_url", help: "Slack Web API base URL (proxies, tests)", set: func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) URL", v)
+		}
+		c.Slack.APIURL = v
+		return nil
+	}},
+	{key: "slack_channel", help: "Slack channel for incidents of services without one", set: func(c *Config, v string) error {
+		c.Slack.Channel = strings.TrimPrefix(v, "#")
 		return nil
 	}},
 	{key: "log_format", help: "text or json", set: func(c *Config, v string) error {
@@ -437,6 +478,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("runbooks_dir", c.RunbooksDir),
 		slog.Int("members", len(c.Members)),
 		slog.String("run_person", c.Policy.RunPerson),
+		slog.Bool("slack", c.Slack.BotToken != ""),
+		slog.Bool("slack_socket_mode", c.Slack.AppToken != ""),
+		slog.Bool("slack_signing_secret_set", c.Slack.SigningSecret != ""),
+		slog.String("slack_channel", c.Slack.Channel),
 	}
 	return slog.GroupValue(attrs...)
 }

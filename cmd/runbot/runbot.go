@@ -18,6 +18,7 @@ import (
 
 	"github.com/runbot-dev/runbot/api"
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/bot/slack"
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
@@ -100,6 +101,19 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	webStore := sqlite.NewWebMessages(db)
 	console := web.NewPlatform(webStore, "incidents", hub)
 	platforms := append([]bot.Platform{console}, deps.Platforms...)
+	routes := map[string]http.Handler{}
+	if cfg.Slack.BotToken != "" {
+		sp, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken,
+			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL, DefaultChannel: cfg.Slack.Channel,
+			ChannelRate: cfg.ChannelRate, ChannelBurst: cfg.ChannelBurst, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("configuring slack: %w", err)
+		}
+		platforms = append(platforms, sp)
+		if cfg.Slack.SigningSecret != "" {
+			routes["/slack/"] = sp.Handler()
+		}
+	}
 	names := make([]string, len(platforms))
 	defaults := map[string]string{}
 	for i, p := range platforms {
@@ -141,6 +155,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Commands:     router,
 		Replies:      console,
 		Console:      consoleHandler,
+		Routes:       routes,
 		Logger:       logger,
 		Token:        cfg.IntakeToken,
 		UserHeader:   cfg.TrustedUserHeader,
