@@ -225,7 +225,14 @@ func deliversThreadReplies(t *testing.T, e Env, h *recordingHandler) {
 	if _, err := e.Chat.ThreadReply(ctx, "bob", root, "the pod is OOM-killed"); err != nil {
 		t.Fatal(err)
 	}
-	m := h.lastThread()
+	// Platforms answer an event before handling it (Slack wants an answer
+	// within three seconds): give the handler a moment.
+	var m *bot.ThreadMessage
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m = h.lastThread(); m != nil {
+			break
+		}
+	}
 	if m == nil || m.Platform != e.Platform.Name() || m.Root != root || m.User != "bob" || m.Text != "the pod is OOM-killed" {
 		t.Fatalf("handler got %+v", m)
 	}
