@@ -56,7 +56,7 @@ func TestConsolePassesTheContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		store := sqlite.NewWebMessages(db)
+		store := sqlite.NewWebMessages(db, web.Name)
 		p := web.NewPlatform(store, "incidents", web.NewHub())
 		return bottest.Env{Platform: p, Chat: chat{p: p, store: store}, DefaultChannel: "incidents", OtherChannel: "payments"}
 	})

@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	// The web console is always on, beside any chat vendor.
 	hub := web.NewHub()
-	webStore := sqlite.NewWebMessages(db)
+	webStore := sqlite.NewWebMessages(db, web.Name)
 	console := web.NewPlatform(webStore, "incidents", hub)
 	platforms := append([]bot.Platform{console}, deps.Platforms...)
 	routes := map[string]http.Handler{}

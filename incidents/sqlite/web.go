@@ -32,12 +32,16 @@ func (m WebMessage) Ref() string { return strconv.FormatInt(m.ID, 10) }
 
 // WebMessages keeps the web console's messages.
 type WebMessages struct {
-	db  *DB
-	Now func() time.Time
+	db       *DB
+	platform string
+	Now      func() time.Time
 }
 
-// NewWebMessages returns the console's message store on db.
-func NewWebMessages(db *DB) *WebMessages { return &WebMessages{db: db, Now: time.Now} }
+// NewWebMessages returns the console's message store on db, for the
+// platform of that name.
+func NewWebMessages(db *DB, platform string) *WebMessages {
+	return &WebMessages{db: db, platform: platform, Now: time.Now}
+}
 
 // Add stores a message and returns its id. A root with a key that is
 // already there returns the existing one: posting a root is idempotent.
@@ -67,7 +71,17 @@ func (w *WebMessages) Add(ctx context.Context, m WebMessage) (int64, error) {
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		// The thread is the incident's from the moment its root exists: a
+		// reply typed at once must find it, before the dispatcher records
+		// the delivery.
+		if m.Root == 0 && m.IncidentID != 0 && m.Key != "" {
+			_, err = tx.exec(`INSERT OR IGNORE INTO threads (incident_id, platform, channel, root_ref, posted_at)
+				SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM incidents WHERE id = ?)`,
+				m.IncidentID, w.platform, m.Channel, strconv.FormatInt(id, 10), now, m.IncidentID)
+		}
 		return err
 	})
 	if err != nil {
