@@ -99,7 +99,7 @@ func (p *Platform) onSocketEvent(ctx context.Context, client *socketmode.Client,
 	case socketmode.EventTypeEventsAPI:
 		client.Ack(*evt.Request)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
-			go p.onEvent(context.WithoutCancel(ctx), ev)
+			p.queueEvent(context.WithoutCancel(ctx), ev)
 		}
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)
@@ -174,7 +174,19 @@ func (p *Platform) httpEvent(w http.ResponseWriter, r *http.Request, body []byte
 	// Answer at once: Slack delivers again an event it did not see
 	// answered within three seconds. The work goes on without the request.
 	w.WriteHeader(http.StatusOK)
-	go p.onEvent(context.WithoutCancel(r.Context()), ev)
+	p.queueEvent(context.WithoutCancel(r.Context()), ev)
+}
+
+// queueEvent handles an event after those of its channel that came before.
+func (p *Platform) queueEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
+	key := ""
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		key = e.Channel
+	case *slackevents.MessageEvent:
+		key = e.Channel
+	}
+	p.order.do(key, func() { p.onEvent(ctx, ev) })
 }
 
 func (p *Platform) httpInteraction(w http.ResponseWriter, r *http.Request, body []byte) {

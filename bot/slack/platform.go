@@ -48,6 +48,7 @@ type Platform struct {
 	verifier Verifier
 	log      *slog.Logger
 	seen     *seenEvents
+	order    *serial
 
 	mu        sync.Mutex
 	handler   bot.Handler
@@ -108,6 +109,7 @@ func New(cfg Config) (*Platform, error) {
 		verifier:  Verifier{Secret: cfg.SigningSecret, Now: cfg.Now},
 		log:       cfg.Logger.With("platform", Name),
 		seen:      newSeenEvents(10000, time.Hour),
+		order:     newSerial(),
 		ready:     make(chan struct{}),
 		userName:  map[string]string{},
 		userID:    map[string]string{},
