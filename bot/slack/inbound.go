@@ -186,7 +186,7 @@ func (p *Platform) queueEvent(ctx context.Context, ev slackevents.EventsAPIEvent
 	case *slackevents.MessageEvent:
 		key = e.Channel
 	}
-	p.order.do(key, func() { p.onEvent(ctx, ev) })
+	p.order.Do(key, func() { p.onEvent(ctx, ev) })
 }
 
 func (p *Platform) httpInteraction(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -250,7 +250,7 @@ func (p *Platform) botUser(ctx context.Context) string {
 }
 
 func (p *Platform) onEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
-	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && !p.seen.first(cb.EventID, p.cfg.Now()) {
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && !p.seen.First(cb.EventID, p.cfg.Now()) {
 		return // delivered again: handled already
 	}
 	h, err := p.listener(ctx)

@@ -47,8 +47,8 @@ type Platform struct {
 	api      *slack.Client
 	verifier Verifier
 	log      *slog.Logger
-	seen     *seenEvents
-	order    *serial
+	seen     *bot.Seen
+	order    *bot.Serial
 
 	mu        sync.Mutex
 	handler   bot.Handler
@@ -108,8 +108,8 @@ func New(cfg Config) (*Platform, error) {
 		api:       slack.New(cfg.BotToken, opts...),
 		verifier:  Verifier{Secret: cfg.SigningSecret, Now: cfg.Now},
 		log:       cfg.Logger.With("platform", Name),
-		seen:      newSeenEvents(10000, time.Hour),
-		order:     newSerial(),
+		seen:      bot.NewSeen(10000, time.Hour),
+		order:     bot.NewSerial(),
 		ready:     make(chan struct{}),
 		userName:  map[string]string{},
 		userID:    map[string]string{},
