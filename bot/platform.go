@@ -169,6 +169,10 @@ type ActionEvent struct {
 type Reply struct {
 	Text      string
 	Ephemeral bool
+	// Told is set when the incident's thread tells the news anyway (the
+	// reply confirms a change): a platform that cannot show a reply to one
+	// person alone may drop it rather than say it twice.
+	Told bool
 }
 
 // RateLimitError is a platform asking runbot to slow down.

@@ -94,11 +94,21 @@ func (r *Router) commands() []command {
 	}
 }
 
-// Names lists the commands, for platforms that register them.
-func (r *Router) Names() []string {
-	var out []string
+// Info describes a command, for platforms that register them.
+type Info struct {
+	Name    string // ack
+	Usage   string // /ack [incident]
+	Summary string
+}
+
+// Args is the usage without the command: what a platform shows as a hint.
+func (i Info) Args() string { return strings.TrimSpace(strings.TrimPrefix(i.Usage, "/"+i.Name)) }
+
+// Commands lists the commands.
+func (r *Router) Commands() []Info {
+	var out []Info
 	for _, c := range r.commands() {
-		out = append(out, c.name)
+		out = append(out, Info{Name: c.name, Usage: c.usage, Summary: c.summary})
 	}
 	return out
 }

@@ -89,4 +89,6 @@ func addressed(text string) (string, bool) {
 	return "", false
 }
 
-func reply(r Response) bot.Reply { return bot.Reply{Text: r.Text, Ephemeral: r.Ephemeral} }
+func reply(r Response) bot.Reply {
+	return bot.Reply{Text: r.Text, Ephemeral: r.Ephemeral, Told: r.Incident != 0 && r.Code == ""}
+}

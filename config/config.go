@@ -38,7 +38,8 @@ type Config struct {
 	// Members are the team; empty means everyone may do everything.
 	Members []string
 
-	Slack Slack
+	Slack      Slack
+	Mattermost Mattermost
 
 	Policy incidents.Policy
 
@@ -52,6 +53,16 @@ type Slack struct {
 	SigningSecret string
 	APIURL        string
 	Channel       string
+}
+
+// Mattermost is the Mattermost connection; off while URL is empty.
+type Mattermost struct {
+	URL     string
+	Token   string // the bot account's access token
+	Team    string
+	Channel string
+	// CommandTokens are the tokens of slash commands registered by hand.
+	CommandTokens []string
 }
 
 // Default is what runbot runs with when nothing is configured.
@@ -210,6 +221,35 @@ var settings = []setting{
 		c.Slack.Channel = strings.TrimPrefix(v, "#")
 		return nil
 	}},
+	{key: "mattermost_url", help: "Mattermost server URL: turns Mattermost on", set: func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) URL", v)
+		}
+		c.Mattermost.URL = strings.TrimRight(v, "/")
+		return nil
+	}},
+	{key: "mattermost_token", help: "Mattermost bot account access token", secret: true, set: func(c *Config, v string) error {
+		c.Mattermost.Token = strings.TrimSpace(v)
+		return nil
+	}},
+	{key: "mattermost_team", help: "Mattermost team name, as in its URL", set: func(c *Config, v string) error {
+		c.Mattermost.Team = strings.TrimSpace(v)
+		return nil
+	}},
+	{key: "mattermost_channel", help: "Mattermost channel for incidents of services without one", set: func(c *Config, v string) error {
+		c.Mattermost.Channel = strings.TrimPrefix(strings.TrimSpace(v), "~")
+		return nil
+	}},
+	{key: "mattermost_command_tokens", help: "tokens of slash commands registered by hand, comma-separated", secret: true, set: func(c *Config, v string) error {
+		c.Mattermost.CommandTokens = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Mattermost.CommandTokens = append(c.Mattermost.CommandTokens, t)
+			}
+		}
+		return nil
+	}},
 	{key: "log_format", help: "text or json", set: func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is not text or json", v)
@@ -246,6 +286,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 				return Config{}, fmt.Errorf("%s: %w", EnvName(s.key), err)
 			}
 		}
+	}
+	if c.Slack.BotToken != "" && c.Mattermost.URL != "" {
+		return Config{}, fmt.Errorf("both Slack and Mattermost are configured: runbot talks to one chat platform (beside its web console); run one runbot per platform")
 	}
 	return c, nil
 }
@@ -482,6 +525,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("slack_socket_mode", c.Slack.AppToken != ""),
 		slog.Bool("slack_signing_secret_set", c.Slack.SigningSecret != ""),
 		slog.String("slack_channel", c.Slack.Channel),
+		slog.String("mattermost_url", c.Mattermost.URL),
+		slog.Bool("mattermost_token_set", c.Mattermost.Token != ""),
+		slog.String("mattermost_team", c.Mattermost.Team),
+		slog.String("mattermost_channel", c.Mattermost.Channel),
+		slog.Int("mattermost_command_tokens", len(c.Mattermost.CommandTokens)),
 	}
 	return slog.GroupValue(attrs...)
 }

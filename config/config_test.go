@@ -151,3 +151,26 @@ resolve_by: {P1: 72h}
 		}
 	}
 }
+
+func TestMattermostSettings(t *testing.T) {
+	c, err := config.Load(write(t, "mattermost_url: https://chat.example.com/\nmattermost_team: ops\nmattermost_channel: \"~incidents\"\n"),
+		env(map[string]string{"RUNBOT_MATTERMOST_TOKEN": "mm-s3cr3t", "RUNBOT_MATTERMOST_COMMAND_TOKENS": " a1, ,b2 "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Mattermost
+	if m.URL != "https://chat.example.com" || m.Team != "ops" || m.Channel != "incidents" || m.Token != "mm-s3cr3t" ||
+		strings.Join(m.CommandTokens, "|") != "a1|b2" {
+		t.Fatalf("mattermost %+v", m)
+	}
+	if strings.Contains(fmt.Sprint(c.LogValue()), "mm-s3cr3t") {
+		t.Fatalf("the token is logged: %v", c.LogValue())
+	}
+	if _, err := config.Load(write(t, "mattermost_url: chat.example.com\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "mattermost_url") {
+		t.Fatalf("a URL without scheme: %v", err)
+	}
+	_, err = config.Load(write(t, "mattermost_url: https://chat.example.com\nslack_bot_token: xoxb-1\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "one chat platform") {
+		t.Fatalf("Slack and Mattermost together: %v", err)
+	}
+}

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -174,30 +172,4 @@ func (w *WebMessages) list(ctx context.Context, q string, args ...any) ([]WebMes
 		out = append(out, m)
 	}
 	return out, rows.Err()
-}
-
-// Secret returns a random value stored under name, made on first use: a
-// key that survives restarts (the console's cookies stay valid).
-func (db *DB) Secret(ctx context.Context, name string) (string, error) {
-	var v string
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
-	if err == nil {
-		return v, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("reading secret %s: %w", name, err)
-	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	v = hex.EncodeToString(b)
-	err = db.update(ctx, func(tx *wtx) error {
-		if _, err := tx.exec(`INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, name, v); err != nil {
-			return err
-		}
-		return tx.queryRow(`SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
-	})
-	if err != nil {
-		return "", fmt.Errorf("making secret %s: %w", name, err)
-	}
-	return v, nil
 }
