@@ -12,12 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/time/rate"
 
 	"github.com/runbot-dev/runbot/api"
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/bot/mattermost"
 	"github.com/runbot-dev/runbot/bot/slack"
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
@@ -39,6 +41,8 @@ type Deps struct {
 	// DemoEvery (default 3 seconds).
 	Demo      bool
 	DemoEvery time.Duration
+	// MattermostDialer opens Mattermost's WebSocket (tests cut it).
+	MattermostDialer *websocket.Dialer
 }
 
 // Run runs runbot until ctx ends, then shuts down gracefully. It never
@@ -96,6 +100,18 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	logger.Info("database ready", "operation", "opening database", "path", cfg.DB,
 		"journal_mode", pragmas["journal_mode"], "synchronous", pragmas["synchronous"])
 
+	// Listening comes first: chat platforms register callbacks at the
+	// address, when no public URL says otherwise.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
 	// The web console is always on, beside any chat vendor.
 	hub := web.NewHub()
 	webStore := sqlite.NewWebMessages(db, web.Name)
@@ -113,6 +129,29 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		if cfg.Slack.SigningSecret != "" {
 			routes["/slack/"] = sp.Handler()
 		}
+	}
+	if cfg.Mattermost.URL != "" {
+		secret, err := db.Secret(ctx, "mattermost_actions")
+		if err != nil {
+			return err
+		}
+		var cmds []mattermost.Command
+		for _, c := range (&commands.Router{}).Commands() {
+			cmds = append(cmds, mattermost.Command{Trigger: c.Name, Hint: c.Args(), Description: c.Summary})
+		}
+		if cfg.PublicURL == "" {
+			logger.Warn("no public_url: Mattermost is told to call runbot at its listening address", "operation", "configuring mattermost",
+				"url", publicURL, "hint", "set public_url (RUNBOT_PUBLIC_URL) when Mattermost reaches runbot another way")
+		}
+		mp, err := mattermost.New(mattermost.Config{URL: cfg.Mattermost.URL, Token: cfg.Mattermost.Token, Team: cfg.Mattermost.Team,
+			DefaultChannel: cfg.Mattermost.Channel, CallbackURL: publicURL, ActionSecret: []byte(secret),
+			CommandTokens: cfg.Mattermost.CommandTokens, Commands: cmds, Cursor: sqlite.NewCursor(db, "mattermost_cursor"),
+			ChannelRate: cfg.ChannelRate, ChannelBurst: cfg.ChannelBurst, Logger: logger, Dialer: deps.MattermostDialer})
+		if err != nil {
+			return fmt.Errorf("configuring mattermost: %w", err)
+		}
+		platforms = append(platforms, mp)
+		routes["/mattermost/"] = mp.Handler()
 	}
 	names := make([]string, len(platforms))
 	defaults := map[string]string{}
@@ -165,10 +204,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Gatherer:     reg,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
 	httpSrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
