@@ -90,7 +90,7 @@ func (r *Router) commands() []command {
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, by time left on their SLA", run: (*Router).list},
 		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},
-		{name: "help", usage: "/help [command]", summary: "this help", run: (*Router).help},
+		{name: "help", usage: "/runbot help [command]", summary: "this help", run: (*Router).help},
 	}
 }
 
@@ -117,11 +117,11 @@ func (r *Router) Commands() []Info {
 func (r *Router) Handle(ctx context.Context, req Request) Response {
 	name, args, ok := parse(req.Text)
 	if !ok {
-		return Response{Text: "say a command, like /ack 42; /help lists them", Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: "say a command, like /ack 42; /runbot help lists them", Ephemeral: true, Code: incidents.EINVALID}
 	}
 	i := slices.IndexFunc(r.commands(), func(c command) bool { return c.name == name })
 	if i < 0 {
-		return Response{Text: fmt.Sprintf("unknown command /%s; /help lists the commands", name), Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: fmt.Sprintf("unknown command /%s; /runbot help lists the commands", name), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	c := r.commands()[i]
 	if strings.TrimSpace(req.User) == "" {

@@ -237,7 +237,7 @@ func (r *Router) help(ctx context.Context, req Request, args []string) Response 
 				return Response{Text: fmt.Sprintf("%s: %s%s", c.usage, c.summary, who), Ephemeral: true}
 			}
 		}
-		return Response{Text: fmt.Sprintf("no command /%s; /help lists them", name), Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: fmt.Sprintf("no command /%s; /runbot help lists them", name), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	lines := []string{"runbot commands (each also works as /runbot <command>; in an incident's thread, @runbot <command> acts on it):"}
 	for _, c := range cmds {

@@ -30,10 +30,10 @@ var statusColor = map[bot.Status]string{
 // groupMention matches the mentions that notify a whole channel. In text
 // that comes from alerts and people they are defused: only runbot's own
 // escalations (Message.Mention.Channel) call everyone.
-var groupMention = regexp.MustCompile(`(?i)@(channel|all|here)\b`)
+var groupMention = regexp.MustCompile(`(?i)(^|[^\w.@-])@(channel|all|here)\b`)
 
 func defuse(s string) string {
-	return groupMention.ReplaceAllStringFunc(s, func(m string) string { return "@\u200b" + m[1:] })
+	return groupMention.ReplaceAllString(s, "$1@\u200b$2")
 }
 
 // render builds the posts of a message: the text with its mentions
@@ -48,7 +48,13 @@ func (p *Platform) render(m bot.Message, root bool) []*model.Post {
 	for _, u := range m.Mention.Users {
 		mentions.WriteString("@" + strings.TrimPrefix(u, "@") + " ")
 	}
-	chunks := split(mentions.String()+defuse(m.Text), maxMessage)
+	text := m.Text
+	if m.Card != nil {
+		// The card shows the rest; the headline is what notifications and
+		// search see.
+		text, _, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	}
+	chunks := split(mentions.String()+defuse(text), maxMessage)
 	posts := make([]*model.Post, len(chunks))
 	for i, c := range chunks {
 		posts[i] = &model.Post{Message: c}

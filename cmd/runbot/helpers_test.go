@@ -67,6 +67,13 @@ type runningBot struct {
 // startBot runs runbot on 127.0.0.1:0 with a fresh database and JSON logs.
 func startBot(t testing.TB, cfg config.Config, platforms ...bot.Platform) *runningBot {
 	t.Helper()
+	return startBotWith(t, cfg, Deps{Platforms: platforms})
+}
+
+// startBotWith is startBot with more of Run's dependencies; Logger and
+// Ready are the test's.
+func startBotWith(t testing.TB, cfg config.Config, deps Deps) *runningBot {
+	t.Helper()
 	if cfg.DB == "" || cfg.DB == config.Default().DB {
 		cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
 	}
@@ -79,7 +86,8 @@ func startBot(t testing.TB, cfg config.Config, platforms ...bot.Platform) *runni
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, Deps{Logger: logger, Ready: func(a net.Addr) { addrc <- a }, Platforms: platforms})
+		deps.Logger, deps.Ready = logger, func(a net.Addr) { addrc <- a }
+		done <- Run(ctx, cfg, deps)
 	}()
 	var b runningBot
 	select {
