@@ -85,6 +85,32 @@ func (s *mmServer) root(t *testing.T, text string) *model.Post {
 	return nil
 }
 
+// execute runs a slash command as Mattermost's web app does, in a
+// thread when root is set.
+func (s *mmServer) execute(ctx context.Context, c *model.Client4, command, root string) (*model.CommandResponse, error) {
+	r, err := c.DoAPIPostJSON(ctx, "/commands/execute", &model.CommandArgs{ChannelId: s.channelID, Command: command, RootId: root})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Body.Close()
+	return model.CommandResponseFromJSON(r.Body)
+}
+
+// roots lists runbot's root posts, for failure messages.
+func (s *mmServer) roots(t *testing.T) string {
+	list, _, err := s.admin.GetPostsForChannel(context.Background(), s.channelID, 0, 100, "", false, false)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, id := range list.Order {
+		if p := list.Posts[id]; p.RootId == "" {
+			out = append(out, p.UserId+": "+p.Message)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func cardText(p *model.Post) string {
 	if p == nil {
 		return ""
@@ -194,9 +220,19 @@ func TestMattermostEndToEnd(t *testing.T) {
 		}
 	}
 
-	resp, _, err := s.alice.ExecuteCommand(ctx, s.channelID, "/ack 1")
-	if err != nil || !strings.Contains(resp.Text, "acknowledged") {
-		t.Fatalf("/ack through Mattermost: %+v %v", resp, err)
+	// More incidents in the channel (the payload opened two): a bare /ack at the top
+	// level could mean any, typed in #1's thread it means #1.
+	if code := call(t, "POST", b.url+"/api/v1/alerts/generic", "", `{"service":"billing","summary":"invoice export failing"}`, nil); code != 200 {
+		t.Fatalf("intake: %d", code)
+	}
+	eventually(t, 15*time.Second, "the second incident's root", func() (bool, string) { return s.root(t, "#3 billing") != nil, s.roots(t) })
+	resp, err := s.execute(ctx, s.alice, "/ack", "")
+	if err != nil || !strings.Contains(resp.Text, "which incident") {
+		t.Fatalf("/ack at the top level with two incidents: %+v %v", resp, err)
+	}
+	resp, err = s.execute(ctx, s.alice, "/ack", root.Id)
+	if err != nil || !strings.Contains(resp.Text, "#1 acknowledged") {
+		t.Fatalf("/ack in #1's thread through Mattermost: %+v %v", resp, err)
 	}
 	eventually(t, 15*time.Second, "the root edited to acknowledged", func() (bool, string) {
 		p := s.root(t, "#1 user-sync-service")
