@@ -194,16 +194,11 @@ func (p *Platform) catchUp(ctx context.Context) error {
 			continue
 		}
 		p.remember(c)
-		list, resp, err := p.api.GetPostsSince(ctx, c.Id, since, false)
+		got, err := p.postsSince(ctx, c, since)
 		if err != nil {
-			return fmt.Errorf("catching up on ~%s: %w", c.Name, mapErr(err, resp))
+			return err
 		}
-		for _, post := range list.Posts {
-			// Since also returns older posts edited since; only new ones count.
-			if post.CreateAt >= since && post.DeleteAt == 0 {
-				posts = append(posts, post)
-			}
-		}
+		posts = append(posts, got...)
 	}
 	slices.SortFunc(posts, func(a, b *model.Post) int { return cmp.Compare(a.CreateAt, b.CreateAt) })
 	n := 0
@@ -216,6 +211,42 @@ func (p *Platform) catchUp(ctx context.Context) error {
 		p.log.Info("caught up on posts made while runbot was away", "operation", "catching up on mattermost", "posts", n)
 	}
 	return nil
+}
+
+// catchUpPage is how many posts a catch-up reads per request, and
+// catchUpPages how many pages at most per channel.
+const (
+	catchUpPage  = 200
+	catchUpPages = 50
+)
+
+// postsSince reads a channel's posts created since a time, newest first
+// page by page. (Mattermost's "posts since" answers at most 1000 posts
+// changed since, in no set order: past that it would skip some.)
+func (p *Platform) postsSince(ctx context.Context, c *model.Channel, since int64) ([]*model.Post, error) {
+	var out []*model.Post
+	for page := range catchUpPages {
+		list, resp, err := p.api.GetPostsForChannel(ctx, c.Id, page, catchUpPage, "", false, false)
+		if err != nil {
+			return nil, fmt.Errorf("catching up on ~%s: %w", c.Name, mapErr(err, resp))
+		}
+		for _, id := range list.Order {
+			post := list.Posts[id]
+			if post == nil {
+				continue
+			}
+			if post.CreateAt < since {
+				return out, nil
+			}
+			out = append(out, post)
+		}
+		if len(list.Order) < catchUpPage {
+			return out, nil
+		}
+	}
+	p.log.Warn("more posts than a catch-up reads: the oldest are not handed over", "operation", "catching up on mattermost",
+		"channel", c.Name, "posts", len(out))
+	return out, nil
 }
 
 // take hands a post to runbot once, in its channel's order, and reports
