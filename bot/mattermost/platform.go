@@ -386,6 +386,13 @@ func (p *Platform) Update(ctx context.Context, channel, ref string, m bot.Messag
 	}
 	post := p.render(m, true)[0]
 	props := post.GetProps()
+	if props == nil {
+		props = model.StringInterface{}
+	}
+	// An edit replaces all props: keep the mark Mattermost shows as BOT.
+	if me, _, err := p.whoami(ctx); err == nil && me.IsBot {
+		props[model.PostPropsFromBot] = "true"
+	}
 	if _, resp, err := p.api.PatchPost(ctx, ref, &model.PostPatch{Message: &post.Message, Props: &props}); err != nil {
 		return fmt.Errorf("editing a mattermost post: %w", mapErr(err, resp))
 	}

@@ -238,6 +238,9 @@ func TestMattermostEndToEnd(t *testing.T) {
 		p := s.root(t, "#1 user-sync-service")
 		return p.EditAt > 0 && strings.Contains(cardText(p), "state **acknowledged**"), cardText(p)
 	})
+	if p := s.root(t, "#1 user-sync-service"); p.GetProp(model.PostPropsFromBot) != "true" {
+		t.Errorf("the edited root lost its bot mark: props %v", p.GetProps())
+	}
 	if _, err := s.alice.DoPostActionWithCookie(ctx, root.Id, "prio", "P1", "", nil, ""); err != nil {
 		t.Fatalf("choosing P1 on the card: %v", err)
 	}
