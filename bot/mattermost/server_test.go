@@ -125,10 +125,11 @@ func (s *server) mayManageCommands(t *testing.T, may bool) {
 // cutDialer opens the platform's WebSocket connections and can cut them
 // all and refuse new ones, as a network failure would.
 type cutDialer struct {
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-	dials int
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+	dials  int
+	dialed time.Time // when the last connection opened
 }
 
 func (d *cutDialer) dialer() *websocket.Dialer {
@@ -142,6 +143,7 @@ func (d *cutDialer) dialer() *websocket.Dialer {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if err == nil {
 			d.conns = append(d.conns, c)
+			d.dialed = time.Now()
 		}
 		return c, err
 	}}
@@ -155,6 +157,12 @@ func (d *cutDialer) cut() {
 		c.Close()
 	}
 	d.conns = nil
+}
+
+func (d *cutDialer) lastDial() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dialed
 }
 
 func (d *cutDialer) restore() {
@@ -189,7 +197,7 @@ type options struct {
 
 // newPlatform returns a platform on the real server whose callbacks
 // Mattermost reaches on a loopback HTTP server.
-func newPlatform(t *testing.T, s *server, o options) *mattermost.Platform {
+func newPlatform(t testing.TB, s *server, o options) *mattermost.Platform {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
