@@ -128,7 +128,9 @@ func TestSlackStormKeepsTheRate(t *testing.T) {
 	defer fake.Close()
 	channel := fake.AddChannel("incidents")
 	cfg := slackConfig(t, fake)
-	cfg.ChannelRate, cfg.ChannelBurst = rate*0.9, burst // a little under Slack's pace: clocks differ
+	// Under Slack's pace, with a token to spare: requests sent on time can
+	// arrive bunched (the race detector, a GC pause), as on a real network.
+	cfg.ChannelRate, cfg.ChannelBurst = rate*0.85, burst-1
 	b := startBot(t, cfg)
 	fake.DeliverTo(b.url)
 
