@@ -40,6 +40,9 @@ type Config struct {
 
 	Slack      Slack
 	Mattermost Mattermost
+	LLM        LLM
+	// Redact are extra patterns kept out of LLM prompts.
+	Redact []string
 
 	Policy incidents.Policy
 
@@ -78,6 +81,7 @@ func Default() Config {
 		Timezone:             time.UTC,
 		ChannelRate:          1,
 		ChannelBurst:         3,
+		LLM:                  LLM{APIType: "openai", Timeout: time.Minute},
 		Policy:               incidents.DefaultPolicy(),
 	}
 }
@@ -266,6 +270,8 @@ var tables = map[string]func(c *Config, n *yaml.Node) error{
 	"members":    parseMembers,
 	"reminders":  parseReminders,
 	"resolve_by": parseResolveBy,
+	"llm":        parseLLM,
+	"redact":     parseRedact,
 }
 
 // EnvName is the environment variable for a setting key.
@@ -280,12 +286,15 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
-	for _, s := range settings {
+	for _, s := range append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey) {
 		if v, ok := lookup(getenv, EnvName(s.key)); ok {
 			if err := s.set(&c, v); err != nil {
 				return Config{}, fmt.Errorf("%s: %w", EnvName(s.key), err)
 			}
 		}
+	}
+	if err := checkLLM(&c); err != nil {
+		return Config{}, err
 	}
 	if c.Slack.BotToken != "" && c.Mattermost.URL != "" {
 		return Config{}, fmt.Errorf("both Slack and Mattermost are configured: runbot talks to one chat platform (beside its web console); run one runbot per platform")
@@ -530,6 +539,11 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mattermost_team", c.Mattermost.Team),
 		slog.String("mattermost_channel", c.Mattermost.Channel),
 		slog.Int("mattermost_command_tokens", len(c.Mattermost.CommandTokens)),
+		slog.String("llm_base_url", c.LLM.BaseURL),
+		slog.String("llm_model", c.LLM.Model),
+		slog.String("llm_api_type", c.LLM.APIType),
+		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
+		slog.Int("redact_patterns", len(c.Redact)),
 	}
 	return slog.GroupValue(attrs...)
 }
@@ -537,7 +551,7 @@ func (c Config) LogValue() slog.Value {
 // Help describes every setting with its environment variable.
 func Help() string {
 	var b strings.Builder
-	for _, s := range settings {
+	for _, s := range append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey) {
 		fmt.Fprintf(&b, "  %-24s %-32s %s\n", s.key, EnvName(s.key), s.help)
 	}
 	return b.String()

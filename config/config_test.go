@@ -174,3 +174,48 @@ func TestMattermostSettings(t *testing.T) {
 		t.Fatalf("Slack and Mattermost together: %v", err)
 	}
 }
+
+func TestLLMSettings(t *testing.T) {
+	p := write(t, "llm:\n  base_url: http://127.0.0.1:11434/v1/\n  model: llama3.1\n  stream: true\nredact:\n  - 'INT-[0-9]{6}'\n")
+	c, err := config.Load(p, env(map[string]string{"RUNBOT_LLM_API_KEY": "sk-test-123456", "RUNBOT_LLM_TIMEOUT": "20s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.LLM{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.1", APIKey: "sk-test-123456", APIType: "openai", Stream: true, Timeout: 20 * time.Second}
+	if c.LLM != want {
+		t.Fatalf("llm %+v, want %+v", c.LLM, want)
+	}
+	if len(c.Redact) != 1 || c.Redact[0] != "INT-[0-9]{6}" {
+		t.Fatalf("redact %q", c.Redact)
+	}
+	if got := fmt.Sprint(c.Secrets()); !strings.Contains(got, "sk-test-123456") {
+		t.Fatalf("secrets %s lack the LLM key", got)
+	}
+	if got := fmt.Sprint(c.LogValue()); strings.Contains(got, "sk-test") {
+		t.Fatalf("the LLM key is logged: %s", got)
+	}
+
+	env2, err := config.Load("", env(map[string]string{"RUNBOT_LLM_BASE_URL": "https://example.openai.azure.com", "RUNBOT_LLM_MODEL": "gpt4o-deploy",
+		"RUNBOT_LLM_API_TYPE": "azure", "RUNBOT_LLM_API_VERSION": "2024-06-01"}))
+	if err != nil || env2.LLM.APIType != "azure" || env2.LLM.APIVersion != "2024-06-01" {
+		t.Fatalf("azure from the environment: %+v %v", env2.LLM, err)
+	}
+
+	for _, tc := range []struct{ file, env, want string }{
+		{file: "llm:\n  base_url: http://x/v1\n  api_key: sk-in-a-file\n", want: "line 3: llm.api_key: the key is read from RUNBOT_LLM_API_KEY only"},
+		{file: "llm:\n  base_url: http://x/v1\n", want: "no model"},
+		{file: "llm:\n  base_url: http://x/v1\n  model: m\n  api_type: azure\n", want: "needs api_version"},
+		{file: "llm:\n  modle: m\n", want: "line 2: llm.modle: unknown key"},
+		{file: "redact:\n  - '(unclosed'\n", want: "line 2: redact[0]"},
+		{env: "ftp://x", want: "RUNBOT_LLM_BASE_URL: \"ftp://x\" is not an http(s) URL"},
+	} {
+		path := ""
+		if tc.file != "" {
+			path = write(t, tc.file)
+		}
+		_, err := config.Load(path, env(map[string]string{"RUNBOT_LLM_BASE_URL": tc.env}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q / %q: error %v, want %q", tc.file, tc.env, err, tc.want)
+		}
+	}
+}
