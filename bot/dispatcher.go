@@ -350,6 +350,10 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 	} else {
 		m = Message{Text: it.Text, Mention: it.Audience}
 	}
+	if _, ok := p.(DocumentPoster); !ok && m.Document != nil {
+		m.Text += "\n\n" + m.Document.Content
+		m.Document = nil
+	}
 	switch it.Kind {
 	case incidents.IntentRoot:
 		if f, ok := p.(RootFinder); ok && attempts > 1 {

@@ -71,6 +71,22 @@ type Message struct {
 	Card *Card
 	// Mention is who the message calls, rendered the platform's way.
 	Mention incidents.Audience
+	// Document is a long text that goes with the message (a post-mortem
+	// draft), attached as a file where the platform can.
+	Document *Document
+}
+
+// Document is a text attached to a message.
+type Document struct {
+	Name    string // a file name: postmortem-42-v2.md
+	Content string // markdown
+}
+
+// DocumentPoster is a platform that attaches a Message's Document itself.
+// Elsewhere the dispatcher appends the document to the message's text
+// (and the platform splits what is too long for one message).
+type DocumentPoster interface {
+	PostsDocuments()
 }
 
 // Status is a card's colour, always shown with its word too.

@@ -54,7 +54,11 @@ func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Messag
 	case incidents.IntentReply:
 		for _, e := range inc.Timeline {
 			if e.ID == it.EventID {
-				return Message{Text: EventText(e), Mention: it.Audience}
+				m := Message{Text: EventText(e), Mention: it.Audience}
+				if it.Text != "" && e.Kind == incidents.EventPostmortem {
+					m.Document = &Document{Name: fmt.Sprintf("postmortem-%d.md", inc.ID), Content: it.Text}
+				}
+				return m
 			}
 		}
 		return Message{Text: fmt.Sprintf("incident #%d changed", inc.ID), Mention: it.Audience}
@@ -80,6 +84,8 @@ func EventText(e incidents.Event) string {
 		incidents.EventAssigned:       "👤",
 		incidents.EventService:        "🏷️",
 		incidents.EventHypercare:      "🔭",
+		incidents.EventFiveWhys:       "🔎",
+		incidents.EventPostmortem:     "📝",
 	}[e.Kind]
 	if icon == "" {
 		icon = "•"

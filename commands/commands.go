@@ -18,6 +18,7 @@ import (
 // Incidents is what the router needs from the incident service.
 type Incidents interface {
 	incidents.Service
+	Analysis
 	// ActiveInChannel lists the active incidents whose thread is in a
 	// channel, by deadline; isDefault says the channel is the platform's
 	// default, where incidents without a channel of their own live.
@@ -37,6 +38,9 @@ type Router struct {
 	Now      func() time.Time
 	// PageSize is how many incidents /incidents shows at once (default 10).
 	PageSize int
+	// Drafting says how post-mortems are drafted ("with gpt-4o", "from the
+	// template"), for the "drafting..." answer.
+	Drafting string
 }
 
 // Request is a command as a person gave it.
@@ -87,6 +91,8 @@ func (r *Router) commands() []command {
 		{name: "mitigate", usage: "/mitigate [incident] [note]", summary: "service is restored (stops the TRS clock)", run: (*Router).mitigate},
 		{name: "resolve", usage: "/resolve [incident] [note]", summary: "the cause is understood and dealt with", member: true, run: (*Router).resolve},
 		{name: "reopen", usage: "/reopen <incident> [reason]", summary: "it is back: reopen a resolved incident", member: true, run: (*Router).reopen},
+		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
+		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, by time left on their SLA", run: (*Router).list},
 		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},

@@ -134,6 +134,9 @@ type Event struct {
 	// Origin is the chat platform a person wrote it on (a thread reply),
 	// so that it is not echoed back there; empty for everything else.
 	Origin string
+	// Document is a long text sent with the event's message (a post-mortem
+	// draft); it is kept where it belongs, not in the timeline.
+	Document string
 }
 
 // Actor names runbot itself in timelines.

@@ -27,7 +27,7 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 	switch e.Kind {
 	case EventOpened:
 		return Notice{} // the root message itself
-	case EventComment:
+	case EventComment, EventFiveWhys, EventPostmortem:
 		n.Reply = true
 	case EventAlert, EventSourceResolved:
 		n.Reply, n.Update = true, true

@@ -197,11 +197,11 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 		// that already shows what it tells.
 		switch {
 		case opened:
-			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), now); err != nil {
+			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), "", now); err != nil {
 				return err
 			}
 		case update:
-			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, now); err != nil {
+			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, "", now); err != nil {
 				return err
 			}
 		}
@@ -209,7 +209,7 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
 				continue // a person's thread reply is already on their platform
 			}
-			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, now); err != nil {
+			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now); err != nil {
 				return err
 			}
 		}
@@ -270,8 +270,8 @@ const (
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
 		next_due = ? WHERE id = ?`
-	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, created_at, not_before)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
 	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
@@ -488,10 +488,23 @@ func (s *IncidentService) StartHypercare(ctx context.Context, id int64, d time.D
 	})
 }
 
-// Comment implements incidents.Service.
+// Comment implements incidents.Service. While a five whys is in progress
+// on the incident, a reply in its thread is the answer to its question.
 func (s *IncidentService) Comment(ctx context.Context, id int64, actor, origin, text string) (*incidents.Incident, error) {
-	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-		return inc.Comment(now, actor, origin, text)
+	return s.transitionTx(ctx, id, func(tx *wtx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		c, err := chainInProgress(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return inc.Comment(now, actor, origin, text)
+		}
+		events, err := c.Answer(text, now, actor)
+		if err != nil {
+			return nil, err
+		}
+		events[0].Origin = origin // the answer is on its platform already; runbot's next question is not
+		return events, saveChain(tx, c)
 	})
 }
 

@@ -11,7 +11,9 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, now time.Time) error {
+// insertOutbox queues a message; text goes with it (a post's words, a
+// reply's document).
+func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, text string, now time.Time) error {
 	aud := ""
 	if len(audience.Users) > 0 || audience.Channel {
 		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
@@ -21,7 +23,7 @@ func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID i
 		aud = string(b)
 	}
 	ev := sql.NullInt64{Int64: eventID, Valid: eventID != 0}
-	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, millis(now), millis(now)); err != nil {
+	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, text, millis(now), millis(now)); err != nil {
 		return fmt.Errorf("queueing %s message for incident %d on %s: %w", kind, incidentID, platform, err)
 	}
 	tx.outboxChanged = true
