@@ -51,6 +51,9 @@ type Options struct {
 	// Replies posts a person's reply in an incident's thread on the web
 	// console (POST /api/v1/incidents/{id}/replies); nil leaves it out.
 	Replies Replies
+	// Postmortems serves GET /api/v1/incidents/{id}/postmortem; nil leaves
+	// it out.
+	Postmortems Postmortems
 	// Console serves everything outside the API (the web console).
 	Console http.Handler
 	// Routes are more handlers by pattern (chat platforms' callbacks,
@@ -83,6 +86,9 @@ func New(opts Options) *Server {
 	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
 	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
+	if opts.Postmortems != nil {
+		s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", s.auth(http.HandlerFunc(s.postmortem)))
+	}
 	if opts.Commands != nil {
 		s.mux.Handle("POST /api/v1/commands", s.auth(http.HandlerFunc(s.command)))
 	}

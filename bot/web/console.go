@@ -29,6 +29,8 @@ var staticFiles embed.FS
 type Incidents interface {
 	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
 	FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error)
+	Chains(ctx context.Context, id int64) ([]*incidents.Chain, error)
+	Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error)
 }
 
 // Console serves the web console's pages.
@@ -149,6 +151,8 @@ type pageData struct {
 	Timeline []timelineLine
 	Labels   []labelLine
 	Runbook  runbooks.Runbook
+	Chains     []*incidents.Chain
+	Postmortem *incidents.Postmortem
 }
 
 type boardRow struct {
@@ -165,6 +169,7 @@ type boardRow struct {
 
 type threadLine struct {
 	Author, Text, At, AtText string
+	Document                 *bot.Document
 }
 
 type timelineLine struct {
@@ -302,7 +307,8 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 		if len(msg.Mention.Users) > 0 || msg.Mention.Channel {
 			text = mentions(msg.Mention) + text
 		}
-		d.Thread = append(d.Thread, threadLine{Author: m.Author, Text: plain(text), At: m.CreatedAt.Format(time.RFC3339), AtText: m.CreatedAt.In(loc).Format("15:04:05")})
+		d.Thread = append(d.Thread, threadLine{Author: m.Author, Text: plain(text), At: m.CreatedAt.Format(time.RFC3339),
+			AtText: m.CreatedAt.In(loc).Format("15:04:05"), Document: msg.Document})
 	}
 	for _, e := range inc.Timeline {
 		actor := ""
@@ -313,6 +319,16 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 	}
 	for _, name := range sortedLabels(inc.Labels) {
 		d.Labels = append(d.Labels, labelLine{Name: name, Values: inc.Labels[name]})
+	}
+	if d.Chains, err = c.incidents.Chains(ctx, inc.ID); err != nil {
+		return pageData{}, err
+	}
+	pm, err := c.incidents.Postmortem(ctx, inc.ID, 0)
+	switch {
+	case err == nil:
+		d.Postmortem = pm
+	case incidents.ErrorCode(err) != incidents.ENOTFOUND:
+		return pageData{}, err
 	}
 	return d, nil
 }

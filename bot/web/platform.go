@@ -95,6 +95,10 @@ func incidentOf(m bot.Message) int64 {
 	return 0
 }
 
+// PostsDocuments implements bot.DocumentPoster: the console keeps a
+// document with its message and shows it folded.
+func (p *Platform) PostsDocuments() {}
+
 func encode(m bot.Message) (string, error) {
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
+	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runbooks"
 )
@@ -176,9 +177,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
 	})
 	scheduler := bot.NewScheduler(svc, logger, nil)
-	wakeOutbox, wakeJobs = dispatcher.Wake, scheduler.Wake
+	writer, drafting, err := newPostmortemWriter(cfg, svc, logger)
+	if err != nil {
+		return err
+	}
+	wakeOutbox = dispatcher.Wake
+	wakeJobs = func() { scheduler.Wake(); writer.Wake() }
 
-	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone}
+	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone,
+		Drafting: drafting}
 	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
 
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
@@ -193,6 +200,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Incidents:    svc,
 		Commands:     router,
 		Replies:      console,
+		Postmortems:  svc,
 		Console:      consoleHandler,
 		Routes:       routes,
 		Logger:       logger,
@@ -227,6 +235,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	start("dispatching messages", dispatcher.Run)
 	start("firing deadlines", scheduler.Run)
+	start("drafting post-mortems", writer.Run)
 	for _, p := range platforms {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}
@@ -272,4 +281,25 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	logger.Info("stopped", "operation", "stopping")
 	return nil
+}
+
+// newPostmortemWriter builds the post-mortem drafter: the LLM when one is
+// configured, else the template; drafting says which, for people.
+func newPostmortemWriter(cfg config.Config, svc *sqlite.IncidentService, logger *slog.Logger) (*postmortem.Writer, string, error) {
+	redactor, err := postmortem.NewRedactor(cfg.Secrets(), cfg.Redact)
+	if err != nil {
+		return nil, "", fmt.Errorf("configuring redaction: %w", err)
+	}
+	var llm *postmortem.LLMConfig
+	drafting := "from the template"
+	if cfg.LLM.BaseURL != "" {
+		llm = &postmortem.LLMConfig{BaseURL: cfg.LLM.BaseURL, Model: cfg.LLM.Model, APIKey: cfg.LLM.APIKey, APIType: cfg.LLM.APIType,
+			APIVersion: cfg.LLM.APIVersion, Stream: cfg.LLM.Stream, Timeout: cfg.LLM.Timeout}
+		drafting = "with " + cfg.LLM.Model
+	}
+	drafter, err := postmortem.NewDrafter(llm, redactor, logger)
+	if err != nil {
+		return nil, "", fmt.Errorf("configuring the post-mortem drafter: %w", err)
+	}
+	return postmortem.NewWriter(svc, drafter, cfg.Policy, cfg.Timezone, logger), drafting, nil
 }
