@@ -144,13 +144,13 @@ type pageData struct {
 	Rows     []boardRow
 	Resolved []*incidents.Incident
 
-	Card     *bot.Card
-	Icon     string
-	Word     string
-	Thread   []threadLine
-	Timeline []timelineLine
-	Labels   []labelLine
-	Runbook  runbooks.Runbook
+	Card       *bot.Card
+	Icon       string
+	Word       string
+	Thread     []threadLine
+	Timeline   []timelineLine
+	Labels     []labelLine
+	Runbook    runbooks.Runbook
 	Chains     []*incidents.Chain
 	Postmortem *incidents.Postmortem
 }
