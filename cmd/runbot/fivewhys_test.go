@@ -19,11 +19,17 @@ func ask(t *testing.T, b *runningBot, user, text string) (string, int) {
 }
 
 // say posts a plain reply in an incident's thread on the web console.
-func say(t *testing.T, b *runningBot, id int64, user, text string) {
+func say(t *testing.T, b *runningBot, id int64, user, text string) { sayWith(t, b, "", id, user, text) }
+
+// sayWith is say with the API token. The console refuses a reply until
+// it has posted the incident's root ("try again in a moment"): it waits
+// for that, not more.
+func sayWith(t *testing.T, b *runningBot, token string, id int64, user, text string) {
 	t.Helper()
-	if code := call(t, "POST", fmt.Sprintf("%s/api/v1/incidents/%d/replies", b.url, id), "", describe(map[string]string{"text": text, "user": user}), nil); code != 200 {
-		t.Fatalf("reply %q: %d", text, code)
-	}
+	eventually(t, 10*time.Second, "reply "+text, func() (bool, string) {
+		code := call(t, "POST", fmt.Sprintf("%s/api/v1/incidents/%d/replies", b.url, id), token, describe(map[string]string{"text": text, "user": user}), nil)
+		return code == 200, fmt.Sprint(code)
+	})
 }
 
 // fiveWhysLines is the incident's five-whys timeline, one line per event.
