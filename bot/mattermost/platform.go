@@ -405,9 +405,24 @@ func (p *Platform) Reply(ctx context.Context, channel, root string, m bot.Messag
 	if err != nil {
 		return "", err
 	}
+	var files []string
+	if m.Document != nil {
+		id, err := p.upload(ctx, channelID, m.Document)
+		if err != nil {
+			// Uploads may be off on this server: the text still gets through.
+			p.log.Warn("attaching a document failed: posting it as text", "operation", "replying in mattermost threads", "error", err)
+			m.Text += "\n\n" + m.Document.Content
+		} else {
+			files = []string{id}
+		}
+		m.Document = nil
+	}
 	var first string
 	for i, part := range p.render(m, false) {
 		part.ChannelId, part.RootId = channelID, root
+		if i == 0 {
+			part.FileIds = files
+		}
 		id, err := p.create(ctx, part)
 		if err != nil {
 			if i == 0 {
@@ -421,6 +436,21 @@ func (p *Platform) Reply(ctx context.Context, channel, root string, m bot.Messag
 		}
 	}
 	return first, nil
+}
+
+// PostsDocuments implements bot.DocumentPoster: documents become files
+// attached to the reply, which Mattermost previews and people download.
+func (p *Platform) PostsDocuments() {}
+
+func (p *Platform) upload(ctx context.Context, channelID string, d *bot.Document) (string, error) {
+	up, resp, err := p.api.UploadFile(ctx, []byte(d.Content), channelID, d.Name)
+	if err != nil {
+		return "", fmt.Errorf("uploading %s: %w", d.Name, mapErr(err, resp))
+	}
+	if len(up.FileInfos) == 0 {
+		return "", fmt.Errorf("uploading %s: the server answered without a file", d.Name)
+	}
+	return up.FileInfos[0].Id, nil
 }
 
 // channelOfRoot finds the channel of a thread: creating a post takes both.

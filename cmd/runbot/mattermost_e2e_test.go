@@ -317,6 +317,34 @@ func TestMattermostEndToEnd(t *testing.T) {
 	eventually(t, 15*time.Second, "the root edited to resolved", func() (bool, string) {
 		return strings.Contains(cardText(s.root(t, "#1 user-sync-service")), "state **resolved**"), cardText(s.root(t, "#1 user-sync-service"))
 	})
+
+	// The post-mortem draft comes as a file attached to a thread reply.
+	post(s.alice, "@runbot postmortem")
+	var draft *model.Post
+	eventually(t, 15*time.Second, "the post-mortem file in the thread", func() (bool, string) {
+		th, _, err := s.admin.GetPostThread(ctx, root.Id, "", false)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, p := range th.Posts {
+			if p.UserId == s.botID && strings.Contains(p.Message, "post-mortem v1 drafted") && len(p.FileIds) == 1 {
+				draft = p
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(len(th.Posts), " posts")
+	})
+	file, _, err := s.admin.GetFile(ctx, draft.FileIds[0])
+	if err != nil {
+		t.Fatalf("downloading the draft: %v", err)
+	}
+	if md := string(file); !strings.HasPrefix(md, "# Post-mortem: incident #1") || !strings.Contains(md, "## Root cause") || !strings.Contains(md, "while runbot was down") {
+		t.Fatalf("the attached draft:\n%s", md)
+	}
+	if strings.Contains(draft.Message, "## Root cause") {
+		t.Fatalf("the draft is attached, not in the message: %q", draft.Message)
+	}
+
 	th, _, err := s.admin.GetPostThread(ctx, root.Id, "", false)
 	if err != nil {
 		t.Fatal(err)
