@@ -9,7 +9,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-func paris(t *testing.T) *time.Location {
+func paris(t testing.TB) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
@@ -22,7 +22,7 @@ func paris(t *testing.T) *time.Location {
 // from Alertmanager, requalified to P2 (a TTA breach), reminded about,
 // mitigated by a config change and resolved the next morning, with two
 // five-whys chains worth reporting and one abandoned.
-func checkoutFacts(t *testing.T) Facts {
+func checkoutFacts(t testing.TB) Facts {
 	t.Helper()
 	loc := paris(t)
 	at := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, loc) }
