@@ -137,13 +137,13 @@ func (c *Chain) Done(at time.Time, actor string) ([]Event, error) {
 	return []Event{{At: at, Kind: EventFiveWhys, Actor: actor, Text: fmt.Sprintf("ended the whys at %d", len(c.Answers))}, e}, nil
 }
 
-// More asks n more whys than planned.
+// More asks n more whys than planned; an ended chain resumes.
 func (c *Chain) More(n int, at time.Time, actor string) ([]Event, error) {
 	if n < 1 || n > 10 {
 		return nil, Errorf(EINVALID, "/five-whys more takes 1 to 10 more whys")
 	}
 	c.Want = max(c.Want, len(c.Answers)) + n
-	c.State = ChainAsking
+	c.State, c.EndedAt = ChainAsking, time.Time{}
 	return []Event{{At: at, Kind: EventFiveWhys, Actor: actor, Text: "asked for more whys. " + c.question()}}, nil
 }
 

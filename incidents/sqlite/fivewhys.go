@@ -150,7 +150,6 @@ func (s *IncidentService) FiveWhysStep(ctx context.Context, id int64, actor, ste
 		case "done":
 			events, err = c.Done(now, actor)
 		case "more":
-			c.EndedAt = time.Time{}
 			events, err = c.More(n, now, actor)
 		default:
 			return nil, incidents.Errorf(incidents.EINVALID, "/five-whys %s: say back, done, more or show", step)
