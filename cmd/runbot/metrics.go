@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // metrics are runbot's own, beside those of the API.
@@ -55,4 +60,101 @@ func (m *metrics) observeDelivery(platform, outcome string, waited time.Duration
 
 func (m *metrics) observeFired(_ string, late time.Duration) {
 	m.lateness.Observe(max(late, 0).Seconds())
+}
+
+// storeCollector reads incident figures from the store at scrape time:
+// TTA and TRS histograms, active incidents, breaches, the outbox's depth.
+// Kept in the store, they survive restarts and agree with the API.
+type storeCollector struct {
+	stats   func(context.Context) (sqlite.Stats, error)
+	pending func(context.Context) (int, time.Duration, error)
+	logger  *slog.Logger
+
+	tta, trs, active, breaches, outboxDepth, outboxAge *prometheus.Desc
+	buckets                                            []float64
+}
+
+func newStoreCollector(svc *sqlite.IncidentService, outbox *sqlite.Outbox, logger *slog.Logger) *storeCollector {
+	return &storeCollector{
+		stats: svc.Stats, pending: outbox.Pending, logger: logger,
+		tta: prometheus.NewDesc("runbot_incident_tta_seconds", "Time to acknowledge of incidents, by priority and service.",
+			[]string{"priority", "service"}, nil),
+		trs: prometheus.NewDesc("runbot_incident_trs_seconds", "Time to restore service of incidents, by priority and service.",
+			[]string{"priority", "service"}, nil),
+		active: prometheus.NewDesc("runbot_incidents_active", "Active incidents, by priority and state.",
+			[]string{"priority", "state"}, nil),
+		breaches: prometheus.NewDesc("runbot_sla_breaches_total", "SLA breaches recorded, by the incident's priority.",
+			[]string{"priority"}, nil),
+		outboxDepth: prometheus.NewDesc("runbot_outbox_pending", "Chat messages waiting to be delivered.", nil, nil),
+		outboxAge: prometheus.NewDesc("runbot_outbox_oldest_seconds", "Age of the oldest chat message waiting (0 when none).",
+			nil, nil),
+		// One minute to four days: a TTA of seconds and a TRS of days both land.
+		buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 345600},
+	}
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.tta, c.trs, c.active, c.breaches, c.outboxDepth, c.outboxAge} {
+		ch <- d
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.stats(ctx)
+	if err != nil {
+		c.logger.Error("reading metrics failed", "operation", "collecting metrics", "error", err)
+		ch <- prometheus.NewInvalidMetric(c.active, err)
+		return
+	}
+	type key struct{ priority, service string }
+	type hist struct {
+		count  uint64
+		sum    float64
+		bucket map[float64]uint64
+	}
+	observe := func(m map[key]*hist, k key, d time.Duration) {
+		h := m[k]
+		if h == nil {
+			h = &hist{bucket: map[float64]uint64{}}
+			m[k] = h
+		}
+		h.count++
+		h.sum += d.Seconds()
+		for _, b := range c.buckets {
+			if d.Seconds() <= b {
+				h.bucket[b]++
+			}
+		}
+	}
+	tta, trs := map[key]*hist{}, map[key]*hist{}
+	for _, t := range st.Times {
+		k := key{t.Priority.String(), t.Service}
+		observe(tta, k, t.TTA)
+		if t.TRS > 0 {
+			observe(trs, k, t.TRS)
+		}
+	}
+	for desc, m := range map[*prometheus.Desc]map[key]*hist{c.tta: tta, c.trs: trs} {
+		for k, h := range m {
+			ch <- prometheus.MustNewConstHistogram(desc, h.count, h.sum, h.bucket, k.priority, k.service)
+		}
+	}
+	for _, p := range []incidents.Priority{incidents.P1, incidents.P2, incidents.P3, incidents.P4, incidents.P5} {
+		for _, s := range incidents.States {
+			if s.Active() {
+				ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(st.Active[p][s]), p.String(), string(s))
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.breaches, prometheus.CounterValue, float64(st.Breaches[p]), p.String())
+	}
+	n, oldest, err := c.pending(ctx)
+	if err != nil {
+		c.logger.Error("reading the outbox failed", "operation", "collecting metrics", "error", err)
+		ch <- prometheus.NewInvalidMetric(c.outboxDepth, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, oldest.Seconds())
 }

@@ -172,6 +172,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	svc.ObserveFired = m.observeFired
 
 	outbox := sqlite.NewOutbox(db)
+	reg.MustRegister(newStoreCollector(svc, outbox, logger))
 	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
 	dispatcher := bot.NewDispatcher(outbox, svc, renderer, platforms, bot.DispatcherOptions{
 		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
