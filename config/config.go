@@ -41,6 +41,7 @@ type Config struct {
 	Slack      Slack
 	Mattermost Mattermost
 	LLM        LLM
+	RunWeek    RunWeek
 	// Redact are extra patterns kept out of LLM prompts.
 	Redact []string
 
@@ -82,6 +83,7 @@ func Default() Config {
 		ChannelRate:          1,
 		ChannelBurst:         3,
 		LLM:                  LLM{APIType: "openai", Timeout: time.Minute},
+		RunWeek:              defaultRunWeek(),
 		Policy:               incidents.DefaultPolicy(),
 	}
 }
@@ -265,13 +267,18 @@ var settings = []setting{
 
 // tables are the keys that hold more than a scalar: file only.
 var tables = map[string]func(c *Config, n *yaml.Node) error{
-	"sla":        parseSLA,
-	"severity":   parseSeverity,
-	"members":    parseMembers,
-	"reminders":  parseReminders,
-	"resolve_by": parseResolveBy,
-	"llm":        parseLLM,
-	"redact":     parseRedact,
+	"sla":           parseSLA,
+	"severity":      parseSeverity,
+	"members":       parseMembers,
+	"reminders":     parseReminders,
+	"resolve_by":    parseResolveBy,
+	"llm":           parseLLM,
+	"redact":        parseRedact,
+	"rotation":      parseRotation,
+	"oncall":        parseOnCall,
+	"working_hours": parseWorkingHours,
+	"triage":        parseTriage,
+	"morning_check": parseMorning,
 }
 
 // EnvName is the environment variable for a setting key.
@@ -294,6 +301,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := checkLLM(&c); err != nil {
+		return Config{}, err
+	}
+	if err := checkRunWeek(&c); err != nil {
 		return Config{}, err
 	}
 	if c.Slack.BotToken != "" && c.Mattermost.URL != "" {
