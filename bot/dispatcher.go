@@ -354,6 +354,9 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		m.Text += "\n\n" + m.Document.Content
 		m.Document = nil
 	}
+	if it.Kind == incidents.IntentReply && it.IncidentID == 0 && it.Root != "" {
+		return p.Reply(ctx, it.Channel, it.Root, m) // a thread of its own, like an ask's
+	}
 	switch it.Kind {
 	case incidents.IntentRoot:
 		if f, ok := p.(RootFinder); ok && attempts > 1 {

@@ -6,6 +6,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,16 @@ type Router struct {
 	Now      func() time.Time
 	// PageSize is how many incidents /incidents shows at once (default 10).
 	PageSize int
+	// Recent and Calendar feed the morning check (nil: active incidents
+	// only, and "overnight" is the last 24 hours).
+	Recent   Recent
+	Calendar Working
+	// Duty tells who is on RUN (nil: no rotation).
+	Duty Duty
+	// Asks are the point-of-contact asks (nil: triage is off).
+	Asks Asks
+	// Logger receives what goes wrong outside a command's answer.
+	Logger *slog.Logger
 	// Drafting says how post-mortems are drafted ("with gpt-4o", "from the
 	// template"), for the "drafting..." answer.
 	Drafting string
@@ -94,6 +105,9 @@ func (r *Router) commands() []command {
 		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
+		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
+		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},
+		{name: "triage", usage: "/triage", summary: "open asks from other teams in the team channels, oldest first", run: (*Router).triage},
 		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, by time left on their SLA", run: (*Router).list},
 		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},
 		{name: "help", usage: "/runbot help [command]", summary: "this help", run: (*Router).help},
@@ -148,6 +162,19 @@ func (c command) summaryVerb() string {
 		return "change an incident's service"
 	}
 	return c.name + " incidents"
+}
+
+// isTeam reports whether someone is in the configured team; with no team
+// configured, nobody is (so nobody's message is an ask).
+func (r *Router) isTeam(user string) bool {
+	return len(r.Members) > 0 && r.isMember(user)
+}
+
+func (r *Router) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
 }
 
 func (r *Router) isMember(user string) bool {

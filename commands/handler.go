@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/incidents"
@@ -21,6 +23,30 @@ type Handler struct {
 	Threads Threads
 	// Defaults maps each platform to its default channel.
 	Defaults map[string]string
+	// Triage tracks asks in the team channels; nil when none are configured.
+	Triage *Triage
+}
+
+// Triage is point-of-contact triage: a top-level message from outside
+// the team in a team channel is an ask, answered when a team member
+// replies in its thread or reacts to it.
+type Triage struct {
+	Asks     AskStore
+	Channels []string // team channels, by name
+	// Threshold is the working time an ask may wait before the RUN person
+	// is called; Calendar counts it.
+	Threshold time.Duration
+	Calendar  interface {
+		AddWorking(t time.Time, d time.Duration) time.Time
+	}
+	Now func() time.Time
+}
+
+// AskStore keeps asks.
+type AskStore interface {
+	Record(ctx context.Context, a incidents.Ask) error
+	Answer(ctx context.Context, platform, ref, by, how string) (bool, error)
+	Open(ctx context.Context) ([]*incidents.Ask, error)
 }
 
 func (h *Handler) isDefault(platform, channel string) bool {
@@ -46,7 +72,8 @@ func (h *Handler) Command(ctx context.Context, c bot.Command) bot.Reply {
 func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Reply {
 	id, err := h.Threads.IncidentByThread(ctx, m.Platform, m.Root)
 	if err != nil {
-		return bot.Reply{} // not an incident's thread: none of runbot's business
+		h.answerAsk(ctx, m.Platform, m.Root, m.User, "reply")
+		return bot.Reply{} // not an incident's thread: only an ask's is runbot's business
 	}
 	if text, ok := addressed(m.Text); ok {
 		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
@@ -70,10 +97,35 @@ func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
 }
 
-// ChannelMessage takes a top-level message in a watched channel. Nothing
-// is done with it yet: point-of-contact triage will track such asks.
+// ChannelMessage takes a top-level message in a watched channel: in a team
+// channel, from someone outside the team, it is an ask.
 func (h *Handler) ChannelMessage(ctx context.Context, m bot.ChannelMessage) bot.Reply {
+	t := h.Triage
+	if t == nil || len(h.Router.Members) == 0 || !slices.Contains(t.Channels, m.Channel) || h.Router.isTeam(m.User) {
+		return bot.Reply{}
+	}
+	now := t.Now()
+	ask := incidents.Ask{Platform: m.Platform, Channel: m.Channel, Ref: m.Ref, From: m.User, Text: m.Text,
+		AskedAt: now, DueAt: t.Calendar.AddWorking(now, t.Threshold)}
+	if err := t.Asks.Record(ctx, ask); err != nil {
+		h.Router.logger().Error("recording an ask failed", "operation", "tracking asks", "from", m.User, "error", err)
+	}
 	return bot.Reply{}
+}
+
+// Reaction takes a reaction to a message: a team member's reaction to an
+// ask answers it.
+func (h *Handler) Reaction(ctx context.Context, platform, ref, user string) {
+	h.answerAsk(ctx, platform, ref, user, "reaction")
+}
+
+func (h *Handler) answerAsk(ctx context.Context, platform, ref, user, how string) {
+	if h.Triage == nil || !h.Router.isTeam(user) {
+		return
+	}
+	if _, err := h.Triage.Asks.Answer(ctx, platform, ref, user, how); err != nil {
+		h.Router.logger().Error("answering an ask failed", "operation", "tracking asks", "by", user, "error", err)
+	}
 }
 
 // addressed reports whether a message speaks to runbot ("@runbot ack",

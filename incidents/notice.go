@@ -19,9 +19,10 @@ type Notice struct {
 // breaches call the assignee, else the RUN person; a P1 in trouble calls
 // the whole channel too.
 func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
+	onDuty := p.OnDuty(e.At)
 	owner := inc.Assignee
 	if owner == "" {
-		owner = p.RunPerson
+		owner = onDuty
 	}
 	var n Notice
 	switch e.Kind {
@@ -43,7 +44,7 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 		n.Mention.Users = nonEmpty(owner)
 	case EventEscalation:
 		n.Reply = true
-		n.Mention.Users = nonEmpty(p.RunPerson, inc.Assignee)
+		n.Mention.Users = nonEmpty(onDuty, inc.Assignee)
 		n.Mention.Channel = true
 	case EventHypercare:
 		n.Reply, n.Update = true, true
@@ -62,7 +63,7 @@ func (p Policy) OpeningAudience(inc *Incident) Audience {
 	if inc.Priority != P1 {
 		return Audience{}
 	}
-	return Audience{Users: nonEmpty(p.RunPerson), Channel: true}
+	return Audience{Users: nonEmpty(p.OnDuty(inc.OpenedAt)), Channel: true}
 }
 
 func nonEmpty(names ...string) []string {
@@ -105,6 +106,8 @@ type Intent struct {
 	EventID    int64
 	Audience   Audience
 	Text       string // for posts and direct messages
+	// Root is the thread of a reply that is not an incident's (an ask's).
+	Root string
 	Attempts   int    // tries so far, counted before each try
 	CreatedAt  time.Time
 	NotBefore  time.Time

@@ -47,6 +47,19 @@ type Policy struct {
 	RepeatNotice time.Duration
 	// RunPerson is mentioned by reminders, breaches and P1 escalations.
 	RunPerson string
+	// Duty, when set, names who is on duty at a moment (the RUN person of
+	// the week, the on-call person at night) instead of RunPerson.
+	Duty func(time.Time) string
+}
+
+// OnDuty is who reminders and escalations call at a moment.
+func (p Policy) OnDuty(t time.Time) string {
+	if p.Duty != nil {
+		if who := p.Duty(t); who != "" {
+			return who
+		}
+	}
+	return p.RunPerson
 }
 
 // DefaultPolicy returns the defaults: the seed SLA table and

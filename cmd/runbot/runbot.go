@@ -27,6 +27,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runbooks"
+	"github.com/runbot-dev/runbot/runweek"
 )
 
 // Deps is what Run takes besides the configuration.
@@ -165,6 +166,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 
+	duty := runweek.New(cfg.RunWeek.Rotation, cfg.RunWeek.OnCall.Rotation, cfg.RunWeek.Calendar, sqlite.NewOverrides(db), cfg.Policy.RunPerson)
+	if err := duty.Load(ctx, time.Now()); err != nil {
+		return err
+	}
+	cfg.Policy.Duty = duty.Responder
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
 	svc.Platforms = names
@@ -182,12 +188,24 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	asks := sqlite.NewAsks(db)
+	reminder := bot.NewAskReminder(asks, func(t time.Time) string { return duty.RunShift(t).Person }, logger)
+	reminder.Location = cfg.Timezone
 	wakeOutbox = dispatcher.Wake
-	wakeJobs = func() { scheduler.Wake(); writer.Wake() }
+	wakeJobs = func() { scheduler.Wake(); writer.Wake(); reminder.Wake() }
 
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone,
-		Drafting: drafting}
+		Drafting: drafting, Duty: duty, Logger: logger, Recent: svc, Calendar: cfg.RunWeek.Calendar}
 	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
+	if t := cfg.RunWeek.Triage; len(t.Channels) > 0 {
+		if len(cfg.Members) == 0 {
+			logger.Warn("triage channels without members: nobody can tell an ask from the team's own talk, so triage is off",
+				"operation", "configuring triage", "hint", "list the team under members")
+		} else {
+			router.Asks = asks
+			handler.Triage = &commands.Triage{Asks: asks, Channels: t.Channels, Threshold: t.Threshold, Calendar: cfg.RunWeek.Calendar, Now: time.Now}
+		}
+	}
 
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
@@ -237,6 +255,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	start("dispatching messages", dispatcher.Run)
 	start("firing deadlines", scheduler.Run)
 	start("drafting post-mortems", writer.Run)
+	if handler.Triage != nil {
+		start("reminding asks", reminder.Run)
+	}
 	for _, p := range platforms {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}

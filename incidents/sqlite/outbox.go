@@ -72,11 +72,11 @@ func (o *Outbox) Next(ctx context.Context, lane incidents.Lane) (*incidents.Inte
 		aud, kind         string
 		created, notBefor int64
 	)
-	err := o.db.read.QueryRowContext(ctx, `SELECT id, kind, incident_id, event_id, audience, text, attempts, created_at, not_before,
+	err := o.db.read.QueryRowContext(ctx, `SELECT id, kind, incident_id, event_id, audience, text, root_ref, attempts, created_at, not_before,
 		(SELECT max(u.id) FROM outbox u WHERE u.incident_id = o.incident_id AND u.platform = o.platform
 			AND u.kind = 'update' AND u.done_at IS NULL)
 		FROM outbox o WHERE platform = ? AND channel = ? AND done_at IS NULL ORDER BY id LIMIT 1`,
-		lane.Platform, lane.Channel).Scan(&it.ID, &kind, &incident, &event, &aud, &it.Text, &it.Attempts, &created, &notBefor, &supersedes)
+		lane.Platform, lane.Channel).Scan(&it.ID, &kind, &incident, &event, &aud, &it.Text, &it.Root, &it.Attempts, &created, &notBefor, &supersedes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

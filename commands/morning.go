@@ -1,0 +1,70 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"github.com/runbot-dev/runbot/digest"
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Recent reads what happened lately, for the morning check.
+type Recent interface {
+	ActiveSince(ctx context.Context, since time.Time, limit int) ([]*incidents.Incident, error)
+}
+
+// Working tells working time apart.
+type Working interface {
+	Working(t time.Time) bool
+}
+
+// MorningCheck builds the morning check at now: every service green,
+// orange or red with its reasons, and what happened since the last
+// working hour.
+func (r *Router) MorningCheck(ctx context.Context, now time.Time) (digest.Morning, error) {
+	active, err := r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateOpen, incidents.StateAcknowledged, incidents.StateMitigated}, Limit: 1000})
+	if err != nil {
+		return digest.Morning{}, err
+	}
+	since := r.lastWorked(now)
+	var recent []*incidents.Incident
+	if r.Recent != nil {
+		if recent, err = r.Recent.ActiveSince(ctx, since, 500); err != nil {
+			return digest.Morning{}, err
+		}
+	}
+	var services []string
+	if r.Runbooks != nil {
+		services = r.Runbooks.Services()
+	}
+	return digest.MorningCheck(digest.MorningInput{Now: now, Since: since, Location: r.loc(), Policy: r.Policy,
+		Services: services, Active: active, Recent: recent}), nil
+}
+
+// lastWorked is the end of the last working hour before today's work
+// began: "overnight" on Tuesday is since Monday evening, on Monday since
+// Friday evening. Without a calendar, the last 24 hours.
+func (r *Router) lastWorked(now time.Time) time.Time {
+	if r.Calendar == nil {
+		return now.Add(-24 * time.Hour)
+	}
+	t := now.Truncate(time.Hour)
+	for t.After(now.Add(-14 * 24 * time.Hour)) && r.Calendar.Working(t) { // back to before today's start
+		t = t.Add(-time.Hour)
+	}
+	for t.After(now.Add(-14 * 24 * time.Hour)) && !r.Calendar.Working(t) { // back to the last working hour
+		t = t.Add(-time.Hour)
+	}
+	return t.Add(time.Hour)
+}
+
+func (r *Router) morning(ctx context.Context, req Request, args []string) Response {
+	if len(args) > 0 {
+		return usage("/morning")
+	}
+	m, err := r.MorningCheck(ctx, r.now())
+	if err != nil {
+		return done(nil, err, "")
+	}
+	return Response{Text: m.Markdown()}
+}
