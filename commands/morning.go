@@ -49,10 +49,10 @@ func (r *Router) lastWorked(now time.Time) time.Time {
 		return now.Add(-24 * time.Hour)
 	}
 	t := now.Truncate(time.Hour)
-	for t.After(now.Add(-14 * 24 * time.Hour)) && r.Calendar.Working(t) { // back to before today's start
+	for t.After(now.Add(-14*24*time.Hour)) && r.Calendar.Working(t) { // back to before today's start
 		t = t.Add(-time.Hour)
 	}
-	for t.After(now.Add(-14 * 24 * time.Hour)) && !r.Calendar.Working(t) { // back to the last working hour
+	for t.After(now.Add(-14*24*time.Hour)) && !r.Calendar.Working(t) { // back to the last working hour
 		t = t.Add(-time.Hour)
 	}
 	return t.Add(time.Hour)

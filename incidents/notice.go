@@ -107,10 +107,10 @@ type Intent struct {
 	Audience   Audience
 	Text       string // for posts and direct messages
 	// Root is the thread of a reply that is not an incident's (an ask's).
-	Root string
-	Attempts   int    // tries so far, counted before each try
-	CreatedAt  time.Time
-	NotBefore  time.Time
+	Root      string
+	Attempts  int // tries so far, counted before each try
+	CreatedAt time.Time
+	NotBefore time.Time
 	// Supersedes is the newest pending update of the same incident on the
 	// same platform when this intent was read: delivering a root or an
 	// update renders the incident as it is, which covers those.
