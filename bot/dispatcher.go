@@ -354,9 +354,6 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		m.Text += "\n\n" + m.Document.Content
 		m.Document = nil
 	}
-	if it.Kind == incidents.IntentReply && it.IncidentID == 0 && it.Root != "" {
-		return p.Reply(ctx, it.Channel, it.Root, m) // a thread of its own, like an ask's
-	}
 	switch it.Kind {
 	case incidents.IntentRoot:
 		if f, ok := p.(RootFinder); ok && attempts > 1 {
@@ -370,7 +367,12 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 			}
 		}
 		return p.Post(ctx, it.Channel, m)
-	case incidents.IntentUpdate, incidents.IntentReply:
+	case incidents.IntentReply:
+		if it.Root != "" {
+			return p.Reply(ctx, it.Channel, it.Root, m) // a thread that is not an incident's, like an ask's
+		}
+		fallthrough
+	case incidents.IntentUpdate:
 		root, ok, err := d.outbox.Thread(ctx, it.IncidentID, it.Platform)
 		if err != nil {
 			return "", err

@@ -39,7 +39,6 @@ type Triage struct {
 	Calendar  interface {
 		AddWorking(t time.Time, d time.Duration) time.Time
 	}
-	Now func() time.Time
 }
 
 // AskStore keeps asks.
@@ -104,7 +103,7 @@ func (h *Handler) ChannelMessage(ctx context.Context, m bot.ChannelMessage) bot.
 	if t == nil || len(h.Router.Members) == 0 || !slices.Contains(t.Channels, m.Channel) || h.Router.isTeam(m.User) {
 		return bot.Reply{}
 	}
-	now := t.Now()
+	now := h.Router.now()
 	ask := incidents.Ask{Platform: m.Platform, Channel: m.Channel, Ref: m.Ref, From: m.User, Text: m.Text,
 		AskedAt: now, DueAt: t.Calendar.AddWorking(now, t.Threshold)}
 	if err := t.Asks.Record(ctx, ask); err != nil {

@@ -281,6 +281,12 @@ var tables = map[string]func(c *Config, n *yaml.Node) error{
 	"morning_check": parseMorning,
 }
 
+// envSettings are the settings read from the environment: the scalars,
+// the llm table's keys and the LLM key, which only the environment holds.
+func envSettings() []setting {
+	return append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey)
+}
+
 // EnvName is the environment variable for a setting key.
 func EnvName(key string) string { return "RUNBOT_" + strings.ToUpper(key) }
 
@@ -293,7 +299,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
-	for _, s := range append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey) {
+	for _, s := range envSettings() {
 		if v, ok := lookup(getenv, EnvName(s.key)); ok {
 			if err := s.set(&c, v); err != nil {
 				return Config{}, fmt.Errorf("%s: %w", EnvName(s.key), err)
@@ -561,7 +567,7 @@ func (c Config) LogValue() slog.Value {
 // Help describes every setting with its environment variable.
 func Help() string {
 	var b strings.Builder
-	for _, s := range append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey) {
+	for _, s := range envSettings() {
 		fmt.Fprintf(&b, "  %-24s %-32s %s\n", s.key, EnvName(s.key), s.help)
 	}
 	return b.String()

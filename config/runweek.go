@@ -52,8 +52,9 @@ func defaultRunWeek() RunWeek {
 	}
 }
 
-// parseRotationTable reads {members, start, handover, timezone}.
-func parseRotationTable(key string, n *yaml.Node, r *rota.Rotation) error {
+// parseRotationTable reads {members, start, handover, timezone}; more
+// reads the keys a table adds to those, and reports whether it knew one.
+func parseRotationTable(key string, n *yaml.Node, r *rota.Rotation, more func(k, v *yaml.Node) (bool, error)) error {
 	if n.Kind != yaml.MappingNode {
 		return &keyError{key: key, line: n.Line, msg: `must hold members, start and handover, like {members: [alice, bob], start: 2026-11-23, handover: "Monday 09:00"}`}
 	}
@@ -87,10 +88,16 @@ func parseRotationTable(key string, n *yaml.Node, r *rota.Rotation) error {
 			}
 			r.Location = loc
 		default:
-			if key == "oncall" && (k.Value == "repeat" || k.Value == "secondary_after" || k.Value == "webhook") {
-				continue // read by parseOnCall
+			known := false
+			if more != nil {
+				var err error
+				if known, err = more(k, v); err != nil {
+					return err
+				}
 			}
-			return &keyError{key: field, line: k.Line, msg: "unknown key (use members, start, handover, timezone)"}
+			if !known {
+				return &keyError{key: field, line: k.Line, msg: "unknown key (use members, start, handover, timezone)"}
+			}
 		}
 	}
 	if len(r.Members) == 0 {
@@ -115,20 +122,16 @@ func nameList(key string, v *yaml.Node) ([]string, error) {
 }
 
 func parseRotation(c *Config, n *yaml.Node) error {
-	return parseRotationTable("rotation", n, &c.RunWeek.Rotation)
+	return parseRotationTable("rotation", n, &c.RunWeek.Rotation, nil)
 }
 
 func parseOnCall(c *Config, n *yaml.Node) error {
-	if err := parseRotationTable("oncall", n, &c.RunWeek.OnCall.Rotation); err != nil {
-		return err
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	return parseRotationTable("oncall", n, &c.RunWeek.OnCall.Rotation, func(k, v *yaml.Node) (bool, error) {
 		switch k.Value {
 		case "repeat", "secondary_after":
 			d, err := time.ParseDuration(v.Value)
 			if err != nil || d < time.Minute {
-				return &keyError{key: "oncall." + k.Value, line: v.Line, msg: fmt.Sprintf("%q is not a duration of at least 1m", v.Value)}
+				return true, &keyError{key: "oncall." + k.Value, line: v.Line, msg: fmt.Sprintf("%q is not a duration of at least 1m", v.Value)}
 			}
 			if k.Value == "repeat" {
 				c.RunWeek.OnCall.Repeat = d
@@ -137,12 +140,14 @@ func parseOnCall(c *Config, n *yaml.Node) error {
 			}
 		case "webhook":
 			if !strings.HasPrefix(v.Value, "http://") && !strings.HasPrefix(v.Value, "https://") {
-				return &keyError{key: "oncall.webhook", line: v.Line, msg: fmt.Sprintf("%q is not an http(s) URL", v.Value)}
+				return true, &keyError{key: "oncall.webhook", line: v.Line, msg: fmt.Sprintf("%q is not an http(s) URL", v.Value)}
 			}
 			c.RunWeek.OnCall.Webhook = v.Value
+		default:
+			return false, nil
 		}
-	}
-	return nil
+		return true, nil
+	})
 }
 
 func parseWorkingHours(c *Config, n *yaml.Node) error {

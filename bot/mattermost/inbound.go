@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -28,30 +27,6 @@ const (
 // answerWithin runbot says it is working on it and answers later at the
 // response URL.
 const answerWithin = 10 * time.Second
-
-func (p *Platform) setHandler(h bot.Handler) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.handler = h
-	select {
-	case <-p.ready:
-	default:
-		close(p.ready)
-	}
-}
-
-func (p *Platform) listener(ctx context.Context) (bot.Handler, error) {
-	select {
-	case <-p.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(5 * time.Second):
-		return nil, errors.New("runbot is not listening yet")
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.handler, nil
-}
 
 // Handler serves what Mattermost sends runbot: slash commands at
 // /mattermost/commands (verified by the command's token) and button
@@ -103,7 +78,7 @@ func (p *Platform) httpCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown command token", http.StatusUnauthorized)
 		return
 	}
-	h, err := p.listener(r.Context())
+	h, err := p.handler.Wait(r.Context())
 	if err != nil {
 		writeJSON(w, model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: "runbot is starting; try again in a moment"})
 		return
@@ -162,7 +137,7 @@ func (p *Platform) httpAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "signature verification failed", http.StatusUnauthorized)
 		return
 	}
-	h, err := p.listener(r.Context())
+	h, err := p.handler.Wait(r.Context())
 	if err != nil {
 		writeJSON(w, model.PostActionIntegrationResponse{EphemeralText: "runbot is starting; try again in a moment"})
 		return

@@ -85,8 +85,7 @@ type Platform struct {
 	order *bot.Serial
 
 	mu          sync.Mutex
-	handler     bot.Handler
-	ready       chan struct{}
+	handler     *bot.HandlerSlot
 	me          *model.User
 	teamID      string
 	channelID   map[string]string // name -> id
@@ -162,7 +161,7 @@ func New(cfg Config) (*Platform, error) {
 		log:         cfg.Logger.With("platform", Name),
 		seen:        bot.NewSeen(20000, 3*time.Hour),
 		order:       bot.NewSerial(),
-		ready:       make(chan struct{}),
+		handler:     bot.NewHandlerSlot(),
 		channelID:   map[string]string{},
 		chanName:    map[string]string{},
 		chanType:    map[string]model.ChannelType{},

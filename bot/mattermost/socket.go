@@ -26,32 +26,17 @@ const catchUpMargin = time.Minute
 // (re)connection it reads through the REST API what was posted while it
 // was away, since Mattermost does not replay it.
 func (p *Platform) Listen(ctx context.Context, h bot.Handler) error {
-	p.setHandler(h)
+	p.handler.Set(h)
 	if err := p.loadCursor(ctx); err != nil {
 		p.log.Warn("reading where the last run stopped failed; starting from now", "operation", "listening to mattermost", "error", err)
 	}
 	registered := false
-	backoff := time.Second
-	for ctx.Err() == nil {
+	bot.Reconnect(ctx, p.log, "listening to mattermost", "mattermost", func(ctx context.Context) error {
 		if !registered {
 			registered = p.RegisterCommands(ctx) == nil
 		}
-		started := time.Now()
-		err := p.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if time.Since(started) > time.Minute {
-			backoff = time.Second
-		}
-		p.log.Warn("mattermost connection lost, reconnecting", "operation", "listening to mattermost", "retry_in", backoff, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Minute)
-	}
+		return p.session(ctx)
+	})
 	return nil
 }
 
@@ -292,7 +277,7 @@ func (p *Platform) fromPerson(post *model.Post, me *model.User) bool {
 // (acting on the thread's incident in a thread), another reply in a
 // thread is a comment, and a top-level message is a channel message.
 func (p *Platform) handle(ctx context.Context, post *model.Post, me *model.User) {
-	h, err := p.listener(ctx)
+	h, err := p.handler.Wait(ctx)
 	if err != nil {
 		p.log.Warn("dropped a mattermost post", "operation", "listening to mattermost", "post", post.Id, "error", err)
 		return

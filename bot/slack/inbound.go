@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,57 +23,16 @@ const answerWithin = 2500 * time.Millisecond
 
 const maxBody = 1 << 20
 
-func (p *Platform) setHandler(h bot.Handler) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.handler = h
-	select {
-	case <-p.ready:
-	default:
-		close(p.ready)
-	}
-}
-
-func (p *Platform) listener(ctx context.Context) (bot.Handler, error) {
-	select {
-	case <-p.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(5 * time.Second):
-		return nil, errors.New("runbot is not listening yet")
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.handler, nil
-}
-
 // Listen implements bot.Platform. In Socket Mode it holds the connection
 // to Slack, reconnecting with backoff; in HTTP mode the requests arrive
 // through Handler, and Listen only hands them h.
 func (p *Platform) Listen(ctx context.Context, h bot.Handler) error {
-	p.setHandler(h)
+	p.handler.Set(h)
 	if p.cfg.AppToken == "" {
 		<-ctx.Done()
 		return nil
 	}
-	backoff := time.Second
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := p.runSocket(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if time.Since(started) > time.Minute {
-			backoff = time.Second
-		}
-		p.log.Warn("slack socket mode connection lost, reconnecting", "operation", "listening to slack", "retry_in", backoff, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Minute)
-	}
+	bot.Reconnect(ctx, p.log, "listening to slack", "slack socket mode", p.runSocket)
 	return nil
 }
 
@@ -212,7 +170,7 @@ type commandAnswer struct {
 }
 
 func (p *Platform) onCommand(ctx context.Context, cmd slack.SlashCommand) commandAnswer {
-	h, err := p.listener(ctx)
+	h, err := p.handler.Wait(ctx)
 	if err != nil {
 		return commandAnswer{ResponseType: "ephemeral", Text: "runbot is starting; try again in a moment"}
 	}
@@ -253,7 +211,7 @@ func (p *Platform) onEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && !p.seen.First(cb.EventID, p.cfg.Now()) {
 		return // delivered again: handled already
 	}
-	h, err := p.listener(ctx)
+	h, err := p.handler.Wait(ctx)
 	if err != nil {
 		p.log.Warn("dropped a slack event", "operation", "listening to slack", "error", err)
 		return
@@ -293,7 +251,7 @@ func (p *Platform) onInteraction(ctx context.Context, cb slack.InteractionCallba
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
-	h, err := p.listener(ctx)
+	h, err := p.handler.Wait(ctx)
 	if err != nil {
 		return
 	}

@@ -51,8 +51,7 @@ type Platform struct {
 	order    *bot.Serial
 
 	mu        sync.Mutex
-	handler   bot.Handler
-	ready     chan struct{}
+	handler   *bot.HandlerSlot
 	botUserID string
 	userName  map[string]string // id -> name
 	userID    map[string]string // name -> id
@@ -110,7 +109,7 @@ func New(cfg Config) (*Platform, error) {
 		log:       cfg.Logger.With("platform", Name),
 		seen:      bot.NewSeen(10000, time.Hour),
 		order:     bot.NewSerial(),
-		ready:     make(chan struct{}),
+		handler:   bot.NewHandlerSlot(),
 		userName:  map[string]string{},
 		userID:    map[string]string{},
 		channelID: map[string]string{},

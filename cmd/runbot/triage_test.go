@@ -44,7 +44,7 @@ func TestAskOnFridayEveningWaitsForMonday(t *testing.T) {
 	}
 	svc := sqlite.NewIncidentService(db, incidents.DefaultPolicy())
 	router := &commands.Router{Incidents: svc, Members: []string{"alice", "bob", "carol"}, Asks: asks, Duty: duty, Now: clock, Location: paris}
-	h := &commands.Handler{Router: router, Threads: svc, Triage: &commands.Triage{Asks: asks, Channels: []string{"team"}, Threshold: 30 * time.Minute, Calendar: cal, Now: clock}}
+	h := &commands.Handler{Router: router, Threads: svc, Triage: &commands.Triage{Asks: asks, Channels: []string{"team"}, Threshold: 30 * time.Minute, Calendar: cal}}
 	reminder := bot.NewAskReminder(asks, func(t time.Time) string { return duty.RunShift(t).Person }, nil)
 	reminder.Now, reminder.Location = clock, paris
 
