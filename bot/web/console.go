@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/digest"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/runbooks"
 )
@@ -46,6 +47,10 @@ type Console struct {
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
 	csrf      *http.CrossOriginProtection
+	// morningCheck computes the digest shown on the home page; nil leaves
+	// the section out.
+	morningCheck   func(ctx context.Context) (digest.Morning, error)
+	morningTimeout time.Duration
 }
 
 // ConsoleOptions assemble a Console.
@@ -58,6 +63,11 @@ type ConsoleOptions struct {
 	Auth      *Auth
 	Hub       *Hub
 	Logger    *slog.Logger
+	// Morning computes the morning check (the chat's /morning) for the
+	// home page and /morning; nil means no such section or page.
+	Morning func(ctx context.Context) (digest.Morning, error)
+	// MorningTimeout bounds the check within a page; zero means 5s.
+	MorningTimeout time.Duration
 }
 
 // NewConsole builds the console.
@@ -65,12 +75,22 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.MorningTimeout <= 0 {
+		o.MorningTimeout = defaultMorningTimeout
+	}
 	c := &Console{platform: o.Platform, store: o.Store, incidents: o.Incidents, runbooks: o.Runbooks, render: o.Renderer,
 		auth: o.Auth, hub: o.Hub, logger: o.Logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
-		csrf: http.NewCrossOriginProtection()}
+		csrf: http.NewCrossOriginProtection(), morningCheck: o.Morning,
+		morningTimeout: o.MorningTimeout}
 	funcs := template.FuncMap{}
-	for _, page := range []string{"board", "incident", "runbook", "login"} {
-		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page+".html")
+	// digest.html holds the morning check's section, shared by the home
+	// page and /morning.
+	for _, page := range []string{"board", "incident", "runbook", "login", "morning"} {
+		files := []string{"templates/layout.html", "templates/" + page + ".html"}
+		if page == "board" || page == "morning" {
+			files = append(files, "templates/digest.html")
+		}
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, files...)
 		if err != nil {
 			return nil, fmt.Errorf("parsing the %s page: %w", page, err)
 		}
@@ -89,6 +109,10 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	c.mux.Handle("GET /runbooks/{service}", c.signedIn(c.runbook))
 	c.mux.Handle("GET /fragments/board", c.signedIn(c.boardFragment))
 	c.mux.Handle("GET /fragments/incidents/{id}", c.signedIn(c.incidentFragment))
+	if o.Morning != nil {
+		c.mux.Handle("GET /morning", c.signedIn(c.morningPage))
+		c.mux.Handle("GET /fragments/morning", c.signedIn(c.morningFragment))
+	}
 	c.mux.Handle("GET /events", c.signedIn(c.events))
 	c.mux.Handle("POST /console/command", c.signedIn(c.command))
 	c.mux.Handle("POST /console/reply", c.signedIn(c.reply))
@@ -143,6 +167,7 @@ type pageData struct {
 
 	Rows     []boardRow
 	Resolved []*incidents.Incident
+	Morning  *morningView // nil: no morning check configured
 
 	Card       *bot.Card
 	Icon       string
@@ -265,15 +290,21 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
 		return
 	}
 	d.User, d.Said = user, r.URL.Query().Get("said")
+	d.Morning = c.morning(r.Context(), false)
 	c.renderPage(w, r, "board", d)
 }
 
+// boardFragment carries the morning check along with the incidents: the
+// two sit on one page, and a digest left as it was at page load would
+// contradict the live board below it (a P1 on the board, "all green"
+// above) on a screen left open all day.
 func (c *Console) boardFragment(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.boardData(r.Context())
 	if err != nil {
 		c.fail(w, err)
 		return
 	}
+	d.Morning = c.morning(r.Context(), false)
 	c.renderFragment(w, "board", "boardfragment", d)
 }
 

@@ -1,14 +1,28 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/bot/bottest"
 	"github.com/runbot-dev/runbot/bot/web"
+	"github.com/runbot-dev/runbot/digest"
+	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
@@ -60,4 +74,249 @@ func TestConsolePassesTheContract(t *testing.T) {
 		p := web.NewPlatform(store, "incidents", web.NewHub())
 		return bottest.Env{Platform: p, Chat: chat{p: p, store: store}, DefaultChannel: "incidents", OtherChannel: "payments"}
 	})
+}
+
+// noIncidents is a store with nothing in it: the morning check's section
+// is under test, not the board's rows.
+type noIncidents struct{}
+
+func (noIncidents) FindIncident(ctx context.Context, id int64) (*incidents.Incident, error) {
+	return nil, incidents.Errorf(incidents.ENOTFOUND, "no incident #%d", id)
+}
+
+func (noIncidents) FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error) {
+	return nil, nil
+}
+
+func (noIncidents) Chains(ctx context.Context, id int64) ([]*incidents.Chain, error) { return nil, nil }
+
+func (noIncidents) Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error) {
+	return nil, incidents.Errorf(incidents.ENOTFOUND, "no post-mortem")
+}
+
+// newConsole builds a console behind a trusted user header, so that a
+// request is signed in by naming someone.
+func newConsole(t *testing.T, morning func(context.Context) (digest.Morning, error), logs io.Writer) http.Handler {
+	t.Helper()
+	return newConsoleWith(t, web.ConsoleOptions{Morning: morning}, logs)
+}
+
+func newConsoleWith(t *testing.T, o web.ConsoleOptions, logs io.Writer) http.Handler {
+	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
+	o.Incidents, o.Renderer, o.Hub = noIncidents{}, &bot.Renderer{}, web.NewHub()
+	o.Auth = &web.Auth{UserHeader: "X-Forwarded-User", Secret: []byte("test")}
+	o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	c, err := web.NewConsole(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("X-Forwarded-User", "alice")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// svcRow is one service's row as the page lists it.
+var svcRow = regexp.MustCompile(`(?s)<li class="svc colour-(\w+)" data-service="([^"]*)" data-colour="\w+">(.*?)</ul>\s*</li>`)
+
+func nightDigest() digest.Morning {
+	at := time.Date(2026, 11, 24, 8, 30, 0, 0, time.UTC)
+	m := digest.Morning{At: at, Since: at.Add(-14*time.Hour - 30*time.Minute),
+		Counts: map[digest.Colour]int{digest.Red: 1, digest.Orange: 2, digest.Green: 2},
+		Services: []digest.ServiceStatus{
+			{Service: "checkout", Colour: digest.Red, Incidents: []int64{12},
+				Reasons: []string{`#12 P1 open: placing order: <script>alert("x")</script> after #99`, "#12 TTA breached by 5m (target 15m)"}},
+			{Service: "billing", Colour: digest.Orange, Incidents: []int64{31},
+				Reasons: []string{"#31 P3 fired and resolved at source overnight (opened 02:00, resolved at source 02:20): invoice job failed"}},
+			{Service: `search & <b>find</b>`, Colour: digest.Orange, Incidents: []int64{7},
+				Reasons: []string{"#7 P4 open: slow queries"}},
+			{Service: "inventory", Colour: digest.Green},
+			{Service: "shipping", Colour: digest.Green},
+		},
+	}
+	for i := range 14 {
+		m.Overnight = append(m.Overnight, fmt.Sprintf("0%d:%02d #%d checkout P1 opened: line %d", i/6, i*4, 100+i, i))
+	}
+	return m
+}
+
+// TestBoardShowsTheMorningCheck: each service under its colour, worst
+// first, with its reasons escaped and its incidents linked; green ones as
+// names; the night clipped to its latest lines with the rest counted.
+func TestBoardShowsTheMorningCheck(t *testing.T) {
+	h := newConsole(t, func(context.Context) (digest.Morning, error) { return nightDigest(), nil }, nil)
+	code, page := get(t, h, "/")
+	if code != 200 {
+		t.Fatalf("GET /: %d\n%s", code, page)
+	}
+	if !strings.Contains(page, `<section id="morning" data-live`) {
+		t.Fatalf("no live morning section:\n%s", page)
+	}
+	for _, want := range []string{"<strong>1</strong> red", "<strong>2</strong> orange", "<strong>2</strong> green",
+		"■ Red: act now", "▲ Orange: to watch", "● Green: all well",
+		`datetime="2026-11-24T08:30:00Z"`, "Tue 24 Nov 08:30", "covering since", "Mon 23 Nov 18:00"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	// Worst first, and the digest above the board.
+	order := []string{`id="morning-red"`, `id="morning-orange"`, `id="morning-green"`, `id="morning-overnight"`, `id="board"`}
+	for i := 1; i < len(order); i++ {
+		if a, b := strings.Index(page, order[i-1]), strings.Index(page, order[i]); a < 0 || b < 0 || a > b {
+			t.Errorf("%s (at %d) should come before %s (at %d)", order[i-1], a, order[i], b)
+		}
+	}
+
+	rows := svcRow.FindAllStringSubmatch(page, -1)
+	type row struct{ colour, service, body string }
+	var got []row
+	for _, r := range rows {
+		got = append(got, row{r[1], html.UnescapeString(r[2]), r[3]})
+	}
+	if len(got) != 3 {
+		t.Fatalf("want 3 red or orange rows, got %d: %+v", len(got), got)
+	}
+	want := []struct{ colour, service string }{{"red", "checkout"}, {"orange", "billing"}, {"orange", "search & <b>find</b>"}}
+	for i, w := range want {
+		if got[i].colour != w.colour || got[i].service != w.service {
+			t.Errorf("row %d: %s %q, want %s %q", i, got[i].colour, got[i].service, w.colour, w.service)
+		}
+	}
+	red, bill, search := got[0].body, got[1].body, got[2].body
+	for _, w := range []string{"■ red", `<a href="/incidents/12">#12</a> P1 open: placing order: &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; after #99`,
+		`<a href="/incidents/12">#12</a> TTA breached by 5m (target 15m)`, `<a class="runbook" href="/runbooks/checkout">runbook</a>`} {
+		if !strings.Contains(red, w) {
+			t.Errorf("the red row lacks %q:\n%s", w, red)
+		}
+	}
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "/incidents/99") {
+		t.Error("a title's markup or its #99 went through as HTML or as a link")
+	}
+	if !strings.Contains(bill, "▲ orange") || !strings.Contains(bill, "fired and resolved at source overnight") ||
+		!strings.Contains(bill, `href="/incidents/31"`) {
+		t.Errorf("the billing row:\n%s", bill)
+	}
+	if !strings.Contains(search, "search &amp; &lt;b&gt;find&lt;/b&gt;") || !strings.Contains(search, `href="/runbooks/search%20&amp;%20%3Cb%3Efind%3C%2Fb%3E"`) {
+		t.Errorf("the search row is not escaped as text and as a path:\n%s", search)
+	}
+	if strings.Contains(page, "<b>find</b>") {
+		t.Error("a service name went through as HTML")
+	}
+
+	green := page[strings.Index(page, `id="morning-green"`):strings.Index(page, `id="morning-overnight"`)]
+	for _, w := range []string{`<a href="/runbooks/inventory">inventory</a>`, `<a href="/runbooks/shipping">shipping</a>`} {
+		if !strings.Contains(green, w) {
+			t.Errorf("the green list lacks %q:\n%s", w, green)
+		}
+	}
+	if strings.Contains(green, "checkout") {
+		t.Error("a red service is listed as green")
+	}
+
+	// 14 overnight lines: the latest 10 shown, 4 counted with a link.
+	night := page[strings.Index(page, `id="morning-overnight"`):strings.Index(page, `id="board"`)]
+	if !strings.Contains(night, "latest 10 of 14 events") || !strings.Contains(night, "4 earlier events not shown") ||
+		!strings.Contains(night, `href="/morning#morning-overnight"`) || strings.Contains(night, "line 3<") || !strings.Contains(night, "line 4<") ||
+		!strings.Contains(night, "line 13<") {
+		t.Errorf("the night is not clipped to its latest 10:\n%s", night)
+	}
+
+	// The live refresh carries the section; /morning has the whole night.
+	if code, frag := get(t, h, "/fragments/board"); code != 200 || !strings.Contains(frag, `<section id="morning" data-live`) || !strings.Contains(frag, `<section id="board"`) {
+		t.Errorf("the board fragment lacks the morning check: %d\n%s", code, frag)
+	}
+	code, full := get(t, h, "/morning")
+	if code != 200 || !strings.Contains(full, "line 0<") || strings.Contains(full, "not shown") || !strings.Contains(full, `<h1 id="morning-title">`) {
+		t.Errorf("/morning is not the whole check: %d\n%s", code, full)
+	}
+}
+
+// TestManyGreenServicesFold: a large quiet catalog folds behind its count
+// on the home page, and /morning names every service.
+func TestManyGreenServicesFold(t *testing.T) {
+	m := nightDigest()
+	for i := range 40 {
+		m.Services = append(m.Services, digest.ServiceStatus{Service: fmt.Sprintf("svc-%02d", i), Colour: digest.Green})
+	}
+	h := newConsole(t, func(context.Context) (digest.Morning, error) { return m, nil }, nil)
+	_, page := get(t, h, "/")
+	if !strings.Contains(page, `<details class="green colour-green" id="morning-green">`) || !strings.Contains(page, "42 services: show their names") {
+		t.Errorf("42 green services are not folded on the home page:\n%s", page)
+	}
+	_, full := get(t, h, "/morning")
+	if strings.Contains(full, `<details class="green`) || !strings.Contains(full, `<a href="/runbooks/svc-39">svc-39</a>`) {
+		t.Errorf("/morning does not list every green service openly:\n%s", full)
+	}
+}
+
+// TestBoardWithoutMorningCheck: no function, no section and no page.
+func TestBoardWithoutMorningCheck(t *testing.T) {
+	h := newConsole(t, nil, nil)
+	code, page := get(t, h, "/")
+	if code != 200 || strings.Contains(page, `id="morning"`) || strings.Contains(page, "Morning check") {
+		t.Fatalf("GET / without a morning check: %d\n%s", code, page)
+	}
+	if _, frag := get(t, h, "/fragments/board"); strings.Contains(frag, `id="morning"`) {
+		t.Errorf("the fragment has a morning section:\n%s", frag)
+	}
+	if code, _ := get(t, h, "/morning"); code != 404 {
+		t.Errorf("/morning without a morning check: %d, want 404", code)
+	}
+}
+
+// TestBoardSurvivesAFailingMorningCheck: the board still loads, the
+// section says the check failed, and the log says why.
+func TestBoardSurvivesAFailingMorningCheck(t *testing.T) {
+	var logs bytes.Buffer
+	h := newConsole(t, func(context.Context) (digest.Morning, error) {
+		return digest.Morning{}, errors.New("listing recent incidents: database is locked")
+	}, &logs)
+	code, page := get(t, h, "/")
+	if code != 200 {
+		t.Fatalf("GET / with a failing morning check: %d, want 200\n%s", code, page)
+	}
+	if !strings.Contains(page, `<p class="error" role="alert">■ The morning check could not be computed`) ||
+		!strings.Contains(page, `<section id="board"`) || !strings.Contains(page, "No active incident") {
+		t.Errorf("the page should carry the board and say the check failed:\n%s", page)
+	}
+	if strings.Contains(page, "database is locked") {
+		t.Error("an internal error's detail reached the page")
+	}
+	if code, frag := get(t, h, "/fragments/board"); code != 200 || !strings.Contains(frag, "could not be computed") {
+		t.Errorf("the fragment with a failing morning check: %d\n%s", code, frag)
+	}
+	var entry struct {
+		Level, Msg, Operation, Error string
+	}
+	line, _, _ := strings.Cut(logs.String(), "\n")
+	if err := json.Unmarshal([]byte(line), &entry); err != nil {
+		t.Fatalf("log %q: %v", logs.String(), err)
+	}
+	if entry.Level != "ERROR" || entry.Operation != "computing the morning check" ||
+		entry.Error != "computing the morning check: listing recent incidents: database is locked" {
+		t.Errorf("log entry: %+v", entry)
+	}
+
+	// A check that hangs is cut short instead of holding the board.
+	slow := newConsoleWith(t, web.ConsoleOptions{MorningTimeout: 50 * time.Millisecond,
+		Morning: func(ctx context.Context) (digest.Morning, error) {
+			<-ctx.Done()
+			return digest.Morning{}, ctx.Err()
+		}}, nil)
+	start := time.Now()
+	if code, page := get(t, slow, "/"); code != 200 || !strings.Contains(page, "took more than 50ms") {
+		t.Errorf("a hanging morning check: %d\n%s", code, page)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the board waited %s for the morning check", d)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,161 @@ func TestConsoleAccess(t *testing.T) {
 	if code := callRaw(t, "GET", proxied.url+"/api/v1/incidents", nil, nil); code != 401 {
 		t.Fatalf("API without the proxy's header: %d", code)
 	}
+}
+
+// morningRow is a red or orange service as the page shows it.
+type morningRow struct {
+	Service string   `json:"service"`
+	Colour  string   `json:"colour"`
+	Group   string   `json:"group"`
+	Text    string   `json:"text"`
+	Border  string   `json:"border"`
+	Badge   string   `json:"badge"`
+	Links   []string `json:"links"`
+	Runbook string   `json:"runbook"`
+}
+
+// TestMorningCheckInABrowser: incidents scripted over the API colour
+// their services; the home page shows the counts, each service under its
+// colour with its reasons and links, the quiet catalog as a wrapped list
+// of names, updates without a reload, and fits a phone.
+func TestMorningCheckInABrowser(t *testing.T) {
+	ctx := browser(t)
+	cfg := engineConfig(t)
+	cfg.RunbooksDir = t.TempDir()
+	// The catalog: the three services the incidents touch and a quiet
+	// fleet, enough that one name per line would take a phone's screen.
+	quiet := []string{"inventory", "shipping", "notifications", "ledger-sync", "auth", "profile", "search-indexer",
+		"recommendations", "pricing", "tax", "fraud-scoring", "email", "sms-gateway", "media", "thumbnails", "reports",
+		"exports", "audit-log", "feature-flags", "webhooks", "scheduler", "geo"}
+	for _, svc := range append([]string{"checkout", "search", "billing"}, quiet...) {
+		md := fmt.Sprintf("---\nowner: team-%s\n---\n1. Check the %s dashboard.\n2. Roll back the last deployment.\n", svc, svc)
+		if err := os.WriteFile(filepath.Join(cfg.RunbooksDir, svc+".md"), []byte(md), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := startBot(t, cfg)
+
+	// checkout: an open P1, red.
+	p1 := postAlert(t, b, `{"service":"checkout","summary":"[checkout] placing order: 502","priority":"P1"}`)
+	// search: an open P4, orange; the title's markup must read as text.
+	p4 := postAlert(t, b, `{"service":"search","summary":"slow <em>autocomplete</em> queries","priority":"P4"}`)
+	// billing: fired, resolved at source, then closed by a person: orange
+	// for having fired overnight, with nothing active.
+	bill := postAlert(t, b, `{"service":"billing","summary":"invoice job failed","priority":"P3","fingerprint":"invoice-job"}`)
+	if again := postAlert(t, b, `{"service":"billing","summary":"invoice job failed","priority":"P3","fingerprint":"invoice-job","status":"resolved"}`); again != bill {
+		t.Fatalf("the resolution opened #%d instead of joining #%d", again, bill)
+	}
+	if code, out := command(t, b, "alice", fmt.Sprintf("/resolve %d job rerun", bill)); code != 200 {
+		t.Fatalf("/resolve %d: %d %+v", bill, code, out)
+	}
+
+	inBrowser(t, ctx, "signing in",
+		chromedp.Navigate(b.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "alice"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#morning`)),
+		chromedp.WaitVisible(chromedp.CSS(`#board`)),
+	)
+	eval[int](t, ctx, `window.__marker = 42`)
+
+	// The counts strip, read as text (CSS upper-cases badges).
+	counts := eval[string](t, ctx, `document.querySelector("#morning .counts").textContent.replace(/\s+/g, " ").trim()`)
+	wantCounts := fmt.Sprintf("■ 1 red · ▲ 2 orange · ● %d green", len(quiet))
+	if counts != wantCounts {
+		t.Errorf("counts strip: %q, want %q", counts, wantCounts)
+	}
+	if head := eval[string](t, ctx, `document.querySelector("#morning-title").textContent`); !strings.Contains(head, "checked") || !strings.Contains(head, "covering since") {
+		t.Errorf("the heading does not say when the check ran and what it covers: %q", head)
+	}
+
+	rows := eval[[]morningRow](t, ctx, `[...document.querySelectorAll("#morning li.svc")].map((li) => ({
+		service: li.dataset.service, colour: li.dataset.colour,
+		group: li.closest("ul.services").previousElementSibling.id,
+		text: li.textContent.replace(/\s+/g, " "),
+		border: getComputedStyle(li).borderLeftColor,
+		badge: getComputedStyle(li.querySelector(".badge")).color,
+		links: [...li.querySelectorAll(".reasons a")].map((a) => a.getAttribute("href")),
+		runbook: (li.querySelector("a.runbook") || {}).href || "",
+	}))`)
+	if len(rows) != 3 {
+		t.Fatalf("want checkout, billing and search listed; got %s", describe(rows))
+	}
+	want := []struct {
+		service, colour, reason string
+		id                      int64
+	}{
+		{"checkout", "red", fmt.Sprintf("#%d P1 open: [checkout] placing order: 502", p1), p1},
+		{"billing", "orange", fmt.Sprintf("#%d P3 fired and resolved at source overnight", bill), bill},
+		{"search", "orange", fmt.Sprintf("#%d P4 open: slow <em>autocomplete</em> queries", p4), p4},
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r.Service != w.service || r.Colour != w.colour || r.Group != "morning-"+w.colour {
+			t.Errorf("row %d: %s %s under %s, want %s under morning-%s", i, r.Service, r.Colour, r.Group, w.service, w.colour)
+		}
+		if !strings.Contains(r.Text, w.reason) || !strings.Contains(strings.ToLower(r.Text), w.colour) {
+			t.Errorf("row %s: %q lacks %q or the word %q", r.Service, r.Text, w.reason, w.colour)
+		}
+		if link := fmt.Sprintf("/incidents/%d", w.id); !slices.Contains(r.Links, link) {
+			t.Errorf("row %s links to %v, not to %s", r.Service, r.Links, link)
+		}
+		if r.Runbook != b.url+"/runbooks/"+w.service {
+			t.Errorf("row %s: runbook link %q", r.Service, r.Runbook)
+		}
+	}
+	if eval[int](t, ctx, `document.querySelectorAll("#morning em").length`) != 0 {
+		t.Error("a title's markup was rendered as HTML")
+	}
+
+	green := eval[[]string](t, ctx, `[...document.querySelectorAll("#morning-green .names li")].map((li) => li.textContent)`)
+	if !slices.Equal(green, sortedCopy(quiet)) {
+		t.Errorf("green services: %v, want %v", green, sortedCopy(quiet))
+	}
+	greenBorder := eval[string](t, ctx, `getComputedStyle(document.querySelector("#morning-green .names li")).borderLeftColor`)
+	if red, orange := rows[0].Border, rows[1].Border; red == orange || red == greenBorder || orange == greenBorder || rows[0].Badge == rows[1].Badge {
+		t.Errorf("colours do not differ: red %s / %s, orange %s / %s, green %s", red, rows[0].Badge, orange, rows[1].Badge, greenBorder)
+	}
+	night := eval[string](t, ctx, `document.querySelector("#morning-overnight").textContent.replace(/\s+/g, " ")`)
+	for _, w := range []string{fmt.Sprintf("#%d checkout P1 opened", p1), fmt.Sprintf("#%d billing resolved at source", bill),
+		fmt.Sprintf("#%d billing resolved by alice", bill)} {
+		if !strings.Contains(night, w) {
+			t.Errorf("overnight lacks %q: %q", w, night)
+		}
+	}
+	screenshot(t, ctx, "morning.png")
+
+	// A new P2 elsewhere turns its service red on the open page, with the
+	// board, without a reload.
+	p2 := postAlert(t, b, `{"service":"inventory","summary":"stock feed stalled","priority":"P2"}`)
+	waitText(t, ctx, `#morning li.svc[data-service="inventory"][data-colour="red"]`, fmt.Sprintf("#%d P2 open: stock feed stalled", p2))
+	waitText(t, ctx, `#morning .counts`, "2 red")
+	waitText(t, ctx, fmt.Sprintf(`#board li[data-incident="%d"]`, p2), "stock feed stalled")
+	notReloaded(t, ctx)
+
+	// At phone width nothing overflows sideways, and the quiet fleet wraps
+	// into a few lines instead of a screen of one name each.
+	inBrowser(t, ctx, "phone width", chromedp.EmulateViewport(390, 844))
+	if w := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("at 390px the page is %dpx wide: it scrolls sideways", w[0])
+	}
+	if h := eval[float64](t, ctx, `document.querySelector("#morning-green .names").getBoundingClientRect().height`); h > 844/2 {
+		t.Errorf("%d green names take %.0fpx at phone width", len(quiet)-1, h)
+	}
+	screenshot(t, ctx, "morning-phone.png")
+	inBrowser(t, ctx, "desktop width", chromedp.EmulateViewport(1280, 900))
+
+	// The reason's link opens the incident.
+	inBrowser(t, ctx, "following the red service's link",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#morning li.svc[data-service="checkout"] .reasons a[href="/incidents/%d"]`, p1))),
+		chromedp.WaitVisible(chromedp.CSS(`#incident .card`)),
+	)
+	waitText(t, ctx, `#card-title`, "placing order")
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }

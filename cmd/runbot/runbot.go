@@ -24,6 +24,7 @@ import (
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
+	"github.com/runbot-dev/runbot/digest"
 	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runbooks"
@@ -209,6 +210,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
+		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
 		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret),
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})

@@ -30,13 +30,20 @@ async function refresh() {
   let url;
   if (page === "board") url = "/fragments/board";
   if (page === "incident") url = "/fragments/incidents/" + document.body.dataset.incident;
+  if (page === "morning") url = "/fragments/morning";
   if (!url) return;
   const res = await fetch(url, { credentials: "same-origin" });
   if (!res.ok) return;
   const doc = new DOMParser().parseFromString(await res.text(), "text/html");
   doc.querySelectorAll("[data-live][id]").forEach((fresh) => {
     const old = document.getElementById(fresh.id);
-    if (old) old.replaceWith(document.importNode(fresh, true));
+    if (!old) return;
+    // A section someone opened or closed stays so: a refresh is not theirs.
+    old.querySelectorAll("details[id]").forEach((d) => {
+      const f = fresh.querySelector("#" + CSS.escape(d.id));
+      if (f) f.open = d.open;
+    });
+    old.replaceWith(document.importNode(fresh, true));
   });
   tick();
 }
@@ -58,7 +65,8 @@ function listen() {
   es.addEventListener("message", (e) => {
     const ev = JSON.parse(e.data);
     const mine = document.body.dataset.incident;
-    if (document.body.dataset.page === "board" || (mine && String(ev.incident) === mine)) refreshSoon();
+    const page = document.body.dataset.page;
+    if (page === "board" || page === "morning" || (mine && String(ev.incident) === mine)) refreshSoon();
   });
 }
 
