@@ -39,6 +39,14 @@ type DirectMessenger interface {
 	Direct(ctx context.Context, user string, m Message) (string, error)
 }
 
+// Permalinker is a platform that can give a link to one of its messages
+// (ref as the platform named it, in channel). Where a text asks for a
+// link to a message (incidents.Link), the dispatcher makes it with this;
+// elsewhere the text goes without it.
+type Permalinker interface {
+	Permalink(ctx context.Context, channel, ref string) (string, error)
+}
+
 // RootFinder is a platform that can tell whether a root message with a
 // given key was already posted. After a crash between the platform taking
 // a root and runbot recording its id, the dispatcher asks before posting
@@ -139,6 +147,9 @@ type Handler interface {
 	// ChannelMessage takes a top-level message in a channel runbot
 	// watches (the team's point-of-contact channels).
 	ChannelMessage(ctx context.Context, m ChannelMessage) Reply
+	// Reaction takes a person's emoji reaction to a message. Nothing is
+	// said back: a reaction is a silent gesture, and so is its effect.
+	Reaction(ctx context.Context, r Reaction)
 }
 
 // ChannelMessage is a person's top-level message in a channel.
@@ -148,6 +159,15 @@ type ChannelMessage struct {
 	Ref      string // the message's id: a thread root to answer in
 	User     string
 	Text     string
+}
+
+// Reaction is a person's emoji reaction to a message.
+type Reaction struct {
+	Platform string
+	Channel  string
+	Ref      string // the message reacted to, as ChannelMessage.Ref names it
+	User     string
+	Emoji    string // the platform's name for it, without colons ("white_check_mark")
 }
 
 // Command is a command as a platform received it.

@@ -39,6 +39,9 @@ type Triage struct {
 	Calendar  interface {
 		AddWorking(t time.Time, d time.Duration) time.Time
 	}
+	// Emoji is the reaction that answers an ask ("white_check_mark");
+	// empty, any reaction from a team member does.
+	Emoji string
 }
 
 // AskStore keeps asks.
@@ -113,9 +116,36 @@ func (h *Handler) ChannelMessage(ctx context.Context, m bot.ChannelMessage) bot.
 }
 
 // Reaction takes a reaction to a message: a team member's reaction to an
-// ask answers it.
-func (h *Handler) Reaction(ctx context.Context, platform, ref, user string) {
-	h.answerAsk(ctx, platform, ref, user, "reaction")
+// ask, with the configured emoji, answers it.
+func (h *Handler) Reaction(ctx context.Context, r bot.Reaction) {
+	if h.Triage == nil || !sameEmoji(r.Emoji, h.Triage.Emoji) {
+		return
+	}
+	h.answerAsk(ctx, r.Platform, r.Ref, r.User, "reaction")
+}
+
+// sameEmoji reports whether a reaction is the wanted emoji (any, when
+// none is wanted). People write names with or without colons, and a
+// skin tone is the same gesture: Slack sends "+1::skin-tone-2",
+// Mattermost "thumbsup_medium_skin_tone".
+func sameEmoji(got, want string) bool {
+	want = baseEmoji(want)
+	return want == "" || baseEmoji(got) == want
+}
+
+func baseEmoji(name string) string {
+	name = strings.ToLower(strings.Trim(strings.TrimSpace(name), ":"))
+	if base, _, ok := strings.Cut(name, "::skin-tone-"); ok {
+		return base
+	}
+	// Mattermost's tones, longest first: "_dark_skin_tone" also ends
+	// "_medium_dark_skin_tone".
+	for _, tone := range []string{"_medium_light_skin_tone", "_medium_dark_skin_tone", "_medium_skin_tone", "_light_skin_tone", "_dark_skin_tone"} {
+		if base, ok := strings.CutSuffix(name, tone); ok {
+			return base
+		}
+	}
+	return name
 }
 
 func (h *Handler) answerAsk(ctx context.Context, platform, ref, user, how string) {

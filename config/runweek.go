@@ -228,8 +228,8 @@ func parseTriage(c *Config, n *yaml.Node) error {
 			t.Channels = names
 		case "threshold":
 			d, err := time.ParseDuration(v.Value)
-			if err != nil || d < time.Minute {
-				return &keyError{key: field, line: v.Line, msg: fmt.Sprintf("%q is not a duration of at least 1m", v.Value)}
+			if err != nil || d <= 0 {
+				return &keyError{key: field, line: v.Line, msg: fmt.Sprintf("%q is not a positive duration like 30m", v.Value)}
 			}
 			t.Threshold = d
 		case "emoji":

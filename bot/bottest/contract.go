@@ -21,6 +21,12 @@ type Chat interface {
 	Press(ctx context.Context, user, root, action, value string) (bot.Reply, error)
 }
 
+// Reacter is a Chat whose people can react to messages with an emoji.
+// The contract checks reaction delivery on the chats that are.
+type Reacter interface {
+	React(ctx context.Context, user, ref, emoji string) error
+}
+
 // Env is one platform under test.
 type Env struct {
 	Platform       bot.Platform
@@ -47,6 +53,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"DeliversCommands", deliversCommands},
 		{"DeliversThreadReplies", deliversThreadReplies},
 		{"DeliversButtonPresses", deliversPresses},
+		{"DeliversReactions", deliversReactions},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -258,12 +265,51 @@ func deliversPresses(t *testing.T, e Env, h *recordingHandler) {
 	}
 }
 
+func deliversReactions(t *testing.T, e Env, h *recordingHandler) {
+	r, ok := e.Chat.(Reacter)
+	if !ok {
+		t.Skip("the chat cannot react to messages")
+	}
+	ctx := ctxT(t)
+	ref, err := e.Platform.Post(ctx, e.OtherChannel, bot.Message{Text: "can someone look at the invoices export?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A platform may catch up on messages missed before it listened, not
+	// on reactions: react once a reply shows it listens.
+	if _, err := e.Chat.ThreadReply(ctx, "bob", ref, "anyone?"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); h.lastThread() == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.lastThread() == nil {
+		t.Fatal("the reply before the reaction did not reach the handler")
+	}
+	if err := r.React(ctx, "alice", ref, "white_check_mark"); err != nil {
+		t.Fatal(err)
+	}
+	// Like thread replies, reactions are handled after the platform
+	// answered the event.
+	var got *bot.Reaction
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = h.lastReaction(); got != nil {
+			break
+		}
+	}
+	want := bot.Reaction{Platform: e.Platform.Name(), Channel: e.OtherChannel, Ref: ref, User: "alice", Emoji: "white_check_mark"}
+	if got == nil || *got != want {
+		t.Fatalf("handler got %+v, want %+v", got, want)
+	}
+}
+
 // recordingHandler records what the platform hands runbot.
 type recordingHandler struct {
-	mu       sync.Mutex
-	commands []bot.Command
-	threads  []bot.ThreadMessage
-	actions  []bot.ActionEvent
+	mu        sync.Mutex
+	commands  []bot.Command
+	threads   []bot.ThreadMessage
+	actions   []bot.ActionEvent
+	reactions []bot.Reaction
 }
 
 func (h *recordingHandler) Command(_ context.Context, c bot.Command) bot.Reply {
@@ -289,6 +335,21 @@ func (h *recordingHandler) Action(_ context.Context, a bot.ActionEvent) bot.Repl
 
 func (h *recordingHandler) ChannelMessage(_ context.Context, m bot.ChannelMessage) bot.Reply {
 	return bot.Reply{}
+}
+
+func (h *recordingHandler) Reaction(_ context.Context, r bot.Reaction) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reactions = append(h.reactions, r)
+}
+
+func (h *recordingHandler) lastReaction() *bot.Reaction {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.reactions) == 0 {
+		return nil
+	}
+	return &h.reactions[len(h.reactions)-1]
 }
 
 func (h *recordingHandler) lastCommand() *bot.Command {

@@ -33,11 +33,12 @@ type Server struct {
 }
 
 type serverEvent struct {
-	ID      int                `json:"id"`
-	Type    string             `json:"type"` // command, thread, action
-	Command *bot.Command       `json:"command,omitempty"`
-	Thread  *bot.ThreadMessage `json:"thread,omitempty"`
-	Action  *bot.ActionEvent   `json:"action,omitempty"`
+	ID       int                `json:"id"`
+	Type     string             `json:"type"` // command, thread, action, reaction
+	Command  *bot.Command       `json:"command,omitempty"`
+	Thread   *bot.ThreadMessage `json:"thread,omitempty"`
+	Action   *bot.ActionEvent   `json:"action,omitempty"`
+	Reaction *bot.Reaction      `json:"reaction,omitempty"`
 }
 
 // NewServer starts a fake chat server; Close stops it.
@@ -242,6 +243,17 @@ func (s *Server) Press(ctx context.Context, user, root, action, value string) (b
 	return s.send(ctx, serverEvent{Type: "action", Action: &bot.ActionEvent{Channel: rec.Channel, Root: root, User: user, Action: action, Value: value}})
 }
 
+// React plays a person reacting to a message with an emoji; it returns
+// once runbot has handled the reaction.
+func (s *Server) React(ctx context.Context, user, ref, emoji string) error {
+	rec := s.Recorder.Message(ref)
+	if rec == nil {
+		return fmt.Errorf("no message %s", ref)
+	}
+	_, err := s.send(ctx, serverEvent{Type: "reaction", Reaction: &bot.Reaction{Channel: rec.Channel, Ref: ref, User: user, Emoji: emoji}})
+	return err
+}
+
 // HTTPPlatform is the runbot side of Server: a bot.Platform that speaks
 // its JSON API, mapping HTTP answers to what the dispatcher understands
 // (429 with Retry-After, 5xx retried, other 4xx permanent).
@@ -373,6 +385,11 @@ func (p *HTTPPlatform) handle(ctx context.Context, h bot.Handler, ev serverEvent
 	case ev.Action != nil:
 		ev.Action.Platform = p.name
 		rep = h.Action(ctx, *ev.Action)
+	case ev.Reaction != nil:
+		// Nothing is said back to a reaction; the empty answer tells the
+		// server it was handled.
+		ev.Reaction.Platform = p.name
+		h.Reaction(ctx, *ev.Reaction)
 	default:
 		return
 	}

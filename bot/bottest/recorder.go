@@ -226,6 +226,20 @@ func (r *Recorder) Press(ctx context.Context, user, root, action, value string) 
 	return h.Action(ctx, bot.ActionEvent{Platform: r.name, Channel: rec.Channel, Root: root, User: user, Action: action, Value: value}), nil
 }
 
+// React plays a person reacting to a message with an emoji.
+func (r *Recorder) React(ctx context.Context, user, ref, emoji string) error {
+	h, err := r.listener(ctx)
+	if err != nil {
+		return err
+	}
+	rec := r.Message(ref)
+	if rec == nil {
+		return fmt.Errorf("no message %s", ref)
+	}
+	h.Reaction(ctx, bot.Reaction{Platform: r.name, Channel: rec.Channel, Ref: ref, User: user, Emoji: emoji})
+	return nil
+}
+
 // Messages returns a copy of everything posted, in order.
 func (r *Recorder) Messages() []Recorded {
 	r.mu.Lock()

@@ -72,6 +72,7 @@ func (c *counting) ThreadReply(_ context.Context, m bot.ThreadMessage) bot.Reply
 
 func (c *counting) Action(context.Context, bot.ActionEvent) bot.Reply            { return bot.Reply{} }
 func (c *counting) ChannelMessage(context.Context, bot.ChannelMessage) bot.Reply { return bot.Reply{} }
+func (c *counting) Reaction(context.Context, bot.Reaction)                       {}
 
 func (c *counting) count(text string) int {
 	c.mu.Lock()

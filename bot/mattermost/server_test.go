@@ -308,6 +308,12 @@ func (c *chat) ThreadReply(ctx context.Context, user, root, text string) (bot.Re
 	return bot.Reply{}, err
 }
 
+// React adds a reaction as the person would in the web app.
+func (c *chat) React(ctx context.Context, user, ref, emoji string) error {
+	_, _, err := c.s.users[user].SaveReaction(ctx, &model.Reaction{UserId: c.s.ids[user], PostId: ref, EmojiName: emoji})
+	return err
+}
+
 // Press clicks a button (or picks an option) as Mattermost's web app
 // does, and reads runbot's answer where the person sees it: an ephemeral
 // message on their WebSocket.

@@ -141,16 +141,62 @@ func (p *Platform) Connected() <-chan struct{} {
 }
 
 func (p *Platform) onEvent(ctx context.Context, ev *model.WebSocketEvent) {
-	if ev.EventType() != model.WebsocketEventPosted {
+	switch ev.EventType() {
+	case model.WebsocketEventPosted:
+		raw, _ := ev.GetData()["post"].(string)
+		var post model.Post
+		if err := json.Unmarshal([]byte(raw), &post); err != nil {
+			p.log.Warn("dropped a malformed mattermost post event", "operation", "listening to mattermost", "error", err)
+			return
+		}
+		p.take(ctx, &post)
+	case model.WebsocketEventReactionAdded:
+		// Unlike posts, reactions made while the socket was down are not
+		// caught up: Mattermost lists no reactions by time, only per post.
+		raw, _ := ev.GetData()["reaction"].(string)
+		var r model.Reaction
+		if err := json.Unmarshal([]byte(raw), &r); err != nil || r.PostId == "" || r.UserId == "" {
+			p.log.Warn("dropped a malformed mattermost reaction event", "operation", "listening to mattermost", "error", err)
+			return
+		}
+		if r.ChannelId == "" {
+			r.ChannelId = ev.GetBroadcast().ChannelId
+		}
+		p.takeReaction(ctx, &r)
+	}
+}
+
+// takeReaction hands a person's reaction to runbot after what was posted
+// before it in the channel, so that an ask is recorded before a reaction
+// answers it.
+func (p *Platform) takeReaction(ctx context.Context, r *model.Reaction) {
+	me, _, err := p.whoami(ctx)
+	if err != nil || r.UserId == me.Id {
 		return
 	}
-	raw, _ := ev.GetData()["post"].(string)
-	var post model.Post
-	if err := json.Unmarshal([]byte(raw), &post); err != nil {
-		p.log.Warn("dropped a malformed mattermost post event", "operation", "listening to mattermost", "error", err)
+	if r.ChannelId == "" {
+		post, resp, err := p.api.GetPost(ctx, r.PostId, "")
+		if err != nil {
+			p.log.Warn("dropped a mattermost reaction", "operation", "listening to mattermost", "post", r.PostId,
+				"error", fmt.Errorf("reading the post reacted to: %w", mapErr(err, resp)))
+			return
+		}
+		r.ChannelId = post.ChannelId
+	}
+	p.order.Do(r.ChannelId, func() { p.handleReaction(context.WithoutCancel(ctx), r) })
+}
+
+func (p *Platform) handleReaction(ctx context.Context, r *model.Reaction) {
+	h, err := p.handler.Wait(ctx)
+	if err != nil {
+		p.log.Warn("dropped a mattermost reaction", "operation", "listening to mattermost", "post", r.PostId, "error", err)
 		return
 	}
-	p.take(ctx, &post)
+	channel, typ := p.channelOf(ctx, r.ChannelId, "")
+	if typ == model.ChannelTypeDirect || typ == model.ChannelTypeGroup {
+		return
+	}
+	h.Reaction(ctx, bot.Reaction{Platform: Name, Channel: channel, Ref: r.PostId, User: p.userNameOf(ctx, r.UserId, ""), Emoji: r.EmojiName})
 }
 
 // catchUp reads, channel by channel, what was posted since the last post

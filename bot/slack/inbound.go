@@ -143,6 +143,10 @@ func (p *Platform) queueEvent(ctx context.Context, ev slackevents.EventsAPIEvent
 		key = e.Channel
 	case *slackevents.MessageEvent:
 		key = e.Channel
+	case *slackevents.ReactionAddedEvent:
+		// Behind the messages of its channel, so that an ask is recorded
+		// before a reaction answers it.
+		key = e.Item.Channel
 	}
 	p.order.Do(key, func() { p.onEvent(ctx, ev) })
 }
@@ -244,6 +248,13 @@ func (p *Platform) onEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
 		}
 		rep := h.ChannelMessage(ctx, bot.ChannelMessage{Platform: Name, Channel: channel, Ref: ref(e.Channel, e.TimeStamp), User: user, Text: e.Text})
 		p.answer(ctx, e.Channel, e.User, e.TimeStamp, rep)
+	case *slackevents.ReactionAddedEvent:
+		// Reactions to files carry no message to name.
+		if e.Item.Type != "message" || e.User == "" || e.User == p.botUser(ctx) {
+			return
+		}
+		h.Reaction(ctx, bot.Reaction{Platform: Name, Channel: p.channelName(ctx, e.Item.Channel, ""), Ref: ref(e.Item.Channel, e.Item.Timestamp),
+			User: p.userNameOf(ctx, e.User, ""), Emoji: e.Reaction})
 	}
 }
 

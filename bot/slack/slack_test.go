@@ -99,6 +99,11 @@ func (c *chat) ThreadReply(ctx context.Context, user, root, text string) (bot.Re
 	return bot.Reply{}, err
 }
 
+func (c *chat) React(ctx context.Context, user, ref, emoji string) error {
+	ch, ts, _ := strings.Cut(ref, "/")
+	return c.fake.React(ctx, c.users[user], ch, ts, emoji)
+}
+
 func (c *chat) Press(ctx context.Context, user, root, action, value string) (bot.Reply, error) {
 	ch, ts, _ := strings.Cut(root, "/")
 	before := len(c.fake.ResponseURLPosts())

@@ -95,18 +95,43 @@ func (s *Server) userMessage(ctx context.Context, op, eventType, userID, channel
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
 	}
+	if err := s.deliverCallback(ctx, body, dup); err != nil {
+		return ts, fmt.Errorf("%s: %w", op, err)
+	}
+	return ts, nil
+}
+
+// React adds reaction (an emoji name as Slack sends it: "white_check_mark",
+// "+1::skin-tone-2") as userID to the message messageTS in channelID and
+// delivers the reaction_added event, as Say does.
+func (s *Server) React(ctx context.Context, userID, channelID, messageTS, reaction string) error {
+	s.mu.Lock()
+	body, dup, err := s.reactionEvent(userID, channelID, messageTS, reaction)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("react: %w", err)
+	}
+	if err := s.deliverCallback(ctx, body, dup); err != nil {
+		return fmt.Errorf("react: %w", err)
+	}
+	return nil
+}
+
+// deliverCallback delivers an event_callback, twice when it is the turn
+// of a duplicate.
+func (s *Server) deliverCallback(ctx context.Context, body []byte, dup bool) error {
 	d := delivery{kind: "events_api", path: "/slack/events", contentType: "application/json", body: body, payload: body}
 	if err := s.deliverEvent(ctx, d, 0); err != nil {
-		return ts, fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	if dup {
 		// Slack's retry after a missed 3-second deadline: same event_id,
 		// marked as a retry, sent while the first may still be in work.
 		if err := s.deliverEvent(ctx, d, 1); err != nil {
-			return ts, fmt.Errorf("%s: redeliver: %w", op, err)
+			return fmt.Errorf("redeliver: %w", err)
 		}
 	}
-	return ts, nil
+	return nil
 }
 
 // userEvent records a user's message and builds its event_callback.
@@ -137,6 +162,33 @@ func (s *Server) userEvent(eventType, userID, channelID, threadTS, text string) 
 			ev["channel_type"] = "im"
 		}
 	}
+	body, dup, err = s.callback(ev, now)
+	return body, r.TS, dup, err
+}
+
+// reactionEvent builds the reaction_added event_callback of a reaction
+// to a message. Callers hold s.mu.
+func (s *Server) reactionEvent(userID, channelID, messageTS, reaction string) (body []byte, dup bool, err error) {
+	u, ch := s.userByID[userID], s.channelRef(channelID)
+	if u == nil || u.bot || ch == nil {
+		return nil, false, fmt.Errorf("unknown user %q or channel %q", userID, channelID)
+	}
+	r := s.byTS[messageTS]
+	if r == nil || r.Channel != ch.id {
+		return nil, false, fmt.Errorf("no message %s in %s", messageTS, ch.id)
+	}
+	if reaction == "" || strings.Contains(reaction, " ") {
+		return nil, false, fmt.Errorf("%q is not an emoji name", reaction)
+	}
+	now := s.opts.Now()
+	ev := fields{"type": "reaction_added", "user": u.id, "reaction": reaction, "item_user": r.User,
+		"item": fields{"type": "message", "channel": ch.id, "ts": r.TS}, "event_ts": s.nextTS(now)}
+	return s.callback(ev, now)
+}
+
+// callback wraps an event in Slack's event_callback envelope. Callers
+// hold s.mu.
+func (s *Server) callback(ev fields, now time.Time) (body []byte, dup bool, err error) {
 	outer := fields{
 		"token": VerificationToken, "team_id": teamID, "api_app_id": appID, "event": ev,
 		"type": "event_callback", "event_id": fmt.Sprintf("Ev%08d", s.nextID()), "event_time": now.Unix(),
@@ -147,11 +199,10 @@ func (s *Server) userEvent(eventType, userID, channelID, threadTS, text string) 
 	}
 	body, err = json.Marshal(outer)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("encode event: %w", err)
+		return nil, false, fmt.Errorf("encode event: %w", err)
 	}
 	s.events++
-	dup = s.opts.DuplicateEvery > 0 && s.events%s.opts.DuplicateEvery == 0
-	return body, r.TS, dup, nil
+	return body, s.opts.DuplicateEvery > 0 && s.events%s.opts.DuplicateEvery == 0, nil
 }
 
 func (s *Server) deliverEvent(ctx context.Context, d delivery, retry int) error {

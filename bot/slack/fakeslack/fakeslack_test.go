@@ -1069,3 +1069,54 @@ func TestCloseFailsDeliveriesStillWaiting(t *testing.T) {
 		t.Fatal("Close left a delivery waiting")
 	}
 }
+
+// TestReactionEvent: React delivers reaction_added as Slack shapes it (the
+// message as item {type, channel, ts}, its author as item_user), signed
+// over HTTP; a reaction to a message that is not there, or by the bot, is
+// refused without a delivery.
+func TestReactionEvent(t *testing.T) {
+	ctx := timeout(t)
+	s, _ := start(t, fakeslack.Options{})
+	ch := s.AddChannel("team")
+	alice := s.AddUser("alice", "Alice Liddell")
+	bob := s.AddUser("bob", "Bob")
+	b := &recordingBot{verifier: slackGoVerifier(secret)}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	s.DeliverTo(srv.URL)
+
+	ts, err := s.Say(ctx, bob, ch, "", "anyone?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.React(ctx, alice, ch, ts, "white_check_mark"); err != nil {
+		t.Fatal(err)
+	}
+	d := b.deliveries()
+	if len(d) != 2 || d[1].path != "/slack/events" {
+		t.Fatalf("%d deliveries, want the message then the reaction at /slack/events", len(d))
+	}
+	ev, err := slackevents.ParseEvent(d[1].body, slackevents.OptionVerifyToken(&slackevents.TokenComparator{VerificationToken: fakeslack.VerificationToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := ev.InnerEvent.Data.(*slackevents.ReactionAddedEvent)
+	if ev.Type != slackevents.CallbackEvent || !ok || r.User != alice || r.Reaction != "white_check_mark" || r.ItemUser != bob ||
+		r.Item.Type != "message" || r.Item.Channel != ch || r.Item.Timestamp != ts || r.EventTimestamp == "" || r.EventTimestamp == ts {
+		t.Fatalf("reaction_added: %+v %+v", ev, ev.InnerEvent.Data)
+	}
+
+	for name, react := range map[string]func() error{
+		"no such message":    func() error { return s.React(ctx, alice, ch, "1.000001", "eyes") },
+		"by the bot":         func() error { return s.React(ctx, s.BotUserID(), ch, ts, "eyes") },
+		"not an emoji name":  func() error { return s.React(ctx, alice, ch, ts, "") },
+		"in another channel": func() error { return s.React(ctx, alice, s.AddChannel("random"), ts, "eyes") },
+	} {
+		if err := react(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if n := len(b.deliveries()); n != 2 {
+		t.Fatalf("refused reactions were delivered: %d deliveries", n)
+	}
+}
