@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -348,7 +349,13 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 	if inc != nil {
 		m = d.render.Message(it, inc)
 	} else {
-		m = Message{Text: it.Text, Mention: it.Audience}
+		// Only texts runbot wrote itself ask for links: a rendered
+		// incident message carries people's words, never markers.
+		text, err := incidents.ExpandLinks(it.Text, func(l incidents.Link) (string, error) { return d.link(ctx, p, l) })
+		if err != nil {
+			return "", err
+		}
+		m = Message{Text: text, Mention: it.Audience}
 	}
 	if _, ok := p.(DocumentPoster); !ok && m.Document != nil {
 		m.Text += "\n\n" + m.Document.Content
@@ -397,4 +404,32 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		return dm.Direct(ctx, it.Audience.Users[0], m)
 	}
 	return p.Post(ctx, it.Channel, m)
+}
+
+// link makes a link a text asks for: the incident's page where runbot is
+// published, or the platform's permalink to a message; "" when there is
+// none to make.
+func (d *Dispatcher) link(ctx context.Context, p Platform, l incidents.Link) (string, error) {
+	if l.Incident != 0 {
+		if d.render == nil || d.render.PublicURL == "" {
+			return "", nil
+		}
+		return fmt.Sprintf("%s/incidents/%d", strings.TrimRight(d.render.PublicURL, "/"), l.Incident), nil
+	}
+	pl, ok := p.(Permalinker)
+	if !ok || l.Ref == "" {
+		return "", nil
+	}
+	url, err := pl.Permalink(ctx, l.Channel, l.Ref)
+	if err != nil && IsPermanent(err) {
+		// The message is gone or out of reach: the words matter more than
+		// the link, so they go without it.
+		d.opts.Logger.Warn("linking to a message failed; sending without the link", "operation", "dispatching messages",
+			"platform", p.Name(), "ref", l.Ref, "error", err)
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("linking to message %s: %w", l.Ref, err)
+	}
+	return url, nil
 }

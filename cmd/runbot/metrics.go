@@ -68,15 +68,17 @@ func (m *metrics) observeFired(_ string, late time.Duration) {
 type storeCollector struct {
 	stats   func(context.Context) (sqlite.Stats, error)
 	pending func(context.Context) (int, time.Duration, error)
+	asks    func(context.Context) (sqlite.AskStats, error)
 	logger  *slog.Logger
 
 	tta, trs, active, breaches, outboxDepth, outboxAge *prometheus.Desc
-	buckets                                            []float64
+	asksOpen, askResponse                              *prometheus.Desc
+	buckets, askBuckets                                []float64
 }
 
 func newStoreCollector(svc *sqlite.IncidentService, outbox *sqlite.Outbox, logger *slog.Logger) *storeCollector {
 	return &storeCollector{
-		stats: svc.Stats, pending: outbox.Pending, logger: logger,
+		stats: svc.Stats, pending: outbox.Pending, asks: svc.Asks().Stats, logger: logger,
 		tta: prometheus.NewDesc("runbot_incident_tta_seconds", "Time to acknowledge of incidents, by priority and service.",
 			[]string{"priority", "service"}, nil),
 		trs: prometheus.NewDesc("runbot_incident_trs_seconds", "Time to restore service of incidents, by priority and service.",
@@ -90,11 +92,45 @@ func newStoreCollector(svc *sqlite.IncidentService, outbox *sqlite.Outbox, logge
 			nil, nil),
 		// One minute to four days: a TTA of seconds and a TRS of days both land.
 		buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 345600},
+		asksOpen: prometheus.NewDesc("runbot_asks_open", "Asks from other teams waiting for an answer, by team channel.",
+			[]string{"channel"}, nil),
+		// By how too: a relay or an incident is a slower, heavier answer
+		// than a reply. Channels are the configured few, hows four.
+		askResponse: prometheus.NewDesc("runbot_ask_response_seconds", "Time from an ask to its answer, by team channel and how it was answered (reply, reaction, relayed, incident).",
+			[]string{"channel", "how"}, nil),
+		// One minute to three days, around the usual 30-minute threshold; a
+		// Friday evening ask answered on Monday lands too.
+		askBuckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200},
+	}
+}
+
+// hist is a histogram computed at scrape time.
+type hist struct {
+	count  uint64
+	sum    float64
+	bucket map[float64]uint64
+}
+
+func (h *hist) observe(d time.Duration, buckets []float64) {
+	if h.bucket == nil {
+		// Every bound, empty ones too: a series missing some buckets does
+		// not line up with the others in histogram_quantile.
+		h.bucket = make(map[float64]uint64, len(buckets))
+		for _, b := range buckets {
+			h.bucket[b] = 0
+		}
+	}
+	h.count++
+	h.sum += d.Seconds()
+	for _, b := range buckets {
+		if d.Seconds() <= b {
+			h.bucket[b]++
+		}
 	}
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.tta, c.trs, c.active, c.breaches, c.outboxDepth, c.outboxAge} {
+	for _, d := range []*prometheus.Desc{c.tta, c.trs, c.active, c.breaches, c.outboxDepth, c.outboxAge, c.asksOpen, c.askResponse} {
 		ch <- d
 	}
 }
@@ -109,24 +145,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	type key struct{ priority, service string }
-	type hist struct {
-		count  uint64
-		sum    float64
-		bucket map[float64]uint64
-	}
 	observe := func(m map[key]*hist, k key, d time.Duration) {
 		h := m[k]
 		if h == nil {
-			h = &hist{bucket: map[float64]uint64{}}
+			h = &hist{}
 			m[k] = h
 		}
-		h.count++
-		h.sum += d.Seconds()
-		for _, b := range c.buckets {
-			if d.Seconds() <= b {
-				h.bucket[b]++
-			}
-		}
+		h.observe(d, c.buckets)
 	}
 	tta, trs := map[key]*hist{}, map[key]*hist{}
 	for _, t := range st.Times {
@@ -157,4 +182,29 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, oldest.Seconds())
+	c.collectAsks(ctx, ch)
+}
+
+func (c *storeCollector) collectAsks(ctx context.Context, ch chan<- prometheus.Metric) {
+	st, err := c.asks(ctx)
+	if err != nil {
+		c.logger.Error("reading asks failed", "operation", "collecting metrics", "error", err)
+		ch <- prometheus.NewInvalidMetric(c.asksOpen, err)
+		return
+	}
+	for channel, n := range st.Open {
+		ch <- prometheus.MustNewConstMetric(c.asksOpen, prometheus.GaugeValue, float64(n), channel)
+	}
+	type key struct{ channel, how string }
+	times := map[key]*hist{}
+	for _, t := range st.Answered {
+		k := key{t.Channel, t.How}
+		if times[k] == nil {
+			times[k] = &hist{}
+		}
+		times[k].observe(t.Response, c.askBuckets)
+	}
+	for k, h := range times {
+		ch <- prometheus.MustNewConstHistogram(c.askResponse, h.count, h.sum, h.bucket, k.channel, k.how)
+	}
 }

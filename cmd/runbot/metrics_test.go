@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/bot/bottest"
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // scrape reads /metrics with Prometheus' own text parser.
@@ -53,12 +58,23 @@ func metric(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels
 	return nil
 }
 
-// TestMetricsMatchTheScenario scripts incidents and checks /metrics,
-// parsed by Prometheus' parser, against what the API says happened.
+// linkingChat is a recording chat that links to its messages.
+type linkingChat struct{ *bottest.Recorder }
+
+func (linkingChat) Permalink(_ context.Context, channel, ref string) (string, error) {
+	return "https://chat.example/" + channel + "/" + ref, nil
+}
+
+// TestMetricsMatchTheScenario scripts incidents and asks and checks
+// /metrics, parsed by Prometheus' parser, against what the API and the
+// store say happened.
 func TestMetricsMatchTheScenario(t *testing.T) {
 	cfg := engineConfig(t)
 	cfg.Policy.SLA[incidents.P4] = incidents.Target{Ack: time.Millisecond, Restore: time.Hour}
-	b := startBot(t, cfg)
+	cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
+	cfg.RunWeek.Triage.Channels = []string{"team-payments", "team-db"}
+	chat := linkingChat{bottest.NewRecorder("chat", "incidents")}
+	b := startBot(t, cfg, chat)
 	a := postAlert(t, b, `{"service":"checkout","summary":"payments failing","severity":"critical"}`)
 	s := postAlert(t, b, `{"service":"search","summary":"index lagging"}`)
 	c := postAlert(t, b, `{"service":"billing","summary":"invoices late"}`)
@@ -69,6 +85,52 @@ func TestMetricsMatchTheScenario(t *testing.T) {
 			t.Fatalf("%s: %d %s", cmd, code, out.Reply)
 		}
 	}
+	// Asks, written beside the running bot with a clock of the test's own
+	// so that their response times are known to the millisecond: 61
+	// minutes ago (clear of the one-hour bucket's bound) six questions came
+	// in; bob answered one after 90s in its thread.
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	asks := sqlite.NewAsks(db)
+	asked := time.Now().Add(-61 * time.Minute).UTC().Truncate(time.Millisecond)
+	refs := map[int64]string{}
+	for i, channel := range []string{"team-payments", "team-payments", "team-db", "team-db", "team-payments", "team-payments"} {
+		text := fmt.Sprintf("question %d", i+1)
+		ref, err := chat.Post(ctx, channel, bot.Message{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[int64(i+1)] = ref
+		if err := asks.Record(ctx, incidents.Ask{Platform: "chat", Channel: channel, Ref: ref, From: "dave", Text: text,
+			AskedAt: asked, DueAt: asked.Add(48 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asks.Now = func() time.Time { return asked.Add(90 * time.Second) }
+	if ok, err := asks.Answer(ctx, "chat", refs[1], "bob", "reply"); !ok || err != nil {
+		t.Fatalf("answering ask 1: %v %v", ok, err)
+	}
+	for _, cmd := range []string{"/triage relay 2 #team-db", "/triage incident 3 billing P5"} {
+		if code, out := command(t, b, "alice", cmd); code != 200 {
+			t.Fatalf("%s: %d %s", cmd, code, out.Reply)
+		}
+	}
+	relayed, err := asks.Find(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracked, err := asks.Find(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relayed.How != "relayed" || tracked.How != "incident" {
+		t.Fatalf("asks 2 and 3 answered %q and %q, want relayed and incident", relayed.How, tracked.How)
+	}
+
 	ia, is := getIncident(t, b, a), getIncident(t, b, s)
 	var acked struct {
 		AcknowledgedAt time.Time `json:"acknowledged_at"`
@@ -103,13 +165,45 @@ func TestMetricsMatchTheScenario(t *testing.T) {
 	for _, tc := range []struct {
 		priority, state string
 		want            float64
-	}{{"P2", "mitigated", 1}, {"P3", "acknowledged", 1}, {"P4", "open", 1}, {"P2", "open", 0}, {"P1", "open", 0}} {
+	}{{"P2", "mitigated", 1}, {"P3", "acknowledged", 1}, {"P4", "open", 1}, {"P2", "open", 0}, {"P1", "open", 0}, {"P5", "open", 1}} {
 		near("active "+tc.priority+" "+tc.state,
 			metric(t, fams, "runbot_incidents_active", map[string]string{"priority": tc.priority, "state": tc.state}).GetGauge().GetValue(), tc.want)
 	}
 	near("breaches P4", metric(t, fams, "runbot_sla_breaches_total", map[string]string{"priority": "P4"}).GetCounter().GetValue(), 1)
 	near("breaches P2", metric(t, fams, "runbot_sla_breaches_total", map[string]string{"priority": "P2"}).GetCounter().GetValue(), 0)
 	near("alerts received", metric(t, fams, "runbot_alerts_received_total", map[string]string{"source": "generic"}).GetCounter().GetValue(), 4)
+
+	near("asks open in team-payments", metric(t, fams, "runbot_asks_open", map[string]string{"channel": "team-payments"}).GetGauge().GetValue(), 2)
+	near("asks open in team-db", metric(t, fams, "runbot_asks_open", map[string]string{"channel": "team-db"}).GetGauge().GetValue(), 1)
+	if f := fams["runbot_ask_response_seconds"]; len(f.GetMetric()) != 3 {
+		t.Errorf("ask response times for %d series, want reply, relayed and incident", len(f.GetMetric()))
+	}
+	// upTo reads a histogram's cumulative count at a bound.
+	upTo := func(h *dto.Histogram, bound float64) float64 {
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == bound {
+				return float64(b.GetCumulativeCount())
+			}
+		}
+		t.Errorf("no %vs bucket in %v", bound, h.GetBucket())
+		return -1
+	}
+	h = metric(t, fams, "runbot_ask_response_seconds", map[string]string{"channel": "team-payments", "how": "reply"}).GetHistogram()
+	near("ask replies in team-payments", float64(h.GetSampleCount()), 1)
+	near("ask reply time in team-payments", h.GetSampleSum(), 90)
+	near("ask replies within 60s", upTo(h, 60), 0)
+	near("ask replies within 300s", upTo(h, 300), 1)
+	h = metric(t, fams, "runbot_ask_response_seconds", map[string]string{"channel": "team-payments", "how": "relayed"}).GetHistogram()
+	near("relayed ask time", h.GetSampleSum(), relayed.ResponseTime().Seconds())
+	if rt := relayed.ResponseTime(); rt < 61*time.Minute || rt > 62*time.Minute {
+		t.Errorf("relayed after %s, want the 61 minutes since it was asked", rt)
+	}
+	near("relayed asks within 3600s", upTo(h, 3600), 0)
+	near("relayed asks within 7200s", upTo(h, 7200), 1)
+	h = metric(t, fams, "runbot_ask_response_seconds", map[string]string{"channel": "team-db", "how": "incident"}).GetHistogram()
+	near("asks tracked as incidents", float64(h.GetSampleCount()), 1)
+	near("tracked ask time", h.GetSampleSum(), tracked.ResponseTime().Seconds())
+
 	metric(t, fams, "runbot_outbox_pending", map[string]string{})
 	eventually(t, 10*time.Second, "the outbox drained", func() (bool, string) {
 		f := scrape(t, b)
@@ -117,6 +211,15 @@ func TestMetricsMatchTheScenario(t *testing.T) {
 		age := metric(t, f, "runbot_outbox_oldest_seconds", map[string]string{}).GetGauge().GetValue()
 		return n == 0 && age == 0, fmt.Sprint(n, " waiting, oldest ", age, "s")
 	})
+	// The relay reached the other team with its link back, made at delivery.
+	want := "🔀 relayed from #team-payments by alice: dave asks: question 2 — https://chat.example/team-payments/" + refs[2]
+	found := false
+	for _, m := range chat.Messages() {
+		found = found || m.Channel == "team-db" && m.Root == "" && m.Message.Text == want
+	}
+	if !found {
+		t.Errorf("no %q in team-db among %v", want, chat.Messages())
+	}
 	if !strings.Contains(describe(fams["runbot_incident_tta_seconds"].GetHelp()), "acknowledge") {
 		t.Errorf("help text: %q", fams["runbot_incident_tta_seconds"].GetHelp())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -141,15 +142,9 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 			if p := who(now); p != "" {
 				users = []string{p}
 			}
-			aud, err := json.Marshal(audienceJSON{Users: users})
-			if err != nil {
-				return fmt.Errorf("encoding audience: %w", err)
-			}
-			if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, 'reply', ?, ?, ?, ?, ?)`,
-				a.Platform, a.Channel, string(aud), text(a), a.Ref, millis(now), millis(now)); err != nil {
+			if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: users}, text(a), now); err != nil {
 				return fmt.Errorf("queueing the reminder of ask %d: %w", a.ID, err)
 			}
-			tx.outboxChanged = true
 			n++
 			return nil
 		})
@@ -158,4 +153,194 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 		}
 	}
 	return n, nil
+}
+
+// queueAskMessage writes a message about an ask: a post of its own in a
+// channel, or a reply in the thread of root (the ask's message).
+func queueAskMessage(tx *wtx, platform, channel string, kind incidents.IntentKind, root string, audience incidents.Audience, text string, now time.Time) error {
+	aud := ""
+	if len(audience.Users) > 0 || audience.Channel {
+		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
+		if err != nil {
+			return fmt.Errorf("encoding audience: %w", err)
+		}
+		aud = string(b)
+	}
+	if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		platform, channel, string(kind), aud, text, root, millis(now), millis(now)); err != nil {
+		return fmt.Errorf("queueing a %s on %s: %w", kind, platform, err)
+	}
+	tx.outboxChanged = true
+	return nil
+}
+
+// openAsk reads an ask inside a write and refuses one already answered.
+// It writes nothing, so a refusal costs the other writes of the batch
+// nothing.
+func openAsk(tx *wtx, id int64) (*incidents.Ask, error) {
+	a, err := scanAsk(tx.queryRow(`SELECT `+askColumns+` FROM asks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incidents.Errorf(incidents.ENOTFOUND, "no ask #%d; /triage lists the open ones", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ask %d: %w", id, err)
+	}
+	if a.Answered() {
+		// The caller checked before; someone was quicker.
+		return nil, incidents.Errorf(incidents.ECONFLICT, "ask #%d was just answered by %s (%s); /triage lists the open ones", id, a.AnsweredBy, a.How)
+	}
+	return a, nil
+}
+
+// answered marks an open ask answered now, by whom and how, linked to an
+// incident when incidentID is set.
+func answered(tx *wtx, a *incidents.Ask, by, how string, incidentID int64, now time.Time) error {
+	incident := sql.NullInt64{Int64: incidentID, Valid: incidentID != 0}
+	if _, err := tx.exec(`UPDATE asks SET answered_at = ?, answered_by = ?, how = ?, incident_id = ? WHERE id = ? AND answered_at IS NULL`,
+		millis(now), by, how, incident, a.ID); err != nil {
+		return fmt.Errorf("answering ask %d: %w", a.ID, err)
+	}
+	a.AnsweredAt, a.AnsweredBy, a.How, a.IncidentID = now, by, how, incidentID
+	return nil
+}
+
+// Relay passes an ask to another team's channel: the ask answered
+// (relayed, by), post in that channel and reply in the ask's thread,
+// calling the asker, all in one transaction. It returns the ask as
+// answered.
+func (s *Asks) Relay(ctx context.Context, id int64, by, channel, post, reply string) (*incidents.Ask, error) {
+	var out *incidents.Ask
+	err := s.db.update(ctx, func(tx *wtx) error {
+		now := s.now()
+		a, err := openAsk(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := answered(tx, a, by, incidents.AskRelayed, 0, now); err != nil {
+			return err
+		}
+		if err := queueAskMessage(tx, a.Platform, channel, incidents.IntentPost, "", incidents.Audience{}, post, now); err != nil {
+			return err
+		}
+		if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply, now); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("relaying ask %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// OpenFromAsk turns an ask into an incident in one transaction: alert
+// files the incident as any alert would (a new one, or the active one of
+// its fingerprint), a comment by the member keeps the whole question in
+// its timeline, the ask is answered (incident, by) and linked to it, and
+// reply(incident) goes in the ask's thread, calling the asker.
+//
+// It belongs to the incident service rather than to Asks because opening
+// an incident needs the service's policy, catalog and platforms.
+func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, alert incidents.Alert, reply func(*incidents.Incident) string) (*incidents.Incident, error) {
+	var out *incidents.Incident
+	err := s.db.update(ctx, func(tx *wtx) error {
+		now := s.now()
+		a, err := openAsk(tx, id)
+		if err != nil {
+			return err
+		}
+		filed, err := s.ingest(tx, alert, now)
+		if err != nil {
+			return err
+		}
+		inc, err := loadIncident(tx, filed.IncidentID)
+		if err != nil {
+			return err
+		}
+		events, err := inc.Comment(now, by, "", fmt.Sprintf("from ask #%d: %s asked in %s: %s", a.ID, a.From, a.Channel, a.Text))
+		if err != nil {
+			return err
+		}
+		if err := s.record(tx, inc, events, now); err != nil {
+			return err
+		}
+		if err := answered(tx, a, by, incidents.AskIncident, inc.ID, now); err != nil {
+			return err
+		}
+		if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply(inc), now); err != nil {
+			return err
+		}
+		out = cloneIncident(inc) // the cached one stays with the writer
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening an incident from ask %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// Asks returns the asks kept in the incidents' database. The metrics
+// collector is given the incident service; this is its way to the asks.
+func (s *IncidentService) Asks() *Asks { return &Asks{db: s.db, Now: s.Now} }
+
+// AskStats are the asks' figures for metrics.
+type AskStats struct {
+	// Open counts unanswered asks by channel, with a zero for a channel
+	// whose asks are all answered: a series that vanishes reads as "no
+	// data", not as "nothing waiting".
+	Open map[string]int
+	// Answered are the answered asks' response times.
+	Answered []AskTime
+}
+
+// AskTime is how long an answered ask waited, and how it was answered.
+type AskTime struct {
+	Channel, How string
+	Response     time.Duration
+}
+
+// Stats reads the figures, from one snapshot.
+func (s *Asks) Stats(ctx context.Context) (AskStats, error) {
+	st := AskStats{Open: map[string]int{}}
+	tx, err := s.db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return st, fmt.Errorf("reading ask stats: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT channel, sum(answered_at IS NULL) FROM asks GROUP BY channel`)
+	if err != nil {
+		return st, fmt.Errorf("counting open asks: %w", err)
+	}
+	for rows.Next() {
+		var channel string
+		var n int
+		if err := rows.Scan(&channel, &n); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("counting open asks: %w", err)
+		}
+		st.Open[channel] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("counting open asks: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT channel, how, answered_at - asked_at FROM asks WHERE answered_at IS NOT NULL`)
+	if err != nil {
+		return st, fmt.Errorf("reading ask response times: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t AskTime
+		var ms int64
+		if err := rows.Scan(&t.Channel, &t.How, &ms); err != nil {
+			return st, fmt.Errorf("reading ask response times: %w", err)
+		}
+		t.Response = time.Duration(ms) * time.Millisecond
+		st.Answered = append(st.Answered, t)
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("reading ask response times: %w", err)
+	}
+	return st, nil
 }
