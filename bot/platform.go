@@ -82,6 +82,21 @@ type Message struct {
 	// Document is a long text that goes with the message (a post-mortem
 	// draft), attached as a file where the platform can.
 	Document *Document
+	// Page is set on direct messages that page someone about an
+	// incident, for pagers that want the facts rather than the text.
+	Page *Page
+}
+
+// Page is what a page is about.
+type Page struct {
+	To         string // runbot name of the person paged
+	IncidentID int64
+	Priority   string
+	Service    string
+	Title      string
+	Reason     string // the timeline line that caused it
+	URL        string // the incident on the web console; "" without public_url
+	At         time.Time
 }
 
 // Document is a text attached to a message.

@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,8 @@ func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Messag
 			}
 		}
 		return Message{Text: fmt.Sprintf("incident #%d changed", inc.ID), Mention: it.Audience}
+	case incidents.IntentDirect:
+		return r.page(it, inc)
 	}
 	return Message{Text: it.Text, Mention: it.Audience}
 }
@@ -289,4 +292,31 @@ func statusIcon(s Status) string {
 		return "✅"
 	}
 	return "🟢"
+}
+
+// page is a direct message calling someone about an incident: whole on its
+// own, since it is read on a phone screen woken at night, away from the
+// thread.
+func (r *Renderer) page(it *incidents.Intent, inc *incidents.Incident) Message {
+	pg := &Page{IncidentID: inc.ID, Priority: inc.Priority.String(), Service: inc.Service, Title: inc.Title, At: r.now()}
+	if len(it.Audience.Users) > 0 {
+		pg.To = it.Audience.Users[0]
+	}
+	for _, e := range inc.Timeline {
+		if e.ID == it.EventID {
+			pg.Reason, pg.At = e.Text, e.At
+		}
+	}
+	if r.PublicURL != "" {
+		pg.URL = strings.TrimRight(r.PublicURL, "/") + "/incidents/" + strconv.FormatInt(inc.ID, 10)
+	}
+	text := fmt.Sprintf("📟 **%s #%d %s**: %s", pg.Priority, inc.ID, inc.Service, inc.Title)
+	if pg.Reason != "" {
+		text += "\n" + pg.Reason
+	}
+	text += fmt.Sprintf("\nAcknowledge with /ack %d in the channel", inc.ID)
+	if pg.URL != "" {
+		text += " or at " + pg.URL
+	}
+	return Message{Text: text, Page: pg}
 }

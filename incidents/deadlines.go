@@ -20,6 +20,7 @@ const (
 	DeadlineResolveBy       DeadlineKind = "resolve_by"
 	DeadlineHypercareEnd    DeadlineKind = "hypercare_end"
 	DeadlineRepeatNotice    DeadlineKind = "repeat_notice"
+	DeadlinePage            DeadlineKind = "page"
 )
 
 // Deadline is a moment at which runbot must say something about an
@@ -66,6 +67,9 @@ func (inc *Incident) Deadlines(p Policy) []Deadline {
 	}
 	if !inc.HypercareUntil.IsZero() {
 		out = append(out, Deadline{Key: "hypercare/" + millisKey(inc.HypercareUntil), Kind: DeadlineHypercareEnd, At: inc.HypercareUntil})
+	}
+	if d, ok := inc.pageDeadline(p); ok {
+		out = append(out, d)
 	}
 	if !inc.NoticeDue.IsZero() {
 		out = append(out, Deadline{Key: "notice/" + millisKey(inc.NoticeDue), Kind: DeadlineRepeatNotice, At: inc.NoticeDue})
@@ -122,6 +126,8 @@ func (inc *Incident) Fire(key string, at time.Time, p Policy) (events []Event, o
 				" ago); does the fix hold? /reopen or keep working, else /resolve " + strconv.FormatInt(inc.ID, 10)
 		}
 		events = append(events, ev(EventHypercare, "%s", text))
+	case DeadlinePage:
+		events = append(events, inc.page(at, p)...)
 	case DeadlineRepeatNotice:
 		inc.NoticeDue = time.Time{}
 		if n := inc.AlertCount - inc.NoticedCount; n > 0 {

@@ -94,6 +94,8 @@ type Incident struct {
 	NoticedCount   int       // AlertCount when the thread was last told about repeats
 	NoticeDue      time.Time // when the next "fired N more times" notice is due; zero: none pending
 	ClueGiven      bool      // the replicas clue was posted
+	PageFrom       time.Time // when paging began (a P1 at night); zero when not paged
+	Pages          int       // pages sent since PageFrom
 
 	Timeline []Event // filled by single-incident lookups only
 }
@@ -121,6 +123,7 @@ const (
 	EventFiveWhys       EventKind = "five_whys"
 	EventPostmortem     EventKind = "postmortem"
 	EventSnoozed        EventKind = "snoozed"
+	EventPage           EventKind = "page"
 )
 
 // Event is one line of an incident's timeline.

@@ -38,6 +38,7 @@ func Open(a Alert, at time.Time, p Policy) (*Incident, []Event) {
 		events = append(events, Event{At: at, Kind: EventSourceResolved, Actor: a.Source,
 			Text: "resolved at source (it fired and recovered before runbot saw it firing)"})
 	}
+	inc.startPaging(at, p)
 	return inc, events
 }
 
@@ -180,6 +181,8 @@ func (inc *Incident) SetPriority(p Priority, at time.Time, actor, reason string,
 	inc.Priority = p
 	inc.AckDue, inc.RestoreDue = inc.OpenedAt.Add(t.Ack), inc.OpenedAt.Add(t.Restore)
 	after := inc.SLAAt(at)
+	inc.PageFrom, inc.Pages = time.Time{}, 0 // a new priority starts its own paging, if any
+	inc.startPaging(at, pol)
 
 	events := []Event{{IncidentID: inc.ID, At: at, Kind: EventPriority, Actor: actor,
 		Text: withNote(fmt.Sprintf("priority %s → %s", old, p), reason)}}

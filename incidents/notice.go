@@ -13,6 +13,8 @@ type Notice struct {
 	Reply   bool // a reply in the incident's thread
 	Update  bool // the root message must be edited to match the incident
 	Mention Audience
+	// Direct lists who gets a direct message about it (a page).
+	Direct []string
 }
 
 // NoticeFor decides how an event reaches the thread. Reminders and
@@ -25,6 +27,16 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 		owner = onDuty
 	}
 	var n Notice
+	if p.OffHours(e.At) && inc.Priority != P1 && e.Actor == Actor {
+		switch e.Kind {
+		case EventReminder, EventEscalation:
+			return Notice{} // waits for the morning check
+		case EventBreach:
+			return Notice{Update: true}
+		case EventAlert:
+			return Notice{Update: true} // repeats counted on the card, no thread ping
+		}
+	}
 	switch e.Kind {
 	case EventOpened:
 		return Notice{} // the root message itself
@@ -46,6 +58,10 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 		n.Reply = true
 		n.Mention.Users = nonEmpty(onDuty, inc.Assignee)
 		n.Mention.Channel = true
+	case EventPage:
+		n.Reply = true
+		n.Direct = PagedAt(inc, e.At, p)
+		n.Mention.Users = n.Direct
 	case EventHypercare:
 		n.Reply, n.Update = true, true
 		if e.Actor == Actor {

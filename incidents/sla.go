@@ -50,6 +50,9 @@ type Policy struct {
 	// Duty, when set, names who is on duty at a moment (the RUN person of
 	// the week, the on-call person at night) instead of RunPerson.
 	Duty func(time.Time) string
+	// Paging is the night-and-weekend regime; its zero value means
+	// working hours all the time.
+	Paging Paging
 }
 
 // OnDuty is who reminders and escalations call at a moment.

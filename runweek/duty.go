@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/rota"
 )
 
@@ -133,4 +134,36 @@ func (d *Duty) add(ctx context.Context, name string, list []rota.Override, now t
 		return err
 	}
 	return d.Load(ctx, now)
+}
+
+// HasOnCall reports whether a night-and-weekend rotation is configured.
+func (d *Duty) HasOnCall() bool { return len(d.oncall.Members) > 0 }
+
+// Secondary is who is paged when the on-call person at t does not answer:
+// the next on-call person in turn, else another member of the rotation,
+// else the RUN person of the week. "" when nobody else is known.
+func (d *Duty) Secondary(t time.Time) string {
+	primary := d.OnCallShift(t).Person
+	if next := d.oncall.Next(t, d.list(OnCall)).Person; next != "" && next != primary {
+		return next
+	}
+	for _, m := range d.oncall.Members {
+		if m != primary {
+			return m
+		}
+	}
+	if p := d.RunShift(t).Person; p != primary {
+		return p
+	}
+	return ""
+}
+
+// Paging is the night regime for the incident policy: nil functions (no
+// paging) without an on-call rotation.
+func (d *Duty) Paging(repeat, secondaryAfter time.Duration) incidents.Paging {
+	if !d.HasOnCall() {
+		return incidents.Paging{}
+	}
+	return incidents.Paging{Working: d.Working, OnCall: func(t time.Time) string { return d.OnCallShift(t).Person },
+		Secondary: d.Secondary, Repeat: repeat, SecondaryAfter: secondaryAfter}
 }

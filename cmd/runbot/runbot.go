@@ -20,6 +20,7 @@ import (
 	"github.com/runbot-dev/runbot/api"
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/bot/mattermost"
+	"github.com/runbot-dev/runbot/bot/pager"
 	"github.com/runbot-dev/runbot/bot/slack"
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
@@ -172,9 +173,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 	cfg.Policy.Duty = duty.Responder
+	cfg.Policy.Paging = duty.Paging(cfg.RunWeek.OnCall.Repeat, cfg.RunWeek.OnCall.Secondary)
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
 	svc.Platforms = names
+	if hook := cfg.RunWeek.OnCall.Webhook; hook != "" {
+		platforms = append(platforms, &pager.Webhook{URL: hook})
+		svc.Pagers = []string{pager.Name}
+	}
 	svc.Catalog = catalog
 	svc.ObserveFired = m.observeFired
 

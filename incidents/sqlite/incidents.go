@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type IncidentService struct {
 	Now func() time.Time
 	// Platforms are the chat platforms that get every incident's thread.
 	Platforms []string
+	// Pagers are platforms that only take pages (a phone or SMS gateway
+	// behind a webhook): direct messages, never threads.
+	Pagers []string
 	// Catalog tells channels and replicas of services; nil knows nothing.
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
@@ -183,7 +187,7 @@ func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []inci
 
 // enqueue writes the messages the events call for, on every platform.
 func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []incidents.Event, opened bool, now time.Time) error {
-	if len(s.Platforms) == 0 {
+	if len(s.Platforms) == 0 && len(s.Pagers) == 0 {
 		return nil
 	}
 	notices := make([]incidents.Notice, len(events))
@@ -211,6 +215,17 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 			}
 			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now); err != nil {
 				return err
+			}
+		}
+	}
+	// Pages go to each person on every platform that can reach them: a
+	// phone gateway and the chat both, since either may be the one heard.
+	for i, e := range events {
+		for _, who := range notices[i].Direct {
+			for _, platform := range slices.Concat(s.Platforms, s.Pagers) {
+				if err := insertOutbox(tx, platform, "@"+who, "direct", inc.ID, e.ID, incidents.Audience{Users: []string{who}}, "", now); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -261,15 +276,15 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
 		noticed_count = ?, notice_due = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ? WHERE id = ?`
+		next_due = ?, page_from = ?, pages = ? WHERE id = ?`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
@@ -588,7 +603,7 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given`
+	noticed_count, notice_due, clue_given, page_from, pages`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -598,11 +613,13 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		labels                                                     string
 		opened, lastSeen, ackDue, restoreDue                       int64
 		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
+		pageFrom                                                   sql.NullInt64
 	)
 	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
-		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven)
+		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
+		&pageFrom, &inc.Pages)
 	if err != nil {
 		return nil, err
 	}
@@ -613,6 +630,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 	inc.ResolvedAt = fromNullMillis(resolvedTime)
 	inc.HypercareFrom, inc.HypercareUntil = fromNullMillis(hcFrom), fromNullMillis(hcUntil)
 	inc.NoticeDue = fromNullMillis(nd)
+	inc.PageFrom = fromNullMillis(pageFrom)
 	if inc.Labels, err = decodeLabels(labels); err != nil {
 		return nil, fmt.Errorf("decoding labels of incident %d: %w", inc.ID, err)
 	}
@@ -626,7 +644,7 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		nullMillis(inc.MitigatedAt), inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy,
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
-		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()))
+		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages)
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -643,7 +661,8 @@ func updateIncident(tx *wtx, inc *incidents.Incident) error {
 		encodeLabels(inc.Labels), inc.SourceResolved, nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy, nullMillis(inc.MitigatedAt),
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
 		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
-		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), inc.ID)
+		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
+		nullMillis(inc.PageFrom), inc.Pages, inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
