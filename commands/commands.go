@@ -52,6 +52,9 @@ type Router struct {
 	// Drafting says how post-mortems are drafted ("with gpt-4o", "from the
 	// template"), for the "drafting..." answer.
 	Drafting string
+	// PublicURL is where the web console is reached, for links in
+	// summaries ("" for none).
+	PublicURL string
 }
 
 // Request is a command as a person gave it.

@@ -15,11 +15,13 @@ type Duty interface {
 	HasRotation() bool
 	RunShift(t time.Time) rota.Shift
 	NextRunShift(t time.Time) rota.Shift
+	// Week is the scheduled RUN week around t (zero without a rotation).
+	Week(t time.Time) (from, until time.Time)
 	Swap(ctx context.Context, a, b, by string, now time.Time) ([]rota.Override, error)
 	Set(ctx context.Context, person string, now, until time.Time, by, reason string) (rota.Override, error)
 }
 
-const runUsage = "/run [swap @a @b | set @user [until: 2d or 2026-11-30] [reason]]"
+const runUsage = "/run [handover | swap @a @b | set @user [until: 2d or 2026-11-30] [reason]]"
 
 func (r *Router) run(ctx context.Context, req Request, args []string) Response {
 	if r.Duty == nil {
@@ -42,6 +44,12 @@ func (r *Router) run(ctx context.Context, req Request, args []string) Response {
 			text += fmt.Sprintf("; next: %s from %s", next.Person, r.when(next.From))
 		}
 		return Response{Text: text, Ephemeral: true}
+	}
+	if strings.EqualFold(args[0], "handover") {
+		if len(args) > 1 {
+			return usage(runUsage)
+		}
+		return r.handover(ctx)
 	}
 	if !r.isMember(req.User) {
 		return Response{Text: "only team members can change who is on RUN; ask one of them", Ephemeral: true, Code: Forbidden}

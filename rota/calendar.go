@@ -215,3 +215,10 @@ func (r resolved) period(day Date) (start, end time.Time, ok bool) {
 	start, end = day.At(r.from, r.loc), day.At(r.to, r.loc)
 	return start, end, start.Before(end)
 }
+
+// WorkingDay reports whether a day has working hours: a working weekday
+// that is not a holiday.
+func (c Calendar) WorkingDay(d Date) bool {
+	_, _, ok := c.resolve().period(d)
+	return ok
+}

@@ -167,3 +167,13 @@ func (d *Duty) Paging(repeat, secondaryAfter time.Duration) incidents.Paging {
 	return incidents.Paging{Working: d.Working, OnCall: func(t time.Time) string { return d.OnCallShift(t).Person },
 		Secondary: d.Secondary, Repeat: repeat, SecondaryAfter: secondaryAfter}
 }
+
+// Week is the RUN week around t as the rotation schedules it, overrides
+// aside: what a handover summarises. Zero without a rotation.
+func (d *Duty) Week(t time.Time) (from, until time.Time) {
+	if !d.HasRotation() {
+		return time.Time{}, time.Time{}
+	}
+	s := d.run.Scheduled(t)
+	return s.From, s.Until
+}

@@ -42,25 +42,12 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 		fmt.Fprintf(stderr, "runbot postmortem: %q is not an incident number\n", fset.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(*configPath, getenv)
-	if err != nil {
-		fmt.Fprintln(stderr, "runbot:", err)
-		return 2
-	}
-	if *dbPath != "" {
-		cfg.DB = *dbPath
-	}
-	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(stderr, "runbot postmortem: no database at %s (use --db or --config)\n", cfg.DB)
-		return 1
-	}
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
-	if err != nil {
-		fmt.Fprintln(stderr, "runbot postmortem:", err)
-		return 1
+	cfg, db, code := openDatabase("runbot postmortem", *configPath, *dbPath, getenv, stderr)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
+	ctx := context.Background()
 	pm, err := sqlite.NewIncidentService(db, cfg.Policy).Postmortem(ctx, id, *version)
 	if err != nil {
 		fmt.Fprintln(stderr, "runbot postmortem:", incidents.ErrorMessage(err))
@@ -72,4 +59,29 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 	}
 	fmt.Fprint(stdout, pm.Markdown)
 	return 0
+}
+
+// openDatabase opens the database of a configuration for a command that
+// reads it beside a running runbot (WAL lets both work). It refuses to
+// create one: a typo in --db would otherwise print an empty report. On
+// failure db is nil and code the exit status.
+func openDatabase(cmd, configPath, dbPath string, getenv func(string) string, stderr io.Writer) (cfg config.Config, db *sqlite.DB, code int) {
+	cfg, err := config.Load(configPath, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "runbot:", err)
+		return cfg, nil, 2
+	}
+	if dbPath != "" {
+		cfg.DB = dbPath
+	}
+	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "%s: no database at %s (use --db or --config)\n", cmd, cfg.DB)
+		return cfg, nil, 1
+	}
+	db, err = sqlite.Open(context.Background(), cfg.DB, sqlite.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+		return cfg, nil, 1
+	}
+	return cfg, db, 0
 }

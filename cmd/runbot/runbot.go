@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/digest"
+	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runbooks"
@@ -202,7 +204,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	wakeJobs = func() { scheduler.Wake(); writer.Wake(); reminder.Wake() }
 
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone,
-		Drafting: drafting, Duty: duty, Logger: logger, Recent: svc, Calendar: cfg.RunWeek.Calendar}
+		Drafting: drafting, Duty: duty, Logger: logger, Recent: svc, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL}
 	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
 	if t := cfg.RunWeek.Triage; len(t.Channels) > 0 {
 		if len(cfg.Members) == 0 {
@@ -213,6 +215,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 			handler.Triage = &commands.Triage{Asks: asks, Channels: t.Channels, Threshold: t.Threshold, Calendar: cfg.RunWeek.Calendar}
 		}
 	}
+
+	routines := runweek.NewRoutines(sqlite.NewRoutines(db, names), logger, runRoutines(cfg.RunWeek, router, duty)...)
 
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
@@ -266,6 +270,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if handler.Triage != nil {
 		start("reminding asks", reminder.Run)
 	}
+	start("posting routines", routines.Run)
 	for _, p := range platforms {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}
@@ -332,4 +337,43 @@ func newPostmortemWriter(cfg config.Config, svc *sqlite.IncidentService, logger 
 		return nil, "", fmt.Errorf("configuring the post-mortem drafter: %w", err)
 	}
 	return postmortem.NewWriter(svc, drafter, cfg.Policy, cfg.Timezone, logger), drafting, nil
+}
+
+// runRoutines are the RUN week's scheduled posts: the morning check on
+// working days, addressed to the RUN person, and the handover at the end
+// of each RUN week, addressed to the outgoing and the incoming one.
+func runRoutines(rw config.RunWeek, router *commands.Router, duty *runweek.Duty) []runweek.Routine {
+	var list []runweek.Routine
+	if !rw.MorningOff {
+		list = append(list, runweek.Routine{Name: "morning_check", Next: runweek.MorningTimes(rw.Calendar, rw.MorningAt), Grace: 3 * time.Hour,
+			Compose: func(ctx context.Context, _, now time.Time) (runweek.Post, error) {
+				m, err := router.MorningCheck(ctx, now)
+				if err != nil {
+					return runweek.Post{}, err
+				}
+				return runweek.Post{Channel: rw.MorningChannel, Text: m.Markdown(), Audience: audienceOf(duty.RunShift(now).Person)}, nil
+			}})
+	}
+	if duty.HasRotation() {
+		list = append(list, runweek.Routine{Name: "handover", Next: runweek.HandoverTimes(rw.Rotation), Grace: 24 * time.Hour,
+			Compose: func(ctx context.Context, due, now time.Time) (runweek.Post, error) {
+				from, _ := duty.Week(due.Add(-time.Millisecond))
+				h, err := router.Handover(ctx, from, due, now)
+				if err != nil {
+					return runweek.Post{}, err
+				}
+				return runweek.Post{Channel: rw.MorningChannel, Text: h.Markdown(), Audience: audienceOf(h.Outgoing, h.Incoming)}, nil
+			}})
+	}
+	return list
+}
+
+func audienceOf(names ...string) incidents.Audience {
+	var a incidents.Audience
+	for _, n := range names {
+		if n != "" && !slices.Contains(a.Users, n) {
+			a.Users = append(a.Users, n)
+		}
+	}
+	return a
 }

@@ -191,3 +191,22 @@ func (o *Outbox) Pending(ctx context.Context) (n int, oldest time.Duration, err 
 	}
 	return n, oldest, nil
 }
+
+// insertMessage queues a message that is no incident's: a post of its own
+// in a channel, or a reply in a thread runbot did not start (root).
+func insertMessage(tx *wtx, platform, channel string, kind incidents.IntentKind, root string, audience incidents.Audience, text string, now time.Time) error {
+	aud := ""
+	if len(audience.Users) > 0 || audience.Channel {
+		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
+		if err != nil {
+			return fmt.Errorf("encoding audience: %w", err)
+		}
+		aud = string(b)
+	}
+	if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		platform, channel, string(kind), aud, text, root, millis(now), millis(now)); err != nil {
+		return fmt.Errorf("queueing a %s on %s: %w", kind, platform, err)
+	}
+	tx.outboxChanged = true
+	return nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/runbot-dev/runbot/commands"
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/runweek"
+)
+
+// printHandover is "runbot handover": the RUN week's summary as markdown
+// on stdout, the week so far by default, the last complete one with
+// --previous.
+func printHandover(args []string, getenv func(string) string, now time.Time, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("runbot handover", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	configPath := fset.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
+	dbPath := fset.String("db", "", "SQLite database `file` (default from the configuration)")
+	previous := fset.Bool("previous", false, "the last complete RUN week instead of the week so far")
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "usage: runbot handover [flags]\n\nprints the RUN week's handover summary (markdown); /run handover in the chat shows the same\n\nflags:\n")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fset.NArg() != 0 {
+		fset.Usage()
+		return 2
+	}
+	cfg, db, code := openDatabase("runbot handover", *configPath, *dbPath, getenv, stderr)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	ctx := context.Background()
+	duty := runweek.New(cfg.RunWeek.Rotation, cfg.RunWeek.OnCall.Rotation, cfg.RunWeek.Calendar, sqlite.NewOverrides(db), cfg.Policy.RunPerson)
+	if err := duty.Load(ctx, now); err != nil {
+		fmt.Fprintln(stderr, "runbot handover:", err)
+		return 1
+	}
+	cfg.Policy.Duty = duty.Responder
+	svc := sqlite.NewIncidentService(db, cfg.Policy)
+	router := &commands.Router{Incidents: svc, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone, Duty: duty,
+		Recent: svc, Calendar: cfg.RunWeek.Calendar, Asks: sqlite.NewAsks(db), PublicURL: cfg.PublicURL}
+	from, until := router.ThisWeek(now), now
+	if *previous {
+		from, until = router.ThisWeek(from.Add(-time.Millisecond)), from
+	}
+	h, err := router.Handover(ctx, from, until, now)
+	if err != nil {
+		fmt.Fprintln(stderr, "runbot handover:", incidents.ErrorMessage(err))
+		return 1
+	}
+	fmt.Fprint(stdout, h.Markdown())
+	return 0
+}
