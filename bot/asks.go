@@ -26,6 +26,8 @@ type AskReminder struct {
 	Now func() time.Time
 	// Location is the team's timezone, for the times in reminders.
 	Location *time.Location
+	// Emoji is the reaction that answers an ask ("" for any).
+	Emoji string
 }
 
 // NewAskReminder builds an AskReminder; who names the person to call at
@@ -69,8 +71,12 @@ func (r *AskReminder) Run(ctx context.Context) error {
 
 // RemindDue reminds every ask due now.
 func (r *AskReminder) RemindDue(ctx context.Context) (int, error) {
+	reaction := "a reaction"
+	if r.Emoji != "" {
+		reaction = "a :" + r.Emoji + ": reaction"
+	}
 	return r.store.RemindDue(ctx, r.who, func(a *incidents.Ask) string {
 		return "⏳ nobody from the team has answered " + a.From + " yet (asked " + a.AskedAt.In(r.Location).Format("Mon 15:04 MST") +
-			"): can you take it? A reply here or a ✅ reaction marks it answered; /triage lists the open asks."
+			"): can you take it? A reply here or " + reaction + " marks it answered; /triage lists the open asks."
 	})
 }

@@ -212,7 +212,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 				"operation", "configuring triage", "hint", "list the team under members")
 		} else {
 			router.Asks = asks
-			handler.Triage = &commands.Triage{Asks: asks, Channels: t.Channels, Threshold: t.Threshold, Calendar: cfg.RunWeek.Calendar}
+			handler.Triage = &commands.Triage{Asks: asks, Channels: t.Channels, Threshold: t.Threshold, Calendar: cfg.RunWeek.Calendar, Emoji: t.Emoji}
+			reminder.Emoji = t.Emoji
 		}
 	}
 

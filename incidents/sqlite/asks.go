@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -142,7 +141,7 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 			if p := who(now); p != "" {
 				users = []string{p}
 			}
-			if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: users}, text(a), now); err != nil {
+			if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: users}, text(a), now); err != nil {
 				return fmt.Errorf("queueing the reminder of ask %d: %w", a.ID, err)
 			}
 			n++
@@ -153,25 +152,6 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 		}
 	}
 	return n, nil
-}
-
-// queueAskMessage writes a message about an ask: a post of its own in a
-// channel, or a reply in the thread of root (the ask's message).
-func queueAskMessage(tx *wtx, platform, channel string, kind incidents.IntentKind, root string, audience incidents.Audience, text string, now time.Time) error {
-	aud := ""
-	if len(audience.Users) > 0 || audience.Channel {
-		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
-		if err != nil {
-			return fmt.Errorf("encoding audience: %w", err)
-		}
-		aud = string(b)
-	}
-	if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		platform, channel, string(kind), aud, text, root, millis(now), millis(now)); err != nil {
-		return fmt.Errorf("queueing a %s on %s: %w", kind, platform, err)
-	}
-	tx.outboxChanged = true
-	return nil
 }
 
 // openAsk reads an ask inside a write and refuses one already answered.
@@ -219,10 +199,10 @@ func (s *Asks) Relay(ctx context.Context, id int64, by, channel, post, reply str
 		if err := answered(tx, a, by, incidents.AskRelayed, 0, now); err != nil {
 			return err
 		}
-		if err := queueAskMessage(tx, a.Platform, channel, incidents.IntentPost, "", incidents.Audience{}, post, now); err != nil {
+		if err := insertMessage(tx, a.Platform, channel, incidents.IntentPost, "", incidents.Audience{}, post, now); err != nil {
 			return err
 		}
-		if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply, now); err != nil {
+		if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply, now); err != nil {
 			return err
 		}
 		out = a
@@ -268,7 +248,7 @@ func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, 
 		if err := answered(tx, a, by, incidents.AskIncident, inc.ID, now); err != nil {
 			return err
 		}
-		if err := queueAskMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply(inc), now); err != nil {
+		if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply(inc), now); err != nil {
 			return err
 		}
 		out = cloneIncident(inc) // the cached one stays with the writer

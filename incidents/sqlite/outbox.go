@@ -14,13 +14,9 @@ import (
 // insertOutbox queues a message; text goes with it (a post's words, a
 // reply's document).
 func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, text string, now time.Time) error {
-	aud := ""
-	if len(audience.Users) > 0 || audience.Channel {
-		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
-		if err != nil {
-			return fmt.Errorf("encoding audience: %w", err)
-		}
-		aud = string(b)
+	aud, err := encodeAudience(audience)
+	if err != nil {
+		return err
 	}
 	ev := sql.NullInt64{Int64: eventID, Valid: eventID != 0}
 	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, text, millis(now), millis(now)); err != nil {
@@ -28,6 +24,18 @@ func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID i
 	}
 	tx.outboxChanged = true
 	return nil
+}
+
+// encodeAudience is how the outbox keeps an audience: "" for nobody.
+func encodeAudience(a incidents.Audience) (string, error) {
+	if len(a.Users) == 0 && !a.Channel {
+		return "", nil
+	}
+	b, err := json.Marshal(audienceJSON{Users: a.Users, Channel: a.Channel})
+	if err != nil {
+		return "", fmt.Errorf("encoding audience: %w", err)
+	}
+	return string(b), nil
 }
 
 type audienceJSON struct {
@@ -195,13 +203,9 @@ func (o *Outbox) Pending(ctx context.Context) (n int, oldest time.Duration, err 
 // insertMessage queues a message that is no incident's: a post of its own
 // in a channel, or a reply in a thread runbot did not start (root).
 func insertMessage(tx *wtx, platform, channel string, kind incidents.IntentKind, root string, audience incidents.Audience, text string, now time.Time) error {
-	aud := ""
-	if len(audience.Users) > 0 || audience.Channel {
-		b, err := json.Marshal(audienceJSON{Users: audience.Users, Channel: audience.Channel})
-		if err != nil {
-			return fmt.Errorf("encoding audience: %w", err)
-		}
-		aud = string(b)
+	aud, err := encodeAudience(audience)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		platform, channel, string(kind), aud, text, root, millis(now), millis(now)); err != nil {
