@@ -15,6 +15,7 @@ import (
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/bot/bottest"
+	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
@@ -224,4 +225,36 @@ func BenchmarkSchedulerReminders(b *testing.B) {
 		b.ReportMetric(float64(peakSys)/(1<<20), "peak-sys-MB")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
 	}
+}
+
+// BenchmarkRunWeekDigests measures the morning check and the week's
+// handover on the 100,000-incident database: what the console's home page
+// and the scheduled posts compute.
+//
+//	go test -run '^$' -bench RunWeekDigests -benchtime 20x ./cmd/runbot
+func BenchmarkRunWeekDigests(b *testing.B) {
+	path := seedDB(b)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	svc := sqlite.NewIncidentService(db, incidents.DefaultPolicy())
+	router := &commands.Router{Incidents: svc, Policy: incidents.DefaultPolicy(), Recent: svc, Asks: sqlite.NewAsks(db)}
+	now := time.Now()
+	b.Run("morning", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := router.MorningCheck(ctx, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("handover", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := router.Handover(ctx, now.Add(-7*24*time.Hour), now, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
