@@ -87,6 +87,9 @@ func EventText(e incidents.Event) string {
 		incidents.EventAssigned:       "👤",
 		incidents.EventService:        "🏷️",
 		incidents.EventHypercare:      "🔭",
+		incidents.EventSnoozed:        "😴",
+		incidents.EventPage:           "📟",
+		incidents.EventFlapping:       "🔃",
 		incidents.EventFiveWhys:       "🔎",
 		incidents.EventPostmortem:     "📝",
 	}[e.Kind]

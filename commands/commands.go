@@ -108,6 +108,7 @@ func (r *Router) commands() []command {
 		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
+		{name: "snooze", usage: snoozeUsage, summary: "pause an incident's reminders for a while (its SLA clock runs on)", member: true, run: (*Router).snooze},
 		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
 		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},
 		{name: "triage", usage: triageUsage, summary: "open asks from other teams in the team channels, oldest first", run: (*Router).triage},

@@ -37,8 +37,17 @@ func (r *Router) MorningCheck(ctx context.Context, now time.Time) (digest.Mornin
 	if r.Runbooks != nil {
 		services = r.Runbooks.Services()
 	}
+	snoozed, flapping := map[int64]time.Time{}, map[string]bool{}
+	for _, inc := range active {
+		if inc.Snoozed(now) {
+			snoozed[inc.ID] = inc.SnoozedUntil
+		}
+		if inc.IsFlapping() {
+			flapping[inc.Fingerprint] = true
+		}
+	}
 	return digest.MorningCheck(digest.MorningInput{Now: now, Since: since, Location: r.loc(), Policy: r.Policy,
-		Services: services, Active: active, Recent: recent}), nil
+		Services: services, Active: active, Recent: recent, Snoozed: snoozed, Flapping: flapping}), nil
 }
 
 // lastWorked is the end of the last working hour before today's work

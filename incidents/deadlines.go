@@ -21,6 +21,8 @@ const (
 	DeadlineHypercareEnd    DeadlineKind = "hypercare_end"
 	DeadlineRepeatNotice    DeadlineKind = "repeat_notice"
 	DeadlinePage            DeadlineKind = "page"
+	DeadlineSnoozeEnd       DeadlineKind = "snooze_end"
+	DeadlineFlapSettle      DeadlineKind = "flap_settle"
 )
 
 // Deadline is a moment at which runbot must say something about an
@@ -68,6 +70,7 @@ func (inc *Incident) Deadlines(p Policy) []Deadline {
 	if !inc.HypercareUntil.IsZero() {
 		out = append(out, Deadline{Key: "hypercare/" + millisKey(inc.HypercareUntil), Kind: DeadlineHypercareEnd, At: inc.HypercareUntil})
 	}
+	out = append(out, inc.noiseDeadlines(p)...)
 	if d, ok := inc.pageDeadline(p); ok {
 		out = append(out, d)
 	}
@@ -128,9 +131,11 @@ func (inc *Incident) Fire(key string, at time.Time, p Policy) (events []Event, o
 		events = append(events, ev(EventHypercare, "%s", text))
 	case DeadlinePage:
 		events = append(events, inc.page(at, p)...)
+	case DeadlineSnoozeEnd, DeadlineFlapSettle:
+		events = append(events, inc.fireNoise(d, at, p)...)
 	case DeadlineRepeatNotice:
 		inc.NoticeDue = time.Time{}
-		if n := inc.AlertCount - inc.NoticedCount; n > 0 {
+		if n := inc.AlertCount - inc.NoticedCount; n > 0 && !inc.IsFlapping() {
 			events = append(events, ev(EventAlert, "fired %d more %s since the last notice (%d in all)", n, plural(n, "time", "times"), inc.AlertCount))
 		}
 		inc.NoticedCount = inc.AlertCount

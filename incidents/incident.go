@@ -91,11 +91,14 @@ type Incident struct {
 	HypercareFrom  time.Time // a hypercare window, zero when none was set
 	HypercareUntil time.Time
 	HypercareBy    string
-	NoticedCount   int       // AlertCount when the thread was last told about repeats
-	NoticeDue      time.Time // when the next "fired N more times" notice is due; zero: none pending
-	ClueGiven      bool      // the replicas clue was posted
-	PageFrom       time.Time // when paging began (a P1 at night); zero when not paged
-	Pages          int       // pages sent since PageFrom
+	NoticedCount   int         // AlertCount when the thread was last told about repeats
+	NoticeDue      time.Time   // when the next "fired N more times" notice is due; zero: none pending
+	ClueGiven      bool        // the replicas clue was posted
+	PageFrom       time.Time   // when paging began (a P1 at night); zero when not paged
+	SnoozedUntil   time.Time   // reminders and repeat notices paused until then; zero: not snoozed
+	Flaps          []time.Time // recent resolutions at source, within the flapping window
+	FlappingSince  time.Time   // zero unless the fingerprint is flapping
+	Pages          int         // pages sent since PageFrom
 
 	Timeline []Event // filled by single-incident lookups only
 }
@@ -124,6 +127,7 @@ const (
 	EventPostmortem     EventKind = "postmortem"
 	EventSnoozed        EventKind = "snoozed"
 	EventPage           EventKind = "page"
+	EventFlapping       EventKind = "flapping"
 )
 
 // Event is one line of an incident's timeline.

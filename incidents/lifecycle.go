@@ -53,6 +53,12 @@ func (inc *Incident) Join(a Alert, at time.Time, p Policy) []Event {
 			return nil
 		}
 		inc.SourceResolved = true
+		if inc.flap(at, p) {
+			f := p.Flapping.orDefault()
+			return []Event{{IncidentID: inc.ID, At: at, Kind: EventFlapping, Actor: Actor, Text: fmt.Sprintf(
+				"flapping: resolved at source %d times within %s; no more notices of it until it stays quiet for %s",
+				len(inc.Flaps), FormatDuration(f.Within), FormatDuration(f.Within))}}
+		}
 		return []Event{{IncidentID: inc.ID, At: at, Kind: EventSourceResolved, Actor: a.Source,
 			Text: "resolved at source"}}
 	}
@@ -71,6 +77,9 @@ func (inc *Incident) Join(a Alert, at time.Time, p Policy) []Event {
 	inc.AlertCount++
 	inc.LastSeenAt = at
 	inc.Labels.Add(a.Labels)
+	if inc.IsFlapping() {
+		return nil // counted on the card; its repeats are no news until it settles
+	}
 	if len(notes) == 0 {
 		if inc.NoticeDue.IsZero() && p.RepeatNotice > 0 {
 			inc.NoticeDue = at.Add(p.RepeatNotice)

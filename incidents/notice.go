@@ -27,6 +27,12 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 		owner = onDuty
 	}
 	var n Notice
+	if inc.quiet(e) {
+		return Notice{Update: e.Kind != EventReminder && e.Kind != EventEscalation}
+	}
+	if inc.Snoozed(e.At) && e.Kind == EventBreach && e.Actor == Actor {
+		return Notice{Reply: true, Update: true} // said, without calling anyone
+	}
 	if p.OffHours(e.At) && inc.Priority != P1 && e.Actor == Actor {
 		switch e.Kind {
 		case EventReminder, EventEscalation:

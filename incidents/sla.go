@@ -53,6 +53,9 @@ type Policy struct {
 	// Paging is the night-and-weekend regime; its zero value means
 	// working hours all the time.
 	Paging Paging
+	// Flapping says when a fingerprint that keeps recovering and firing
+	// again is muted (default: more than 3 times within an hour).
+	Flapping Flapping
 }
 
 // OnDuty is who reminders and escalations call at a moment.

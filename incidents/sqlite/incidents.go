@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,10 +112,22 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	}
 	tx.remember(inc)
 	noticeDue := inc.NoticeDue
+	// Only resolutions at source move the flapping deadlines: the hot
+	// path of plain repeats skips comparing schedules.
+	var before []incidents.Deadline
+	flappy := a.Status == incidents.AlertResolved || inc.IsFlapping()
+	if flappy {
+		before = inc.Deadlines(s.policy)
+	}
 	events := inc.Join(a, now, s.policy)
 	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved,
-		inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ID); err != nil {
+		inc.NoticedCount, nullMillis(inc.NoticeDue), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID); err != nil {
 		return incidents.Ingested{}, fmt.Errorf("updating incident %d: %w", inc.ID, err)
+	}
+	if flappy {
+		if err := syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
+			return incidents.Ingested{}, err
+		}
 	}
 	if len(events) > 0 {
 		if err := s.record(tx, inc, events, now); err != nil {
@@ -276,15 +289,15 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
-		noticed_count = ?, notice_due = ? WHERE id = ?`
+		noticed_count = ?, notice_due = ?, flaps = ?, flapping_since = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ?, page_from = ?, pages = ? WHERE id = ?`
+		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ? WHERE id = ?`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
@@ -603,7 +616,7 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages`
+	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -613,13 +626,14 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		labels                                                     string
 		opened, lastSeen, ackDue, restoreDue                       int64
 		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
-		pageFrom                                                   sql.NullInt64
+		pageFrom, snoozed, flappingSince                           sql.NullInt64
+		flaps                                                      string
 	)
 	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages)
+		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince)
 	if err != nil {
 		return nil, err
 	}
@@ -631,6 +645,10 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 	inc.HypercareFrom, inc.HypercareUntil = fromNullMillis(hcFrom), fromNullMillis(hcUntil)
 	inc.NoticeDue = fromNullMillis(nd)
 	inc.PageFrom = fromNullMillis(pageFrom)
+	inc.SnoozedUntil, inc.FlappingSince = fromNullMillis(snoozed), fromNullMillis(flappingSince)
+	if inc.Flaps, err = decodeTimes(flaps); err != nil {
+		return nil, fmt.Errorf("decoding flaps of incident %d: %w", inc.ID, err)
+	}
 	if inc.Labels, err = decodeLabels(labels); err != nil {
 		return nil, fmt.Errorf("decoding labels of incident %d: %w", inc.ID, err)
 	}
@@ -644,7 +662,8 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		nullMillis(inc.MitigatedAt), inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy,
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
-		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages)
+		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages,
+		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -662,7 +681,7 @@ func updateIncident(tx *wtx, inc *incidents.Incident) error {
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
 		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
 		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
-		nullMillis(inc.PageFrom), inc.Pages, inc.ID)
+		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
@@ -696,4 +715,39 @@ func fromNullMillis(n sql.NullInt64) time.Time {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// encodeTimes keeps a short list of moments as comma-separated unix ms.
+func encodeTimes(ts []time.Time) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(millis(t), 10))
+	}
+	return b.String()
+}
+
+func decodeTimes(s string) ([]time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]time.Time, len(parts))
+	for i, p := range parts {
+		ms, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a time", p)
+		}
+		out[i] = fromMillis(ms)
+	}
+	return out, nil
+}
+
+// Snooze pauses an incident's reminders for d (0 lifts the snooze).
+func (s *IncidentService) Snooze(ctx context.Context, id int64, d time.Duration, actor, reason string) (*incidents.Incident, error) {
+	return s.transition(ctx, id, func(inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
+		return inc.Snooze(d, now, actor, reason)
+	})
 }
