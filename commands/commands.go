@@ -109,6 +109,8 @@ func (r *Router) commands() []command {
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "snooze", usage: snoozeUsage, summary: "pause an incident's reminders for a while (its SLA clock runs on)", member: true, run: (*Router).snooze},
+		{name: "silence", usage: silenceUsage, summary: "a maintenance window: matching alerts open no thread, summed up at its end", member: true, run: (*Router).silence},
+		{name: "silences", usage: "/silences", summary: "the silences under way", run: (*Router).silences},
 		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
 		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},
 		{name: "triage", usage: triageUsage, summary: "open asks from other teams in the team channels, oldest first", run: (*Router).triage},

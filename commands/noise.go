@@ -44,3 +44,55 @@ func (r *Router) snooze(ctx context.Context, req Request, args []string) Respons
 	return done(inc, nil, "😴 #%d snoozed until %s: no reminders or repeat notices meanwhile; the SLA clock runs on",
 		inc.ID, inc.SnoozedUntil.In(r.loc()).Format("Mon 2 Jan 15:04 MST"))
 }
+
+// Silencer keeps maintenance windows.
+type Silencer interface {
+	AddSilence(ctx context.Context, matcher string, d time.Duration, by, reason string) (*incidents.Silence, error)
+	Silences(ctx context.Context) ([]*incidents.Silence, error)
+}
+
+const silenceUsage = "/silence <service | label=value,...> <duration like 2h> [reason]"
+
+func (r *Router) silence(ctx context.Context, req Request, args []string) Response {
+	s, ok := r.Incidents.(Silencer)
+	if !ok {
+		return Response{Text: "silences are not available here", Ephemeral: true}
+	}
+	if len(args) < 2 {
+		return usage(silenceUsage)
+	}
+	d, err := ParseDuration(args[1])
+	if err != nil || d <= 0 {
+		return Response{Text: "a silence lasts a duration like 30m, 2h or 1d; usage: " + silenceUsage, Ephemeral: true, Code: incidents.EINVALID}
+	}
+	sil, err := s.AddSilence(ctx, args[0], d, req.User, strings.Join(args[2:], " "))
+	if incidents.ErrorCode(err) == incidents.EINVALID {
+		return Response{Text: incidents.ErrorMessage(err) + "; usage: " + silenceUsage, Ephemeral: true, Code: incidents.EINVALID}
+	}
+	if err != nil {
+		return done(nil, err, "")
+	}
+	return Response{Text: "🔕 " + sil.Describe(r.loc()) + "; matching alerts are stored and counted, and summed up when it ends"}
+}
+
+func (r *Router) silences(ctx context.Context, req Request, args []string) Response {
+	s, ok := r.Incidents.(Silencer)
+	if !ok {
+		return Response{Text: "silences are not available here", Ephemeral: true}
+	}
+	if len(args) > 0 {
+		return usage("/silences")
+	}
+	list, err := s.Silences(ctx)
+	if err != nil {
+		return done(nil, err, "")
+	}
+	if len(list) == 0 {
+		return Response{Text: "no silence: every alert opens its thread", Ephemeral: true}
+	}
+	lines := make([]string, len(list))
+	for i, sil := range list {
+		lines[i] = "🔕 " + sil.Describe(r.loc())
+	}
+	return Response{Text: strings.Join(lines, "\n"), Ephemeral: true}
+}

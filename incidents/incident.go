@@ -98,6 +98,7 @@ type Incident struct {
 	SnoozedUntil   time.Time   // reminders and repeat notices paused until then; zero: not snoozed
 	Flaps          []time.Time // recent resolutions at source, within the flapping window
 	FlappingSince  time.Time   // zero unless the fingerprint is flapping
+	SilenceID      int64       // the silence it opened under, while that lasts: no thread until it ends
 	Pages          int         // pages sent since PageFrom
 
 	Timeline []Event // filled by single-incident lookups only

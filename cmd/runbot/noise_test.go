@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +188,92 @@ func TestFlappingIsSaidOnceThenMuted(t *testing.T) {
 	r.alert("cache", incidents.AlertResolved, 0)
 	if got := r.said(id); len(got) != 1 || got[0] != "resolved at source" {
 		t.Fatalf("after settling, a resolution is news again: %q", got)
+	}
+}
+
+// drain empties the outbox: kinds and texts in order, roots as "root #N".
+func (r *noiseRig) drain() []string {
+	r.t.Helper()
+	var out []string
+	for {
+		it, err := r.outbox.Next(r.ctx, incidents.Lane{Platform: "chat"})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if it == nil {
+			return out
+		}
+		switch it.Kind {
+		case incidents.IntentRoot:
+			out = append(out, "root #"+strconv.FormatInt(it.IncidentID, 10))
+		case incidents.IntentPost:
+			out = append(out, "post "+it.Text)
+		default:
+			out = append(out, string(it.Kind)+" #"+strconv.FormatInt(it.IncidentID, 10))
+		}
+		if err := r.outbox.Delivered(r.ctx, it, "ref-"+strconv.FormatInt(it.ID, 10)); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// TestSilenceKeepsAWindowQuietAndSumsItUp: during a 2-hour silence on
+// payments its alerts are stored and counted and open no thread (another
+// service's do); /silences shows the counts; at the end one summary post
+// lists what happened, and the incident still firing gets its thread.
+func TestSilenceKeepsAWindowQuietAndSumsItUp(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC)
+	r := newNoiseRig(t, t0)
+	if rep := r.router.Handle(r.ctx, commands.Request{Text: "/silence payments 2h db migration", User: "carol", AnyChannel: true}); rep.Code != commands.Forbidden {
+		t.Fatalf("a non-member's silence: %+v", rep)
+	}
+	for _, bad := range []string{"/silence payments", "/silence payments soon", "/silence a=,b 2h", "/silence payments 9d"} {
+		if rep := r.router.Handle(r.ctx, commands.Request{Text: bad, User: "bob", AnyChannel: true}); rep.Code == "" || !strings.Contains(rep.Text, "/silence") {
+			t.Errorf("%s: %+v, want a refusal saying what to type", bad, rep)
+		}
+	}
+	rep := r.router.Handle(r.ctx, commands.Request{Text: "/silence payments 2h db migration", User: "bob", AnyChannel: true})
+	if !strings.Contains(rep.Text, "silence #1 on payments until Wed 25 Nov 00:00 UTC by bob (db migration)") {
+		t.Fatalf("/silence: %q", rep.Text)
+	}
+	r.now = t0.Add(10 * time.Minute)
+	for range 3 {
+		r.alert("payments", incidents.AlertFiring, incidents.P2)
+	}
+	r.svc.Ingest(r.ctx, []incidents.Alert{{Source: "alertmanager", Fingerprint: "payments-db", Service: "payments", Title: "replica lag", Status: incidents.AlertFiring}})
+	r.now = t0.Add(40 * time.Minute)
+	r.svc.Ingest(r.ctx, []incidents.Alert{{Source: "alertmanager", Fingerprint: "payments-db", Service: "payments", Title: "replica lag", Status: incidents.AlertResolved}})
+	search := r.alert("search", incidents.AlertFiring, incidents.P3)
+	if got := r.drain(); !slices.Equal(got, []string{"root #" + strconv.FormatInt(search, 10)}) {
+		t.Fatalf("during the silence the chat got %q, want the search incident's root alone", got)
+	}
+	if rep := r.router.Handle(r.ctx, commands.Request{Text: "/silences", User: "dave", AnyChannel: true}); !strings.Contains(rep.Text, "5 alerts, 2 incidents so far") {
+		t.Fatalf("/silences: %q", rep.Text)
+	}
+	if got := r.timeline(1, incidents.EventSnoozed); len(got) != 1 || !strings.Contains(got[0], "opened under silence #1") {
+		t.Fatalf("the silenced incident's timeline: %q", got)
+	}
+	r.at(t0.Add(time.Hour)) // the P2's TTA breach comes and goes in the window: recorded, not posted
+	if got := r.drain(); len(got) != 0 {
+		t.Fatalf("mid-window the chat got %q", got)
+	}
+	r.at(t0.Add(2 * time.Hour))
+	got := r.drain()
+	if len(got) < 2 || !strings.HasPrefix(got[0], "post 🔕 silence #1 on payments is over") ||
+		!strings.Contains(got[0], "5 alerts kept quiet, 2 incidents") ||
+		!strings.Contains(got[0], "#1 P2 payments: payments failing (3 alerts; still firing: its thread follows)") ||
+		!strings.Contains(got[0], "#2 P3 payments: replica lag (1 alert; resolved at source, still open)") {
+		t.Fatalf("at the end: %q", got)
+	}
+	if !slices.Equal(got[1:5], []string{"root #1", "reply #1", "root #2", "reply #2"}) {
+		t.Fatalf("the incidents still open get their threads after the summary: %q", got)
+	}
+	if rep := r.router.Handle(r.ctx, commands.Request{Text: "/silences", User: "dave", AnyChannel: true}); !strings.HasPrefix(rep.Text, "no silence") {
+		t.Fatalf("/silences after the end: %q", rep.Text)
+	}
+	r.now = t0.Add(2*time.Hour + time.Minute)
+	r.alert("payments-api", incidents.AlertFiring, incidents.P3)
+	if got := r.drain(); len(got) != 1 || !strings.HasPrefix(got[0], "root #") {
+		t.Fatalf("after the silence a new alert opens its thread: %q", got)
 	}
 }

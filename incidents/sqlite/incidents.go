@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
@@ -34,6 +35,8 @@ type IncidentService struct {
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
 	ObserveFired func(key string, late time.Duration)
+
+	silences atomic.Pointer[[]*incidents.Silence] // see openSilences
 }
 
 var _ incidents.Service = (*IncidentService)(nil)
@@ -93,10 +96,22 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 			inc = last
 		}
 	}
+	sil, err := s.silenceFor(tx, a, now)
+	if err != nil {
+		return incidents.Ingested{}, err
+	}
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
 		inc.Channel = s.channelFor(inc.Service)
+		if sil != nil {
+			inc.SilenceID = sil.ID
+			events = append(events, incidents.Event{At: now, Kind: incidents.EventSnoozed, Actor: incidents.Actor,
+				Text: fmt.Sprintf("opened under silence #%d (%s): no thread until it ends", sil.ID, sil.Matcher)})
+		}
 		if err := insertIncident(tx, inc); err != nil {
+			return incidents.Ingested{}, err
+		}
+		if err := countSilenced(tx, sil, 1); err != nil {
 			return incidents.Ingested{}, err
 		}
 		if err := s.record(tx, inc, events, now); err != nil {
@@ -109,6 +124,9 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 			return incidents.Ingested{}, err
 		}
 		return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
+	}
+	if err := countSilenced(tx, sil, 0); err != nil {
+		return incidents.Ingested{}, err
 	}
 	tx.remember(inc)
 	noticeDue := inc.NoticeDue
@@ -200,8 +218,8 @@ func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []inci
 
 // enqueue writes the messages the events call for, on every platform.
 func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []incidents.Event, opened bool, now time.Time) error {
-	if len(s.Platforms) == 0 && len(s.Pagers) == 0 {
-		return nil
+	if len(s.Platforms) == 0 && len(s.Pagers) == 0 || inc.SilenceID != 0 {
+		return nil // a silenced incident gets its thread when the silence ends
 	}
 	notices := make([]incidents.Notice, len(events))
 	update := false
@@ -289,15 +307,15 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
 		noticed_count = ?, notice_due = ?, flaps = ?, flapping_since = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ? WHERE id = ?`
+		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ?, silence_id = ? WHERE id = ?`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
@@ -616,7 +634,7 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since`
+	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since, silence_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -626,14 +644,14 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		labels                                                     string
 		opened, lastSeen, ackDue, restoreDue                       int64
 		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
-		pageFrom, snoozed, flappingSince                           sql.NullInt64
+		pageFrom, snoozed, flappingSince, silenceID                sql.NullInt64
 		flaps                                                      string
 	)
 	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince)
+		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID)
 	if err != nil {
 		return nil, err
 	}
@@ -646,6 +664,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 	inc.NoticeDue = fromNullMillis(nd)
 	inc.PageFrom = fromNullMillis(pageFrom)
 	inc.SnoozedUntil, inc.FlappingSince = fromNullMillis(snoozed), fromNullMillis(flappingSince)
+	inc.SilenceID = silenceID.Int64
 	if inc.Flaps, err = decodeTimes(flaps); err != nil {
 		return nil, fmt.Errorf("decoding flaps of incident %d: %w", inc.ID, err)
 	}
@@ -663,7 +682,7 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
 		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages,
-		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince))
+		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -681,7 +700,7 @@ func updateIncident(tx *wtx, inc *incidents.Incident) error {
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
 		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
 		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
-		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID)
+		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}

@@ -15,7 +15,8 @@ import (
 // single timer to this moment instead of polling the table.
 func (s *IncidentService) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
 	var due sql.NullInt64
-	if err := s.db.read.QueryRowContext(ctx, `SELECT min(due_at) FROM jobs WHERE fired_at IS NULL`).Scan(&due); err != nil {
+	if err := s.db.read.QueryRowContext(ctx, `SELECT min(t) FROM (SELECT min(due_at) AS t FROM jobs WHERE fired_at IS NULL
+		UNION ALL SELECT min(ends_at) FROM silences WHERE ended_at IS NULL)`).Scan(&due); err != nil {
 		return time.Time{}, false, fmt.Errorf("reading the next deadline: %w", err)
 	}
 	if !due.Valid {
@@ -55,6 +56,11 @@ func (s *IncidentService) FireDue(ctx context.Context, limit int) (int, error) {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading due deadlines: %w", err)
 		}
+		ended, err := s.endSilences(tx, now)
+		if err != nil {
+			return err
+		}
+		n += ended
 		for _, j := range due {
 			if err := s.fire(tx, j.incident, j.key, now); err != nil {
 				return fmt.Errorf("firing %s of incident %d: %w", j.key, j.incident, err)

@@ -1,0 +1,250 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+const silenceColumns = `id, matcher, starts_at, ends_at, reason, created_by, alerts, incidents, ended_at`
+
+func scanSilence(row scanner) (*incidents.Silence, error) {
+	var s incidents.Silence
+	var from, until int64
+	var ended sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Matcher, &from, &until, &s.Reason, &s.By, &s.Alerts, &s.Incidents, &ended); err != nil {
+		return nil, err
+	}
+	s.From, s.Until, s.EndedAt = fromMillis(from), fromMillis(until), fromNullMillis(ended)
+	return &s, nil
+}
+
+// openSilences are the silences not yet ended, kept by the writer so that
+// matching an alert costs no query; a change to silences drops the copy.
+func (s *IncidentService) openSilences(tx *wtx) ([]*incidents.Silence, error) {
+	if p := s.silences.Load(); p != nil {
+		return *p, nil
+	}
+	rows, err := tx.Query(`SELECT ` + silenceColumns + ` FROM silences WHERE ended_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("reading silences: %w", err)
+	}
+	defer rows.Close()
+	var list []*incidents.Silence
+	for rows.Next() {
+		sil, err := scanSilence(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading silences: %w", err)
+		}
+		list = append(list, sil)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading silences: %w", err)
+	}
+	s.silences.Store(&list)
+	return list, nil
+}
+
+func (s *IncidentService) forgetSilences(tx *wtx) {
+	s.silences.Store(nil)
+	tx.onUndo(func() { s.silences.Store(nil) })
+}
+
+// silenceFor is the silence an alert falls under now, nil for none.
+func (s *IncidentService) silenceFor(tx *wtx, a incidents.Alert, now time.Time) (*incidents.Silence, error) {
+	list, err := s.openSilences(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sil := range list {
+		if sil.Active(now) && sil.Matches(a) {
+			return sil, nil
+		}
+	}
+	return nil, nil
+}
+
+func countSilenced(tx *wtx, sil *incidents.Silence, opened int) error {
+	if sil == nil {
+		return nil
+	}
+	if _, err := tx.exec(`UPDATE silences SET alerts = alerts + 1, incidents = incidents + ? WHERE id = ?`, opened, sil.ID); err != nil {
+		return fmt.Errorf("counting alerts of silence %d: %w", sil.ID, err)
+	}
+	return nil
+}
+
+// AddSilence starts a silence of d from now.
+func (s *IncidentService) AddSilence(ctx context.Context, matcher string, d time.Duration, by, reason string) (*incidents.Silence, error) {
+	m, err := incidents.ParseMatcher(matcher)
+	if err != nil {
+		return nil, err
+	}
+	if d <= 0 || d > 7*24*time.Hour {
+		return nil, incidents.Errorf(incidents.EINVALID, "a silence lasts up to 7d, like /silence %s 2h [reason]", m)
+	}
+	var out *incidents.Silence
+	err = s.db.update(ctx, func(tx *wtx) error {
+		now := s.now()
+		res, err := tx.exec(`INSERT INTO silences (matcher, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?)`,
+			m, millis(now), millis(now.Add(d)), reason, by)
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		out = &incidents.Silence{ID: id, Matcher: m, From: now, Until: now.Add(d), Reason: reason, By: by}
+		s.forgetSilences(tx)
+		tx.jobsChanged = true // the scheduler's next moment may now be this silence's end
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adding silence: %w", err)
+	}
+	return out, nil
+}
+
+// Silences lists the silences not yet ended, soonest end first.
+func (s *IncidentService) Silences(ctx context.Context) ([]*incidents.Silence, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+silenceColumns+` FROM silences WHERE ended_at IS NULL ORDER BY ends_at`)
+	if err != nil {
+		return nil, fmt.Errorf("listing silences: %w", err)
+	}
+	defer rows.Close()
+	var out []*incidents.Silence
+	for rows.Next() {
+		sil, err := scanSilence(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing silences: %w", err)
+		}
+		out = append(out, sil)
+	}
+	return out, rows.Err()
+}
+
+// endSilences ends the silences due by now, inside FireDue's transaction:
+// the summary, the threads of the incidents still active and the mark
+// that the silence ended commit together.
+func (s *IncidentService) endSilences(tx *wtx, now time.Time) (int, error) {
+	rows, err := tx.Query(`SELECT `+silenceColumns+` FROM silences WHERE ended_at IS NULL AND ends_at <= ?`, millis(now))
+	if err != nil {
+		return 0, fmt.Errorf("reading ended silences: %w", err)
+	}
+	var due []*incidents.Silence
+	for rows.Next() {
+		sil, err := scanSilence(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reading ended silences: %w", err)
+		}
+		due = append(due, sil)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reading ended silences: %w", err)
+	}
+	for _, sil := range due {
+		if err := s.endSilence(tx, sil, now); err != nil {
+			return 0, fmt.Errorf("ending silence %d: %w", sil.ID, err)
+		}
+	}
+	if len(due) > 0 {
+		s.forgetSilences(tx)
+	}
+	return len(due), nil
+}
+
+func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.Time) error {
+	rows, err := tx.Query(`SELECT id FROM incidents WHERE silence_id = ? ORDER BY id`, sil.ID)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var lines []string
+	var reopened []*incidents.Incident
+	for _, id := range ids {
+		inc, err := loadIncident(tx, id)
+		if err != nil {
+			return err
+		}
+		state := string(inc.State)
+		switch {
+		case inc.State.Active() && inc.SourceResolved:
+			state = "resolved at source, still open"
+		case inc.State.Active():
+			state = "still firing: its thread follows"
+		}
+		lines = append(lines, fmt.Sprintf("#%d %s %s: %s (%d %s; %s)", inc.ID, inc.Priority, inc.Service, inc.Title,
+			inc.AlertCount, pluralWord(inc.AlertCount, "alert", "alerts"), state))
+		if inc.State.Active() {
+			reopened = append(reopened, inc)
+			continue
+		}
+		inc.SilenceID = 0
+		tx.remember(inc)
+		if err := updateIncident(tx, inc); err != nil {
+			return err
+		}
+	}
+	text := fmt.Sprintf("🔕 silence #%d on %s is over (%s → %s, by %s", sil.ID, sil.Matcher,
+		sil.From.UTC().Format("Mon 15:04 MST"), now.UTC().Format("Mon 15:04 MST"), sil.By)
+	if sil.Reason != "" {
+		text += ": " + sil.Reason
+	}
+	text += fmt.Sprintf("): %d %s kept quiet, %d %s", sil.Alerts, pluralWord(sil.Alerts, "alert", "alerts"), len(ids), pluralWord(len(ids), "incident", "incidents"))
+	if len(lines) > 0 {
+		const most = 20
+		if len(lines) > most {
+			lines = append(lines[:most], fmt.Sprintf("… and %d more (/incidents)", len(lines)-most))
+		}
+		text += ":\n- " + strings.Join(lines, "\n- ")
+	}
+	for _, p := range s.Platforms {
+		if err := insertMessage(tx, p, "", incidents.IntentPost, "", incidents.Audience{}, text, now); err != nil {
+			return err
+		}
+	}
+	// The window is over and these problems are not: each gets the thread
+	// it would have had, after the summary that announces them.
+	for _, inc := range reopened {
+		ev := []incidents.Event{{At: now, Kind: incidents.EventSnoozed, Actor: incidents.Actor,
+			Text: fmt.Sprintf("silence #%d ended with this incident still open", sil.ID)}}
+		if err := s.record(tx, inc, ev, now); err != nil { // silenced still: stored, not sent
+			return err
+		}
+		inc.SilenceID = 0
+		tx.remember(inc)
+		if err := updateIncident(tx, inc); err != nil {
+			return err
+		}
+		if err := s.enqueue(tx, inc, ev, true, now); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec(`UPDATE silences SET ended_at = ? WHERE id = ?`, millis(now), sil.ID)
+	return err
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
