@@ -32,6 +32,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "handover" {
 		return printHandover(args[1:], getenv, time.Now(), stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "doctor" {
+		return runDoctor(args[1:], getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("runbot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
@@ -39,7 +42,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
 	demo := fs.Bool("demo", false, "feed a stream of sample alerts, to see the console move")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n       runbot version\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n       runbot doctor [--config file] [--db file]\n       runbot version\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nsettings (config file key, environment variable):\n%s", config.Help())
 	}
