@@ -41,6 +41,12 @@ type Options struct {
 	MaxBodyBytes int64
 	// Health reports whether runbot can do its job (database reachable).
 	Health func(context.Context) error
+	// Degraded says what runbot fails at though it runs ("chat messages
+	// stuck for 7m (...)"), "" when nothing; nil checks nothing.
+	Degraded func() string
+	// Heartbeats recognises the dead-man's switch's alert; nil means none
+	// is configured.
+	Heartbeats Heartbeats
 	// Registerer receives the API's metrics; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
@@ -160,6 +166,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if err := s.opts.Health(ctx); err != nil {
 			s.opts.Logger.Error("health check failed", "operation", "checking health", "error", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+			return
+		}
+	}
+	// Not logged here: probes ask every few seconds, and whoever found the
+	// trouble logged it once when it began. Degraded is still 200: a
+	// readiness probe must not take runbot out of service (and stop alert
+	// intake) because the chat is down; the body and runbot_outbox_stuck say it.
+	if s.opts.Degraded != nil {
+		if problem := s.opts.Degraded(); problem != "" {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "error": problem})
 			return
 		}
 	}

@@ -38,7 +38,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, "invalid", http.StatusBadRequest, err)
 		return
 	}
-	results, err := s.opts.Incidents.Ingest(r.Context(), parsed)
+	results, err := s.ingest(r, parsed)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(source, "store_error").Inc()
 		s.opts.Logger.Error("storing alerts failed", "operation", "receiving alerts", "source", source,
@@ -57,6 +57,44 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 	s.metrics.opened[source].Add(float64(opened))
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(appendIntakeResponse(make([]byte, 0, 32+32*len(results)), results))
+}
+
+// Heartbeats is the dead-man's switch as intake sees it.
+type Heartbeats interface {
+	// Heard takes an alert and reports whether it is the heartbeat, which
+	// then opens no incident.
+	Heard(a incidents.Alert) bool
+}
+
+// ingest files the alerts, but for heartbeats: those are taken by the
+// dead-man's switch and answered {"id": 0, "opened": false}, so the
+// answer still lists every alert in the order sent.
+func (s *Server) ingest(r *http.Request, parsed []incidents.Alert) ([]incidents.Ingested, error) {
+	if s.opts.Heartbeats == nil {
+		return s.opts.Incidents.Ingest(r.Context(), parsed)
+	}
+	var keep []incidents.Alert
+	var at []int // index in parsed of each alert kept
+	for i, a := range parsed {
+		if !s.opts.Heartbeats.Heard(a) {
+			keep, at = append(keep, a), append(at, i)
+		}
+	}
+	if len(keep) == len(parsed) {
+		return s.opts.Incidents.Ingest(r.Context(), parsed)
+	}
+	results := make([]incidents.Ingested, len(parsed))
+	if len(keep) == 0 {
+		return results, nil
+	}
+	filed, err := s.opts.Incidents.Ingest(r.Context(), keep)
+	if err != nil {
+		return nil, err
+	}
+	for j, res := range filed {
+		results[at[j]] = res
+	}
+	return results, nil
 }
 
 // appendIntakeResponse writes {"accepted":N,"incidents":[{"id":1,"opened":true},...]}

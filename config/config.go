@@ -42,6 +42,7 @@ type Config struct {
 	Mattermost Mattermost
 	LLM        LLM
 	RunWeek    RunWeek
+	SelfMon    SelfMon
 	// Redact are extra patterns kept out of LLM prompts.
 	Redact []string
 
@@ -84,6 +85,7 @@ func Default() Config {
 		ChannelBurst:         3,
 		LLM:                  LLM{APIType: "openai", Timeout: time.Minute},
 		RunWeek:              defaultRunWeek(),
+		SelfMon:              defaultSelfMon(),
 		Policy:               incidents.DefaultPolicy(),
 	}
 }
@@ -279,12 +281,15 @@ var tables = map[string]func(c *Config, n *yaml.Node) error{
 	"working_hours": parseWorkingHours,
 	"triage":        parseTriage,
 	"morning_check": parseMorning,
+	"heartbeat":     parseHeartbeat,
+	"outbox_alarm":  parseOutboxAlarm,
 }
 
 // envSettings are the settings read from the environment: the scalars,
-// the llm table's keys and the LLM key, which only the environment holds.
+// the llm table's keys, the LLM key, which only the environment holds,
+// and the self-monitoring keys.
 func envSettings() []setting {
-	return append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey)
+	return append(append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey), selfmonSettings...)
 }
 
 // EnvName is the environment variable for a setting key.
@@ -560,6 +565,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("llm_api_type", c.LLM.APIType),
 		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
 		slog.Int("redact_patterns", len(c.Redact)),
+		slog.Any("selfmon", c.SelfMon),
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -51,6 +51,7 @@ type Console struct {
 	// the section out.
 	morningCheck   func(ctx context.Context) (digest.Morning, error)
 	morningTimeout time.Duration
+	banner         func() string
 }
 
 // ConsoleOptions assemble a Console.
@@ -68,6 +69,9 @@ type ConsoleOptions struct {
 	Morning func(ctx context.Context) (digest.Morning, error)
 	// MorningTimeout bounds the check within a page; zero means 5s.
 	MorningTimeout time.Duration
+	// Banner, when set, is a warning shown at the top of every page to
+	// people signed in ("⚠ chat delivery stuck for 7m: ..."); "" shows none.
+	Banner func() string
 }
 
 // NewConsole builds the console.
@@ -81,7 +85,7 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	c := &Console{platform: o.Platform, store: o.Store, incidents: o.Incidents, runbooks: o.Runbooks, render: o.Renderer,
 		auth: o.Auth, hub: o.Hub, logger: o.Logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection(), morningCheck: o.Morning,
-		morningTimeout: o.MorningTimeout}
+		morningTimeout: o.MorningTimeout, banner: o.Banner}
 	funcs := template.FuncMap{}
 	// digest.html holds the morning check's section, shared by the home
 	// page and /morning.
@@ -157,6 +161,7 @@ func (c *Console) signedIn(next func(http.ResponseWriter, *http.Request, string)
 }
 
 type pageData struct {
+	Banner     string
 	Title      string
 	Page       string
 	User       string
@@ -208,6 +213,9 @@ type labelLine struct {
 
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, d pageData) {
 	d.Page = page
+	if c.banner != nil && d.User != "" { // the sign-in page tells strangers nothing of runbot's state
+		d.Banner = c.banner()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
 	if err := c.pages[page].ExecuteTemplate(w, "layout", d); err != nil {

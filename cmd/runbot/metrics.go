@@ -46,6 +46,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// registerOutboxStuck exports the outbox alarm, for an alerting rule that
+// does not need to know the threshold: 1 while chat messages are stuck.
+func registerOutboxStuck(reg prometheus.Registerer, stuck func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "runbot_outbox_stuck", Help: "1 while the oldest chat message waiting is older than outbox_alarm, else 0.",
+	}, func() float64 {
+		if stuck() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 func (m *metrics) observeBatch(n int, took time.Duration) {
 	m.batchSize.Observe(float64(n))
 	m.commitSeconds.Observe(took.Seconds())

@@ -32,6 +32,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runbooks"
 	"github.com/runbot-dev/runbot/runweek"
+	"github.com/runbot-dev/runbot/selfmon"
 )
 
 // Deps is what Run takes besides the configuration.
@@ -188,6 +189,18 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	outbox := sqlite.NewOutbox(db)
 	reg.MustRegister(newStoreCollector(svc, outbox, logger))
+	// runbot watches itself: stuck chat messages, and the heartbeat's
+	// silence (the interface stays nil when no heartbeat is configured).
+	stuck := selfmon.NewOutboxAlarm(selfmon.OutboxAlarmOptions{Threshold: cfg.SelfMon.OutboxAlarm, Outbox: outbox,
+		Poster: sqlite.NewRoutines(db, names), Channels: defaults, Logger: logger})
+	registerOutboxStuck(reg, stuck.Stuck)
+	var heartbeat *selfmon.Heartbeat
+	var heartbeats api.Heartbeats
+	if sm := cfg.SelfMon; sm.HeartbeatAlert != "" {
+		heartbeat = selfmon.NewHeartbeat(selfmon.HeartbeatOptions{Alert: sm.HeartbeatAlert, Period: sm.HeartbeatPeriod,
+			Priority: sm.HeartbeatPriority, Incidents: svc, Logger: logger, Location: cfg.Timezone})
+		heartbeats = heartbeat
+	}
 	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
 	dispatcher := bot.NewDispatcher(outbox, svc, renderer, platforms, bot.DispatcherOptions{
 		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
@@ -222,6 +235,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
 		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
+		Banner:  stuck.Banner,
 		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret),
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
@@ -240,6 +254,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		UserHeader:   cfg.TrustedUserHeader,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Health:       db.Check,
+		Degraded:     stuck.Problem,
+		Heartbeats:   heartbeats,
 		Registerer:   reg,
 		Gatherer:     reg,
 	})
@@ -272,6 +288,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		start("reminding asks", reminder.Run)
 	}
 	start("posting routines", routines.Run)
+	start("watching the outbox", stuck.Run)
+	if heartbeat != nil {
+		start("watching heartbeats", heartbeat.Run)
+	}
 	for _, p := range platforms {
 		start("listening to "+p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) })
 	}
