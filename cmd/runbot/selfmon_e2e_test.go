@@ -181,16 +181,7 @@ func TestWatchdogHeartbeatWithAlertmanager(t *testing.T) {
 	// Alertmanager back: the heartbeat resolves the incident at source,
 	// and the thread says so.
 	am.start(b.url, token)
-	eventually(t, 20*time.Second, "the incident resolved at source", func() (bool, string) {
-		var got incidentView
-		call(t, "GET", fmt.Sprintf("%s/api/v1/incidents/%d", b.url, inc.ID), token, "", &got)
-		for _, e := range got.Timeline {
-			if e.Kind == "source_resolved" {
-				return got.State == "open", describe(got) // people still decide
-			}
-		}
-		return false, describe(got)
-	})
+	waitResolvedAtSource(t, b.url, token, inc.ID, 20*time.Second)
 	waitThread(t, chat, inc.ID, "resolved at source")
 	time.Sleep(period) // heartbeats flow again: nothing more opens
 	if list := listIncidents(t, b.url, token, ""); len(list) != 1 {
