@@ -47,6 +47,7 @@ type incidentJSON struct {
 	Assignee       string                    `json:"assignee,omitempty"`
 	Channel        string                    `json:"channel,omitempty"`
 	HypercareUntil *time.Time                `json:"hypercare_until,omitempty"`
+	Storm          int64                     `json:"storm,omitempty"`
 	SLA            slaJSON                   `json:"sla"`
 	Timeline       []eventJSON               `json:"timeline,omitempty"`
 }
@@ -62,7 +63,8 @@ func toJSON(inc *incidents.Incident, now time.Time) incidentJSON {
 		ResolvedAt: timePtr(inc.ResolvedAt), ResolvedBy: inc.ResolvedBy,
 		LastSeenAt: timePtr(inc.LastSeenAt), SourceResolved: inc.SourceResolved,
 		Assignee: inc.Assignee, Channel: inc.Channel, HypercareUntil: timePtr(inc.HypercareUntil),
-		SLA: slaJSON{AckDue: s.AckDue, RestoreDue: s.RestoreDue, AckBreached: s.AckBreached, RestoreBreached: s.RestoreBreached},
+		Storm: inc.StormID,
+		SLA:   slaJSON{AckDue: s.AckDue, RestoreDue: s.RestoreDue, AckBreached: s.AckBreached, RestoreBreached: s.RestoreBreached},
 	}
 	for _, e := range inc.Timeline {
 		out.Timeline = append(out.Timeline, eventJSON{At: e.At, Kind: string(e.Kind), Actor: e.Actor, Text: e.Text})

@@ -279,12 +279,14 @@ var tables = map[string]func(c *Config, n *yaml.Node) error{
 	"working_hours": parseWorkingHours,
 	"triage":        parseTriage,
 	"morning_check": parseMorning,
+	"storm":         parseStorm,
 }
 
 // envSettings are the settings read from the environment: the scalars,
-// the llm table's keys and the LLM key, which only the environment holds.
+// the llm and storm tables' keys and the LLM key, which only the
+// environment holds.
 func envSettings() []setting {
-	return append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey)
+	return append(append(append(settings[:len(settings):len(settings)], llmSettings...), stormSettings...), llmKey)
 }
 
 // EnvName is the environment variable for a setting key.
@@ -560,6 +562,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("llm_api_type", c.LLM.APIType),
 		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
 		slog.Int("redact_patterns", len(c.Redact)),
+		slog.Int("storm_incidents", c.Policy.Storm.Incidents),
+		slog.Duration("storm_within", c.Policy.Storm.Within),
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -96,6 +96,9 @@ type Incident struct {
 	ClueGiven      bool      // the replicas clue was posted
 	PageFrom       time.Time // when paging began (a P1 at night); zero when not paged
 	Pages          int       // pages sent since PageFrom
+	// StormID is the storm it opened in, whose thread tells its news on
+	// chat platforms instead of a thread of its own; 0 when it has its own.
+	StormID int64
 
 	Timeline []Event // filled by single-incident lookups only
 }

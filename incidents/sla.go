@@ -53,6 +53,9 @@ type Policy struct {
 	// Paging is the night-and-weekend regime; its zero value means
 	// working hours all the time.
 	Paging Paging
+	// Storm is when a burst of incidents in a channel is told in one
+	// thread; its zero value turns that off.
+	Storm StormPolicy
 }
 
 // OnDuty is who reminders and escalations call at a moment.
@@ -84,6 +87,7 @@ func DefaultPolicy() Policy {
 			P4: 5 * 24 * time.Hour, P5: 5 * 24 * time.Hour,
 		},
 		RepeatNotice: 10 * time.Minute,
+		Storm:        DefaultStormPolicy(),
 	}
 }
 

@@ -29,6 +29,10 @@ type IncidentService struct {
 	// Pagers are platforms that only take pages (a phone or SMS gateway
 	// behind a webhook): direct messages, never threads.
 	Pagers []string
+	// StormExempt are platforms where every incident keeps a thread of its
+	// own during a storm: the console, whose incident pages are its
+	// threads, and which has no pace to keep.
+	StormExempt []string
 	// Catalog tells channels and replicas of services; nil knows nothing.
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
@@ -95,8 +99,19 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
 		inc.Channel = s.channelFor(inc.Service)
+		storm, err := s.stormFor(tx, inc, now)
+		if err != nil {
+			return incidents.Ingested{}, err
+		}
 		if err := insertIncident(tx, inc); err != nil {
 			return incidents.Ingested{}, err
+		}
+		if storm != nil {
+			// Before the incident's own messages: its replies go in the
+			// storm's thread, whose root must come first in the channel.
+			if err := s.tellStorm(tx, storm, inc, now); err != nil {
+				return incidents.Ingested{}, err
+			}
 		}
 		if err := s.record(tx, inc, events, now); err != nil {
 			return incidents.Ingested{}, err
@@ -196,24 +211,45 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 		notices[i] = s.policy.NoticeFor(inc, e)
 		update = update || notices[i].Update
 	}
+	var rootAudience incidents.Audience
+	if opened && len(s.Platforms) > 0 {
+		var err error
+		if rootAudience, err = s.openingAudience(tx, inc, now); err != nil {
+			return err
+		}
+	}
 	for _, platform := range s.Platforms {
+		folded := s.folds(inc, platform)
 		// The card first, then the replies: a reply reads against a card
-		// that already shows what it tells.
+		// that already shows what it tells. An incident of a storm has no
+		// card there: the storm's root, edited, counts it instead.
+		var err error
 		switch {
+		case opened && folded: // the storm's messages tell of it (tellStorm)
 		case opened:
-			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), "", now); err != nil {
-				return err
-			}
+			err = insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, rootAudience, "", now)
+		case update && folded:
+			err = insertStormOutbox(tx, platform, inc.Channel, incidents.IntentUpdate, inc.StormID, 0, 0, incidents.Audience{}, "", now)
 		case update:
-			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, "", now); err != nil {
-				return err
-			}
+			err = insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, "", now)
+		}
+		if err != nil {
+			return err
 		}
 		for i, e := range events {
 			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
 				continue // a person's thread reply is already on their platform
 			}
-			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now); err != nil {
+			if folded {
+				// In the storm's thread; its one call of the channel stands
+				// for every incident in it.
+				mention := notices[i].Mention
+				mention.Channel = false
+				err = insertStormOutbox(tx, platform, inc.Channel, incidents.IntentReply, inc.StormID, inc.ID, e.ID, mention, e.Document, now)
+			} else {
+				err = insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -276,8 +312,8 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages, storm_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
 		noticed_count = ?, notice_due = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
@@ -285,8 +321,8 @@ const (
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
 		next_due = ?, page_from = ?, pages = ? WHERE id = ?`
-	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before, storm_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
 	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
@@ -603,7 +639,7 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages`
+	noticed_count, notice_due, clue_given, page_from, pages, coalesce(storm_id, 0)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -619,7 +655,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages)
+		&pageFrom, &inc.Pages, &inc.StormID)
 	if err != nil {
 		return nil, err
 	}
@@ -644,7 +680,7 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		nullMillis(inc.MitigatedAt), inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy,
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
-		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages)
+		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages, nullID(inc.StormID))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -686,6 +722,9 @@ func nullMillis(t time.Time) sql.NullInt64 {
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// nullID stores 0 as NULL, for references to rows that may not exist.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 func fromNullMillis(n sql.NullInt64) time.Time {
 	if !n.Valid {
