@@ -64,7 +64,7 @@ func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Messag
 		}
 		for _, e := range inc.Timeline {
 			if e.ID == it.EventID {
-				m := Message{Text: lead + EventText(e), Mention: it.Audience}
+				m := Message{Text: lead + EventText(e) + r.pageLink(e.Related), Mention: it.Audience}
 				if it.Text != "" && e.Kind == incidents.EventPostmortem {
 					m.Document = &Document{Name: fmt.Sprintf("postmortem-%d.md", inc.ID), Content: it.Text}
 				}
@@ -76,6 +76,15 @@ func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Messag
 		return r.page(it, inc)
 	}
 	return Message{Text: it.Text, Mention: it.Audience}
+}
+
+// pageLink is " — <url>" to an incident's page on the console, where
+// runbot is published; "" otherwise.
+func (r *Renderer) pageLink(id int64) string {
+	if id == 0 || r.PublicURL == "" {
+		return ""
+	}
+	return fmt.Sprintf(" — %s/incidents/%d", strings.TrimRight(r.PublicURL, "/"), id)
 }
 
 // Storm renders a storm's root message, in channel (the platform's name
@@ -144,6 +153,8 @@ func EventText(e incidents.Event) string {
 		incidents.EventHypercare:      "🔭",
 		incidents.EventFiveWhys:       "🔎",
 		incidents.EventPostmortem:     "📝",
+		incidents.EventLinked:         "🔗",
+		incidents.EventMerged:         "🧩",
 	}[e.Kind]
 	if icon == "" {
 		icon = "•"

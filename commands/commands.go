@@ -107,6 +107,8 @@ func (r *Router) commands() []command {
 		{name: "reopen", usage: "/reopen <incident> [reason]", summary: "it is back: reopen a resolved incident", member: true, run: (*Router).reopen},
 		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
+		{name: "link", usage: linkUsage, summary: "record that two incidents are related: both timelines and threads say so", member: true, run: (*Router).link},
+		{name: "merge", usage: mergeUsage, summary: "one cause under two fingerprints: the first's alerts and timeline join the second; the first is resolved as its duplicate", member: true, run: (*Router).merge},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
 		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},

@@ -40,7 +40,7 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 	switch e.Kind {
 	case EventOpened:
 		return Notice{} // the root message itself
-	case EventComment, EventFiveWhys, EventPostmortem:
+	case EventComment, EventFiveWhys, EventPostmortem, EventLinked:
 		n.Reply = true
 	case EventAlert, EventSourceResolved:
 		n.Reply, n.Update = true, true

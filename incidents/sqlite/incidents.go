@@ -85,6 +85,13 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	if err != nil {
 		return incidents.Ingested{}, err
 	}
+	if inc == nil && a.Status == incidents.AlertFiring {
+		// A resolution is left to the fingerprint's own incident (below):
+		// the merged one still has alerts of its own firing.
+		if inc, err = s.mergedTarget(tx, a.Fingerprint); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
 	if inc == nil && a.Status == incidents.AlertResolved {
 		// A resolution for an incident people already resolved joins that
 		// incident; one that started after it is news of its own.
@@ -174,6 +181,33 @@ func (s *IncidentService) activeByFingerprint(tx *wtx, fp string) (*incidents.In
 	return inc, nil
 }
 
+// mergedTarget finds where a fingerprint files when its latest incident
+// was merged into another: the end of the merge chain, while that one is
+// active; nil otherwise. Not cached: the alias lives only as long as its
+// target is active, which the cache (keyed by each incident's own
+// fingerprint) would not notice.
+func (s *IncidentService) mergedTarget(tx *wtx, fp string) (*incidents.Incident, error) {
+	var into sql.NullInt64
+	err := tx.queryRow(`SELECT merged_into FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1`, fp).Scan(&into)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !into.Valid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding a merged incident: %w", err)
+	}
+	for hops := 0; into.Valid && hops < maxMergeChain; hops++ {
+		inc, err := loadIncident(tx, into.Int64)
+		if err != nil {
+			return nil, err
+		}
+		if inc.State.Active() {
+			return inc, nil
+		}
+		into = sql.NullInt64{Int64: inc.MergedInto, Valid: inc.MergedInto != 0}
+	}
+	return nil, nil
+}
+
 // remember keeps inc in the writer's cache with its state after this
 // request, and forgets it should the request be rolled back.
 func (tx *wtx) remember(inc *incidents.Incident) {
@@ -188,7 +222,7 @@ func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []inci
 	for i := range events {
 		e := &events[i]
 		e.IncidentID = inc.ID
-		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin)
+		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin, sql.NullInt64{Int64: e.Related, Valid: e.Related != 0})
 		if err != nil {
 			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
 		}
@@ -306,7 +340,7 @@ func syncJobs(tx *wtx, incidentID int64, before, after []incidents.Deadline, now
 const (
 	selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
 	insertAlertRow            = `INSERT INTO alerts (incident_id, received_at, status, payload) VALUES (?, ?, ?, ?)`
-	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin) VALUES (?, ?, ?, ?, ?, ?)`
+	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	pruneAlerts               = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
@@ -320,7 +354,7 @@ const (
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ?, page_from = ?, pages = ? WHERE id = ?`
+		next_due = ?, page_from = ?, pages = ?, merged_into = ? WHERE id = ?`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before, storm_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
@@ -344,7 +378,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	if err != nil {
 		return nil, fmt.Errorf("reading incident %d: %w", id, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text, origin FROM events WHERE incident_id = ? ORDER BY at, id`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text, origin, coalesce(related, 0) FROM events WHERE incident_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 	}
@@ -352,7 +386,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	for rows.Next() {
 		e := incidents.Event{IncidentID: id}
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin, &e.Related); err != nil {
 			return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 		}
 		e.At = fromMillis(at)
@@ -360,6 +394,9 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
+	}
+	if inc.Linked, err = links(ctx, tx, id); err != nil {
+		return nil, err
 	}
 	return inc, nil
 }
@@ -380,8 +417,8 @@ func (s *IncidentService) IncidentForMessage(ctx context.Context, id, eventID in
 	}
 	e := incidents.Event{ID: eventID, IncidentID: id}
 	var at int64
-	err = s.db.read.QueryRowContext(ctx, `SELECT at, kind, actor, text, origin FROM events WHERE id = ? AND incident_id = ?`, eventID, id).
-		Scan(&at, &e.Kind, &e.Actor, &e.Text, &e.Origin)
+	err = s.db.read.QueryRowContext(ctx, `SELECT at, kind, actor, text, origin, coalesce(related, 0) FROM events WHERE id = ? AND incident_id = ?`, eventID, id).
+		Scan(&at, &e.Kind, &e.Actor, &e.Text, &e.Origin, &e.Related)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("reading event %d of incident %d: %w", eventID, id, err)
 	}
@@ -639,7 +676,7 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages, coalesce(storm_id, 0)`
+	noticed_count, notice_due, clue_given, page_from, pages, coalesce(storm_id, 0), coalesce(merged_into, 0)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -655,7 +692,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages, &inc.StormID)
+		&pageFrom, &inc.Pages, &inc.StormID, &inc.MergedInto)
 	if err != nil {
 		return nil, err
 	}
@@ -698,7 +735,7 @@ func updateIncident(tx *wtx, inc *incidents.Incident) error {
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
 		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
 		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
-		nullMillis(inc.PageFrom), inc.Pages, inc.ID)
+		nullMillis(inc.PageFrom), inc.Pages, nullID(inc.MergedInto), inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}

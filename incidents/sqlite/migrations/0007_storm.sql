@@ -29,9 +29,24 @@ CREATE TABLE channel_calls (
 	called_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
-ALTER TABLE incidents ADD COLUMN storm_id INTEGER REFERENCES storms (id); -- told in that storm's thread
+ALTER TABLE incidents ADD COLUMN storm_id INTEGER REFERENCES storms (id);       -- told in that storm's thread
+ALTER TABLE incidents ADD COLUMN merged_into INTEGER REFERENCES incidents (id); -- resolved as its duplicate
 CREATE INDEX incidents_channel_opened ON incidents (channel, opened_at);
 CREATE INDEX incidents_storm ON incidents (storm_id, id) WHERE storm_id IS NOT NULL;
 
 ALTER TABLE outbox ADD COLUMN storm_id INTEGER REFERENCES storms (id);
 CREATE INDEX outbox_storm ON outbox (storm_id, platform, kind) WHERE done_at IS NULL AND storm_id IS NOT NULL;
+
+-- The other incident of a link or a merge.
+ALTER TABLE events ADD COLUMN related INTEGER REFERENCES incidents (id);
+
+-- Incidents people said are related, each pair once (a < b).
+CREATE TABLE incident_links (
+	a         INTEGER NOT NULL REFERENCES incidents (id),
+	b         INTEGER NOT NULL REFERENCES incidents (id),
+	linked_by TEXT    NOT NULL,
+	linked_at INTEGER NOT NULL,
+	PRIMARY KEY (a, b),
+	CHECK (a < b)
+) WITHOUT ROWID;
+CREATE INDEX incident_links_b ON incident_links (b);
