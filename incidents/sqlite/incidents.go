@@ -252,6 +252,16 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 			return err
 		}
 	}
+	// While a storm is under way in the channel, it has called the channel
+	// for everything in it: the burst's first incidents, which keep their
+	// own threads, do not call it again either.
+	calm := inc.StormID != 0
+	if !calm && slices.ContainsFunc(notices, func(n incidents.Notice) bool { return n.Reply && n.Mention.Channel }) {
+		var err error
+		if calm, err = s.stormUnderWay(tx, inc.Channel, now); err != nil {
+			return err
+		}
+	}
 	for _, platform := range s.Platforms {
 		folded := s.folds(inc, platform)
 		// The card first, then the replies: a reply reads against a card
@@ -274,14 +284,12 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
 				continue // a person's thread reply is already on their platform
 			}
+			mention := notices[i].Mention
+			mention.Channel = mention.Channel && !calm
 			if folded {
-				// In the storm's thread; its one call of the channel stands
-				// for every incident in it.
-				mention := notices[i].Mention
-				mention.Channel = false
 				err = insertStormOutbox(tx, platform, inc.Channel, incidents.IntentReply, inc.StormID, inc.ID, e.ID, mention, e.Document, now)
 			} else {
-				err = insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now)
+				err = insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, mention, e.Document, now)
 			}
 			if err != nil {
 				return err

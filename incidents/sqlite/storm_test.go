@@ -228,31 +228,52 @@ func TestStormOverAtTheNextOpening(t *testing.T) {
 
 // TestChannelCalledOnceForABurstOfP1s: a P1's root calls the channel
 // unless an opening did within storm.within; a storm calls it once, with
-// its root when a P1 is in the burst, else when its first P1 opens; the
-// incidents of a storm never call it, not even with a P1's reminders.
+// its root when a P1 is in the burst, else when its first P1 opens. While
+// it goes on nothing else calls the channel, not even the P1 reminders of
+// the burst's first incidents; its own incidents never do.
 func TestChannelCalledOnceForABurstOfP1s(t *testing.T) {
 	w := newStormWorld(t)
 	for range 9 {
 		w.open(t, "checkout", incidents.P1)
 		w.clock.Add(time.Second)
 	}
-	w.clock.Add(8 * time.Minute) // the P1s' ack reminders are due (50% of 15m)
+	w.clock.Add(4 * time.Minute)
+	w.open(t, "checkout", incidents.P3) // the storm goes on
+	w.clock.Add(4 * time.Minute)        // the P1s' ack reminders are due (50% of 15m)
 	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
 		t.Fatal(err)
 	}
-	calls := 0
+	var calls []string
+	reminders := 0
 	for _, m := range w.drain(t, "chat", "") {
 		if strings.HasSuffix(m, "@channel") {
-			calls++
-			if m != "root #1 @channel" && !strings.HasPrefix(m, "reply #") {
-				t.Errorf("called the channel: %s", m)
+			calls = append(calls, m)
+		}
+		if strings.HasPrefix(m, "reply #") {
+			reminders++
+		}
+	}
+	if len(calls) != 1 || calls[0] != "root #1 @channel" || reminders != 5 {
+		t.Fatalf("calls of the channel during the storm: %v (%d reminders in own threads), want the first root's only", calls, reminders)
+	}
+	// Once the storm is over, the incidents with threads of their own call
+	// as before; the storm's never do.
+	w.clock.Add(2 * time.Hour)
+	if _, err := w.svc.FireDue(w.ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	calls = nil
+	for _, m := range w.drain(t, "chat", "") {
+		if strings.HasSuffix(m, "@channel") {
+			calls = append(calls, m)
+			var n int
+			if _, err := fmt.Sscanf(m, "reply #%d", &n); err != nil || n > 5 {
+				t.Errorf("after the storm: %s", m)
 			}
 		}
 	}
-	// The reminders of the first five, who have threads of their own, call
-	// it as before; the storm's four do not.
-	if calls != 1+5 {
-		t.Fatalf("%d calls of the channel, want the first root's and the 5 own threads' P1 reminders", calls)
+	if len(calls) == 0 {
+		t.Fatal("after the storm the P1s with threads of their own no longer call the channel")
 	}
 
 	// A storm of P3s calls the channel when its first P1 opens, once; a P1

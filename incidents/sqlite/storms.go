@@ -228,6 +228,21 @@ func (s *IncidentService) endStorm(tx *wtx, st *incidents.Storm, now time.Time) 
 	return nil
 }
 
+// stormUnderWay reports whether a storm is going on in a channel.
+func (s *IncidentService) stormUnderWay(tx *wtx, channel string, now time.Time) (bool, error) {
+	if !s.policy.Storm.Enabled() {
+		return false, nil
+	}
+	st, err := scanStorm(tx.queryRow(`SELECT `+stormColumns+` FROM storms WHERE channel = ? AND ended = 0`, channel))
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the storm of channel %q: %w", channel, err)
+	}
+	return !st.Over(now, s.policy.Storm), nil
+}
+
 // takeCall reports whether an opening may call the whole channel now and,
 // when it may, records that it does.
 func (s *IncidentService) takeCall(tx *wtx, channel string, now time.Time) (bool, error) {
