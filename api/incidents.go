@@ -22,6 +22,8 @@ type eventJSON struct {
 	Kind  string    `json:"kind"`
 	Actor string    `json:"actor"`
 	Text  string    `json:"text"`
+	// Related is the other incident of a link or a merge.
+	Related int64 `json:"related,omitempty"`
 }
 
 type incidentJSON struct {
@@ -47,6 +49,9 @@ type incidentJSON struct {
 	Assignee       string                    `json:"assignee,omitempty"`
 	Channel        string                    `json:"channel,omitempty"`
 	HypercareUntil *time.Time                `json:"hypercare_until,omitempty"`
+	MergedInto     int64                     `json:"merged_into,omitempty"`
+	Linked         []int64                   `json:"linked,omitempty"`
+	Storm          int64                     `json:"storm,omitempty"`
 	SLA            slaJSON                   `json:"sla"`
 	Timeline       []eventJSON               `json:"timeline,omitempty"`
 }
@@ -62,10 +67,11 @@ func toJSON(inc *incidents.Incident, now time.Time) incidentJSON {
 		ResolvedAt: timePtr(inc.ResolvedAt), ResolvedBy: inc.ResolvedBy,
 		LastSeenAt: timePtr(inc.LastSeenAt), SourceResolved: inc.SourceResolved,
 		Assignee: inc.Assignee, Channel: inc.Channel, HypercareUntil: timePtr(inc.HypercareUntil),
+		MergedInto: inc.MergedInto, Linked: inc.Linked, Storm: inc.StormID,
 		SLA: slaJSON{AckDue: s.AckDue, RestoreDue: s.RestoreDue, AckBreached: s.AckBreached, RestoreBreached: s.RestoreBreached},
 	}
 	for _, e := range inc.Timeline {
-		out.Timeline = append(out.Timeline, eventJSON{At: e.At, Kind: string(e.Kind), Actor: e.Actor, Text: e.Text})
+		out.Timeline = append(out.Timeline, eventJSON{At: e.At, Kind: string(e.Kind), Actor: e.Actor, Text: e.Text, Related: e.Related})
 	}
 	return out
 }

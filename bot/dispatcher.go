@@ -20,6 +20,7 @@ type Outbox interface {
 	Lanes(ctx context.Context) ([]incidents.Lane, error)
 	Next(ctx context.Context, lane incidents.Lane) (*incidents.Intent, error)
 	Thread(ctx context.Context, incidentID int64, platform string) (ref string, ok bool, err error)
+	StormThread(ctx context.Context, stormID int64, platform string) (ref string, ok bool, err error)
 	Attempt(ctx context.Context, id int64) (int, error)
 	Delivered(ctx context.Context, it *incidents.Intent, ref string) error
 	Retry(ctx context.Context, id int64, attempts int, at time.Time, reason string) error
@@ -30,6 +31,12 @@ type Outbox interface {
 // is now, and for a reply the event it tells of (nil when there is none).
 type IncidentReader interface {
 	IncidentForMessage(ctx context.Context, id, eventID int64) (*incidents.Incident, error)
+}
+
+// StormReader reads a storm as its root message shows it. An incident
+// reader without it cannot deliver storms' messages.
+type StormReader interface {
+	StormForMessage(ctx context.Context, id int64) (*incidents.Storm, error)
 }
 
 // DispatcherOptions tune a Dispatcher; zero values are the defaults.
@@ -361,6 +368,9 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		m.Text += "\n\n" + m.Document.Content
 		m.Document = nil
 	}
+	if it.StormID != 0 {
+		return d.sendStorm(ctx, p, it, m, attempts)
+	}
 	switch it.Kind {
 	case incidents.IntentRoot:
 		if f, ok := p.(RootFinder); ok && attempts > 1 {
@@ -404,6 +414,57 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		return dm.Direct(ctx, it.Audience.Users[0], m)
 	}
 	return p.Post(ctx, it.Channel, m)
+}
+
+// sendStorm sends a message of a storm's thread: its root and its edits,
+// rendered from the storm as it is now, or a reply there. Replies about
+// its incidents go in its thread, the only one they have on this platform:
+// posting them on their own, as for an incident whose root never made it,
+// would bury the channel the storm's thread is there to spare.
+func (d *Dispatcher) sendStorm(ctx context.Context, p Platform, it *incidents.Intent, m Message, attempts int) (string, error) {
+	if it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate {
+		sr, ok := d.incidents.(StormReader)
+		if !ok {
+			return "", Permanent(errors.New("this runbot cannot read storms"))
+		}
+		st, err := sr.StormForMessage(ctx, it.StormID)
+		if err != nil {
+			return "", fmt.Errorf("reading storm %d: %w", it.StormID, err)
+		}
+		channel := it.Channel
+		if channel == "" {
+			channel = p.DefaultChannel()
+		}
+		m = d.render.Storm(st, channel)
+		m.Mention = it.Audience
+	}
+	if it.Kind == incidents.IntentRoot {
+		if f, ok := p.(RootFinder); ok && attempts > 1 {
+			ref, found, err := f.FindRoot(ctx, it.Channel, m.Key)
+			if err != nil {
+				return "", fmt.Errorf("looking for an earlier root: %w", err)
+			}
+			if found {
+				return ref, p.Update(ctx, it.Channel, ref, m)
+			}
+		}
+		return p.Post(ctx, it.Channel, m)
+	}
+	root, ok, err := d.outbox.StormThread(ctx, it.StormID, it.Platform)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !ok && it.Kind == incidents.IntentUpdate:
+		return "", nil
+	case !ok:
+		// The storm's root was given up (the channel refuses it): one
+		// message on its own rather than none, as for an incident.
+		return p.Post(ctx, it.Channel, m)
+	case it.Kind == incidents.IntentUpdate:
+		return "", p.Update(ctx, it.Channel, root, m)
+	}
+	return p.Reply(ctx, it.Channel, root, m)
 }
 
 // link makes a link a text asks for: the incident's page where runbot is

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/runbooks"
@@ -45,6 +46,9 @@ func (r *Renderer) loc() *time.Location {
 // RootKey is the key of an incident's root message on every platform.
 func RootKey(incidentID int64) string { return fmt.Sprintf("runbot-incident-%d", incidentID) }
 
+// StormKey is the key of a storm's root message on every platform.
+func StormKey(stormID int64) string { return fmt.Sprintf("runbot-storm-%d", stormID) }
+
 // Message renders an intent. inc must carry its timeline when the intent
 // is about an event.
 func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Message {
@@ -53,20 +57,80 @@ func (r *Renderer) Message(it *incidents.Intent, inc *incidents.Incident) Messag
 		card := r.Card(inc)
 		return Message{Key: RootKey(inc.ID), Card: card, Text: cardText(card), Mention: it.Audience}
 	case incidents.IntentReply:
+		// In a storm's thread a reply says which of its incidents it is about.
+		lead := ""
+		if it.StormID != 0 {
+			lead = fmt.Sprintf("**#%d %s %s** (%s) · ", inc.ID, inc.Priority, inc.Service, clip(inc.Title, 60))
+		}
 		for _, e := range inc.Timeline {
 			if e.ID == it.EventID {
-				m := Message{Text: EventText(e), Mention: it.Audience}
+				m := Message{Text: lead + EventText(e) + r.pageLink(e.Related), Mention: it.Audience}
 				if it.Text != "" && e.Kind == incidents.EventPostmortem {
 					m.Document = &Document{Name: fmt.Sprintf("postmortem-%d.md", inc.ID), Content: it.Text}
 				}
 				return m
 			}
 		}
-		return Message{Text: fmt.Sprintf("incident #%d changed", inc.ID), Mention: it.Audience}
+		return Message{Text: lead + fmt.Sprintf("incident #%d changed", inc.ID), Mention: it.Audience}
 	case incidents.IntentDirect:
 		return r.page(it, inc)
 	}
 	return Message{Text: it.Text, Mention: it.Audience}
+}
+
+// pageLink is " — <url>" to an incident's page on the console, where
+// runbot is published; "" otherwise.
+func (r *Renderer) pageLink(id int64) string {
+	if id == 0 || r.PublicURL == "" {
+		return ""
+	}
+	return fmt.Sprintf(" — %s/incidents/%d", strings.TrimRight(r.PublicURL, "/"), id)
+}
+
+// Storm renders a storm's root message, in channel (the platform's name
+// for it): how many incidents opened since when, the newest, the P1s, and
+// where every incident is to be found.
+func (r *Renderer) Storm(st *incidents.Storm, channel string) Message {
+	var b strings.Builder
+	if st.Ended {
+		fmt.Fprintf(&b, "🌤️ **storm over in #%s**: %d incidents in %s, %s–%s", channel, st.Count,
+			incidents.FormatDuration(st.Lasted()), r.abs(st.StartedAt), r.abs(st.LastAt))
+	} else {
+		fmt.Fprintf(&b, "🌩️ **storm in #%s**: %d incidents opened since %s", channel, st.Count, r.abs(st.StartedAt))
+	}
+	if n := st.Newest; n != nil {
+		fmt.Fprintf(&b, " — newest: #%d %s %s: %s", n.ID, n.Priority, n.Service, clip(n.Title, 120))
+	}
+	if len(st.P1s) > 0 {
+		var p1s []string
+		for _, inc := range st.P1s {
+			p1s = append(p1s, fmt.Sprintf("#%d %s (%s)", inc.ID, inc.Service, inc.State))
+		}
+		if st.MoreP1s > 0 {
+			p1s = append(p1s, fmt.Sprintf("%d more", st.MoreP1s))
+		}
+		b.WriteString("\nP1: " + strings.Join(p1s, ", "))
+	}
+	if st.Told > 0 {
+		fmt.Fprintf(&b, "\n%d of them are told in this thread (%d not yet acknowledged)", st.Told, st.Unacknowledged)
+	}
+	board := "the console"
+	if r.PublicURL != "" {
+		board = strings.TrimRight(r.PublicURL, "/") + "/"
+	}
+	fmt.Fprintf(&b, "\nevery incident has its page on %s; /incidents lists them by time left", board)
+	return Message{Key: StormKey(st.ID), Text: b.String()}
+}
+
+// clip cuts a text at n bytes on a rune boundary, with an ellipsis.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // EventText is how a timeline event reads in a thread: an icon and a word,
@@ -92,6 +156,8 @@ func EventText(e incidents.Event) string {
 		incidents.EventFlapping:       "🔃",
 		incidents.EventFiveWhys:       "🔎",
 		incidents.EventPostmortem:     "📝",
+		incidents.EventLinked:         "🔗",
+		incidents.EventMerged:         "🧩",
 	}[e.Kind]
 	if icon == "" {
 		icon = "•"

@@ -107,6 +107,8 @@ func (r *Router) commands() []command {
 		{name: "reopen", usage: "/reopen <incident> [reason]", summary: "it is back: reopen a resolved incident", member: true, run: (*Router).reopen},
 		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
+		{name: "link", usage: linkUsage, summary: "record that two incidents are related: both timelines and threads say so", member: true, run: (*Router).link},
+		{name: "merge", usage: mergeUsage, summary: "one cause under two fingerprints: the first's alerts and timeline join the second; the first is resolved as its duplicate", member: true, run: (*Router).merge},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "snooze", usage: snoozeUsage, summary: "pause an incident's reminders for a while (its SLA clock runs on)", member: true, run: (*Router).snooze},
 		{name: "silence", usage: silenceUsage, summary: "a maintenance window: matching alerts open no thread, summed up at its end", member: true, run: (*Router).silence},

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,12 @@ import (
 // Threads finds the incident of a thread.
 type Threads interface {
 	IncidentByThread(ctx context.Context, platform, rootRef string) (int64, error)
+}
+
+// StormThreads finds the storm of a thread; a Threads without it knows
+// incidents' threads only.
+type StormThreads interface {
+	StormByThread(ctx context.Context, platform, rootRef string) (int64, bool, error)
 }
 
 // Handler takes what people do on a chat platform to the router: slash
@@ -74,6 +81,11 @@ func (h *Handler) Command(ctx context.Context, c bot.Command) bot.Reply {
 func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Reply {
 	id, err := h.Threads.IncidentByThread(ctx, m.Platform, m.Root)
 	if err != nil {
+		if st, ok := h.Threads.(StormThreads); ok {
+			if storm, found, err := st.StormByThread(ctx, m.Platform, m.Root); err == nil && found {
+				return h.stormReply(ctx, m, storm)
+			}
+		}
 		h.answerAsk(ctx, m.Platform, m.Root, m.User, "reply")
 		return bot.Reply{} // not an incident's thread: only an ask's is runbot's business
 	}
@@ -81,6 +93,29 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Repl
 		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
 	}
 	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, m.Text); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
+		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
+	}
+	return bot.Reply{}
+}
+
+// stormReply takes a message in a storm's thread, which is many
+// incidents' thread: a command runs as given in the channel (it names its
+// incident), and a reply that starts with one of the storm's incident
+// numbers ("#312 the db is full") is a comment on that incident.
+func (h *Handler) stormReply(ctx context.Context, m bot.ThreadMessage, storm int64) bot.Reply {
+	if text, ok := addressed(m.Text); ok {
+		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel)}))
+	}
+	first, rest, _ := strings.Cut(strings.TrimSpace(m.Text), " ")
+	id, _, ok := incidentArg([]string{strings.TrimSuffix(first, ":")})
+	if !ok || !strings.HasPrefix(first, "#") {
+		return bot.Reply{}
+	}
+	inc, err := h.Router.Incidents.FindIncident(ctx, id)
+	if err != nil || inc.StormID != storm {
+		return bot.Reply{Text: fmt.Sprintf("#%d is not one of this storm's incidents; comment in its own thread", id), Ephemeral: true}
+	}
+	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, rest); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
 		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
 	}
 	return bot.Reply{}

@@ -283,13 +283,14 @@ var tables = map[string]func(c *Config, n *yaml.Node) error{
 	"morning_check": parseMorning,
 	"heartbeat":     parseHeartbeat,
 	"outbox_alarm":  parseOutboxAlarm,
+	"storm":         parseStorm,
 }
 
 // envSettings are the settings read from the environment: the scalars,
-// the llm table's keys, the LLM key, which only the environment holds,
-// and the self-monitoring keys.
+// the llm and storm tables' keys, the LLM key, which only the environment
+// holds, and the self-monitoring keys.
 func envSettings() []setting {
-	return append(append(append(settings[:len(settings):len(settings)], llmSettings...), llmKey), selfmonSettings...)
+	return append(append(append(append(settings[:len(settings):len(settings)], llmSettings...), stormSettings...), llmKey), selfmonSettings...)
 }
 
 // EnvName is the environment variable for a setting key.
@@ -566,6 +567,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
 		slog.Int("redact_patterns", len(c.Redact)),
 		slog.Any("selfmon", c.SelfMon),
+		slog.Int("storm_incidents", c.Policy.Storm.Incidents),
+		slog.Duration("storm_within", c.Policy.Storm.Within),
 	}
 	return slog.GroupValue(attrs...)
 }

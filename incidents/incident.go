@@ -95,13 +95,20 @@ type Incident struct {
 	NoticeDue      time.Time   // when the next "fired N more times" notice is due; zero: none pending
 	ClueGiven      bool        // the replicas clue was posted
 	PageFrom       time.Time   // when paging began (a P1 at night); zero when not paged
+	Pages          int         // pages sent since PageFrom
 	SnoozedUntil   time.Time   // reminders and repeat notices paused until then; zero: not snoozed
 	Flaps          []time.Time // recent resolutions at source, within the flapping window
 	FlappingSince  time.Time   // zero unless the fingerprint is flapping
 	SilenceID      int64       // the silence it opened under, while that lasts: no thread until it ends
-	Pages          int         // pages sent since PageFrom
+	// StormID is the storm it opened in, whose thread tells its news on
+	// chat platforms instead of a thread of its own; 0 when it has its own.
+	StormID int64
+	// MergedInto is the incident it was merged into as a duplicate; its
+	// fingerprint files there while that one is active. 0 when not merged.
+	MergedInto int64
 
 	Timeline []Event // filled by single-incident lookups only
+	Linked   []int64 // incidents linked to it (/link), by number; filled by single-incident lookups only
 }
 
 // EventKind names a timeline entry.
@@ -129,6 +136,8 @@ const (
 	EventSnoozed        EventKind = "snoozed"
 	EventPage           EventKind = "page"
 	EventFlapping       EventKind = "flapping"
+	EventLinked         EventKind = "linked"
+	EventMerged         EventKind = "merged"
 )
 
 // Event is one line of an incident's timeline.
@@ -145,6 +154,10 @@ type Event struct {
 	// Document is a long text sent with the event's message (a post-mortem
 	// draft); it is kept where it belongs, not in the timeline.
 	Document string
+	// Related is the other incident a link or a merge is about (or the one
+	// a merged event came from), so that messages and pages can link to it;
+	// 0 for none.
+	Related int64
 }
 
 // Actor names runbot itself in timelines.
@@ -198,6 +211,11 @@ type Service interface {
 	// Comment adds a person's words to the timeline; origin is the chat
 	// platform they wrote on ("" for none).
 	Comment(ctx context.Context, id int64, actor, origin, text string) (*Incident, error)
+	// Link records that two incidents are related, in both timelines.
+	Link(ctx context.Context, a, b int64, actor string) (*Incident, *Incident, error)
+	// Merge files the duplicate id into another incident: its alerts, label
+	// breakdown and timeline join into, and it is resolved as a duplicate.
+	Merge(ctx context.Context, id, into int64, actor string) (dup, target *Incident, err error)
 }
 
 // Ref is how people name an incident in messages.

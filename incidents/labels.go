@@ -35,23 +35,29 @@ func (lc LabelCounts) Add(labels map[string]string) {
 	}
 }
 
-func addValue(vals []ValueCount, v string) []ValueCount {
+func addValue(vals []ValueCount, v string) []ValueCount { return addValueN(vals, v, 1) }
+
+// addValueN counts n alerts with value v.
+func addValueN(vals []ValueCount, v string, n int) []ValueCount {
 	other := -1
 	for i := range vals {
 		if vals[i].Value == v {
-			vals[i].Count++
+			vals[i].Count += n
 			return vals
 		}
 		if vals[i].Value == OtherValue {
 			other = i
 		}
 	}
+	if v == OtherValue {
+		return append(vals, ValueCount{Value: OtherValue, Count: n}) // stays last: there was none
+	}
 	kept := len(vals)
 	if other >= 0 {
 		kept--
 	}
 	if kept < MaxLabelValues {
-		return insertBeforeOther(vals, other, ValueCount{Value: v, Count: 1})
+		return insertBeforeOther(vals, other, ValueCount{Value: v, Count: n})
 	}
 	evict := -1
 	for i := range vals {
@@ -68,7 +74,7 @@ func addValue(vals []ValueCount, v string) []ValueCount {
 		other--
 	}
 	vals[other].Count += moved
-	return insertBeforeOther(vals, other, ValueCount{Value: v, Count: 1})
+	return insertBeforeOther(vals, other, ValueCount{Value: v, Count: n})
 }
 
 // insertBeforeOther keeps OtherValue last so that order stays first-seen order.

@@ -169,6 +169,11 @@ func (inc *Incident) Reopen(at time.Time, actor, reason string) ([]Event, error)
 	if inc.State != StateResolved {
 		return nil, Errorf(ECONFLICT, "%s is %s, not resolved: nothing to reopen", inc.Ref(), inc.State)
 	}
+	if inc.MergedInto != 0 {
+		// Its alerts and timeline live in the other incident now: a second
+		// live copy of the same cause would split the work again.
+		return nil, Errorf(ECONFLICT, "%s was merged into #%d as its duplicate; work there (/reopen %d if that one is resolved)", inc.Ref(), inc.MergedInto, inc.MergedInto)
+	}
 	inc.State = StateAcknowledged
 	inc.ResolvedAt, inc.ResolvedBy = time.Time{}, ""
 	return []Event{{IncidentID: inc.ID, At: at, Kind: EventReopened, Actor: actor, Text: withNote("reopened", reason)}}, nil

@@ -46,7 +46,7 @@ func (p Policy) NoticeFor(inc *Incident, e Event) Notice {
 	switch e.Kind {
 	case EventOpened:
 		return Notice{} // the root message itself
-	case EventComment, EventFiveWhys, EventPostmortem:
+	case EventComment, EventFiveWhys, EventPostmortem, EventLinked:
 		n.Reply = true
 	case EventAlert, EventSourceResolved:
 		n.Reply, n.Update = true, true
@@ -133,10 +133,14 @@ type Intent struct {
 	Attempts  int // tries so far, counted before each try
 	CreatedAt time.Time
 	NotBefore time.Time
-	// Supersedes is the newest pending update of the same incident on the
-	// same platform when this intent was read: delivering a root or an
-	// update renders the incident as it is, which covers those.
+	// Supersedes is the newest pending update of the same incident (or
+	// storm) on the same platform when this intent was read: delivering a
+	// root or an update renders it as it is, which covers those.
 	Supersedes int64
+	// StormID is the storm whose thread the message belongs to: its root
+	// and its edits (IncidentID 0), or a reply about one of its incidents
+	// or about the storm itself. 0 for messages of an incident's own thread.
+	StormID int64
 }
 
 // Lane is a queue of intents delivered one at a time, in order: one

@@ -56,6 +56,9 @@ type Policy struct {
 	// Flapping says when a fingerprint that keeps recovering and firing
 	// again is muted (default: more than 3 times within an hour).
 	Flapping Flapping
+	// Storm is when a burst of incidents in a channel is told in one
+	// thread; its zero value turns that off.
+	Storm StormPolicy
 }
 
 // OnDuty is who reminders and escalations call at a moment.
@@ -87,6 +90,7 @@ func DefaultPolicy() Policy {
 			P4: 5 * 24 * time.Hour, P5: 5 * 24 * time.Hour,
 		},
 		RepeatNotice: 10 * time.Minute,
+		Storm:        DefaultStormPolicy(),
 	}
 }
 

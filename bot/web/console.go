@@ -204,6 +204,7 @@ type threadLine struct {
 
 type timelineLine struct {
 	Kind, Text, At, AtText string
+	Related                int64 // the incident a link or a merge is about, linked from the line
 }
 
 type labelLine struct {
@@ -354,7 +355,8 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 		if e.Actor != "" {
 			actor = e.Actor + ": "
 		}
-		d.Timeline = append(d.Timeline, timelineLine{Kind: string(e.Kind), Text: actor + e.Text, At: e.At.Format(time.RFC3339), AtText: e.At.In(loc).Format("Jan 2 15:04:05")})
+		d.Timeline = append(d.Timeline, timelineLine{Kind: string(e.Kind), Text: actor + e.Text, At: e.At.Format(time.RFC3339),
+			AtText: e.At.In(loc).Format("Jan 2 15:04:05"), Related: e.Related})
 	}
 	for _, name := range sortedLabels(inc.Labels) {
 		d.Labels = append(d.Labels, labelLine{Name: name, Values: inc.Labels[name]})

@@ -180,6 +180,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	svc := sqlite.NewIncidentService(db, cfg.Policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
 	svc.Platforms = names
+	svc.StormExempt = []string{web.Name}
 	if hook := cfg.RunWeek.OnCall.Webhook; hook != "" {
 		platforms = append(platforms, &pager.Webhook{URL: hook})
 		svc.Pagers = []string{pager.Name}

@@ -33,7 +33,7 @@ func TestFailureAfterWritingRollsBackOnlyThatRequest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs[i] = db.update(context.Background(), func(tx *wtx) error {
-				if _, err := tx.exec(insertEventRow, id, time.Now().UnixMilli(), "comment", "test", "kept", ""); err != nil {
+				if _, err := tx.exec(insertEventRow, id, time.Now().UnixMilli(), "comment", "test", "kept", "", nil); err != nil {
 					return err
 				}
 				if i%3 == 0 {

@@ -31,6 +31,10 @@ type IncidentService struct {
 	// Pagers are platforms that only take pages (a phone or SMS gateway
 	// behind a webhook): direct messages, never threads.
 	Pagers []string
+	// StormExempt are platforms where every incident keeps a thread of its
+	// own during a storm: the console, whose incident pages are its
+	// threads, and which has no pace to keep.
+	StormExempt []string
 	// Catalog tells channels and replicas of services; nil knows nothing.
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
@@ -85,6 +89,13 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	if err != nil {
 		return incidents.Ingested{}, err
 	}
+	if inc == nil && a.Status == incidents.AlertFiring {
+		// A resolution is left to the fingerprint's own incident (below):
+		// the merged one still has alerts of its own firing.
+		if inc, err = s.mergedTarget(tx, a.Fingerprint); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
 	if inc == nil && a.Status == incidents.AlertResolved {
 		// A resolution for an incident people already resolved joins that
 		// incident; one that started after it is news of its own.
@@ -103,16 +114,26 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
 		inc.Channel = s.channelFor(inc.Service)
+		var storm *stormOpening
 		if sil != nil {
 			inc.SilenceID = sil.ID
 			events = append(events, incidents.Event{At: now, Kind: incidents.EventSnoozed, Actor: incidents.Actor,
 				Text: fmt.Sprintf("opened under silence #%d (%s): no thread until it ends", sil.ID, sil.Matcher)})
+		} else if storm, err = s.stormFor(tx, inc, now); err != nil {
+			return incidents.Ingested{}, err
 		}
 		if err := insertIncident(tx, inc); err != nil {
 			return incidents.Ingested{}, err
 		}
 		if err := countSilenced(tx, sil, 1); err != nil {
 			return incidents.Ingested{}, err
+		}
+		if storm != nil {
+			// Before the incident's own messages: its replies go in the
+			// storm's thread, whose root must come first in the channel.
+			if err := s.tellStorm(tx, storm, inc, now); err != nil {
+				return incidents.Ingested{}, err
+			}
 		}
 		if err := s.record(tx, inc, events, now); err != nil {
 			return incidents.Ingested{}, err
@@ -190,6 +211,33 @@ func (s *IncidentService) activeByFingerprint(tx *wtx, fp string) (*incidents.In
 	return inc, nil
 }
 
+// mergedTarget finds where a fingerprint files when its latest incident
+// was merged into another: the end of the merge chain, while that one is
+// active; nil otherwise. Not cached: the alias lives only as long as its
+// target is active, which the cache (keyed by each incident's own
+// fingerprint) would not notice.
+func (s *IncidentService) mergedTarget(tx *wtx, fp string) (*incidents.Incident, error) {
+	var into sql.NullInt64
+	err := tx.queryRow(`SELECT merged_into FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1`, fp).Scan(&into)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !into.Valid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding a merged incident: %w", err)
+	}
+	for hops := 0; into.Valid && hops < maxMergeChain; hops++ {
+		inc, err := loadIncident(tx, into.Int64)
+		if err != nil {
+			return nil, err
+		}
+		if inc.State.Active() {
+			return inc, nil
+		}
+		into = sql.NullInt64{Int64: inc.MergedInto, Valid: inc.MergedInto != 0}
+	}
+	return nil, nil
+}
+
 // remember keeps inc in the writer's cache with its state after this
 // request, and forgets it should the request be rolled back.
 func (tx *wtx) remember(inc *incidents.Incident) {
@@ -204,7 +252,7 @@ func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []inci
 	for i := range events {
 		e := &events[i]
 		e.IncidentID = inc.ID
-		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin)
+		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin, sql.NullInt64{Int64: e.Related, Valid: e.Related != 0})
 		if err != nil {
 			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
 		}
@@ -227,24 +275,53 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 		notices[i] = s.policy.NoticeFor(inc, e)
 		update = update || notices[i].Update
 	}
+	var rootAudience incidents.Audience
+	if opened && len(s.Platforms) > 0 {
+		var err error
+		if rootAudience, err = s.openingAudience(tx, inc, now); err != nil {
+			return err
+		}
+	}
+	// While a storm is under way in the channel, it has called the channel
+	// for everything in it: the burst's first incidents, which keep their
+	// own threads, do not call it again either.
+	calm := inc.StormID != 0
+	if !calm && slices.ContainsFunc(notices, func(n incidents.Notice) bool { return n.Reply && n.Mention.Channel }) {
+		var err error
+		if calm, err = s.stormUnderWay(tx, inc.Channel, now); err != nil {
+			return err
+		}
+	}
 	for _, platform := range s.Platforms {
+		folded := s.folds(inc, platform)
 		// The card first, then the replies: a reply reads against a card
-		// that already shows what it tells.
+		// that already shows what it tells. An incident of a storm has no
+		// card there: the storm's root, edited, counts it instead.
+		var err error
 		switch {
+		case opened && folded: // the storm's messages tell of it (tellStorm)
 		case opened:
-			if err := insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, s.policy.OpeningAudience(inc), "", now); err != nil {
-				return err
-			}
+			err = insertOutbox(tx, platform, inc.Channel, "root", inc.ID, 0, rootAudience, "", now)
+		case update && folded:
+			err = insertStormOutbox(tx, platform, inc.Channel, incidents.IntentUpdate, inc.StormID, 0, 0, incidents.Audience{}, "", now)
 		case update:
-			if err := insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, "", now); err != nil {
-				return err
-			}
+			err = insertOutbox(tx, platform, inc.Channel, "update", inc.ID, 0, incidents.Audience{}, "", now)
+		}
+		if err != nil {
+			return err
 		}
 		for i, e := range events {
 			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
 				continue // a person's thread reply is already on their platform
 			}
-			if err := insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, notices[i].Mention, e.Document, now); err != nil {
+			mention := notices[i].Mention
+			mention.Channel = mention.Channel && !calm
+			if folded {
+				err = insertStormOutbox(tx, platform, inc.Channel, incidents.IntentReply, inc.StormID, inc.ID, e.ID, mention, e.Document, now)
+			} else {
+				err = insertOutbox(tx, platform, inc.Channel, "reply", inc.ID, e.ID, mention, e.Document, now)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -301,23 +378,23 @@ func syncJobs(tx *wtx, incidentID int64, before, after []incidents.Deadline, now
 const (
 	selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
 	insertAlertRow            = `INSERT INTO alerts (incident_id, received_at, status, payload) VALUES (?, ?, ?, ?)`
-	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin) VALUES (?, ?, ?, ?, ?, ?)`
+	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	pruneAlerts               = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id, storm_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
 		noticed_count = ?, notice_due = ?, flaps = ?, flapping_since = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
 		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
 		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
 		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ?, silence_id = ? WHERE id = ?`
-	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ?, silence_id = ?, merged_into = ? WHERE id = ?`
+	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before, storm_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
 	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
@@ -339,7 +416,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	if err != nil {
 		return nil, fmt.Errorf("reading incident %d: %w", id, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text, origin FROM events WHERE incident_id = ? ORDER BY at, id`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT id, at, kind, actor, text, origin, coalesce(related, 0) FROM events WHERE incident_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 	}
@@ -347,7 +424,7 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	for rows.Next() {
 		e := incidents.Event{IncidentID: id}
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin, &e.Related); err != nil {
 			return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
 		}
 		e.At = fromMillis(at)
@@ -355,6 +432,9 @@ func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incident
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading timeline of incident %d: %w", id, err)
+	}
+	if inc.Linked, err = links(ctx, tx, id); err != nil {
+		return nil, err
 	}
 	return inc, nil
 }
@@ -375,8 +455,8 @@ func (s *IncidentService) IncidentForMessage(ctx context.Context, id, eventID in
 	}
 	e := incidents.Event{ID: eventID, IncidentID: id}
 	var at int64
-	err = s.db.read.QueryRowContext(ctx, `SELECT at, kind, actor, text, origin FROM events WHERE id = ? AND incident_id = ?`, eventID, id).
-		Scan(&at, &e.Kind, &e.Actor, &e.Text, &e.Origin)
+	err = s.db.read.QueryRowContext(ctx, `SELECT at, kind, actor, text, origin, coalesce(related, 0) FROM events WHERE id = ? AND incident_id = ?`, eventID, id).
+		Scan(&at, &e.Kind, &e.Actor, &e.Text, &e.Origin, &e.Related)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("reading event %d of incident %d: %w", eventID, id, err)
 	}
@@ -634,7 +714,8 @@ func notFound(id int64) error {
 const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since, silence_id`
+	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since, silence_id,
+	coalesce(storm_id, 0), coalesce(merged_into, 0)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -651,7 +732,7 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID)
+		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID, &inc.StormID, &inc.MergedInto)
 	if err != nil {
 		return nil, err
 	}
@@ -682,7 +763,7 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
 		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages,
-		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID))
+		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), nullID(inc.StormID))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -700,7 +781,8 @@ func updateIncident(tx *wtx, inc *incidents.Incident) error {
 		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
 		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
 		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
-		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), inc.ID)
+		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID),
+		nullID(inc.MergedInto), inc.ID)
 	if err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
@@ -724,6 +806,9 @@ func nullMillis(t time.Time) sql.NullInt64 {
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// nullID stores 0 as NULL, for references to rows that may not exist.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 func fromNullMillis(n sql.NullInt64) time.Time {
 	if !n.Valid {

@@ -30,3 +30,12 @@ func CountRawAlerts(ctx context.Context, db *DB) (int, error) {
 	}
 	return n, nil
 }
+
+// CountRawAlertsOf counts the raw alerts kept for one incident.
+func CountRawAlertsOf(ctx context.Context, db *DB, incidentID int64) (int, error) {
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM alerts WHERE incident_id = ?`, incidentID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting raw alerts of incident %d: %w", incidentID, err)
+	}
+	return n, nil
+}

@@ -79,6 +79,9 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 	if _, err := tx.exec(`UPDATE jobs SET fired_at = ? WHERE incident_id = ? AND key = ?`, millis(now), incidentID, key); err != nil {
 		return err
 	}
+	if storm, ok := parseStormEndKey(key); ok {
+		return s.fireStormEnd(tx, incidentID, storm, now)
+	}
 	inc, err := loadIncident(tx, incidentID)
 	if errors.Is(err, sql.ErrNoRows) || incidents.ErrorCode(err) == incidents.ENOTFOUND {
 		return nil

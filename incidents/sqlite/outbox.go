@@ -19,7 +19,7 @@ func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID i
 		return err
 	}
 	ev := sql.NullInt64{Int64: eventID, Valid: eventID != 0}
-	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, text, millis(now), millis(now)); err != nil {
+	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, text, millis(now), millis(now), nil); err != nil {
 		return fmt.Errorf("queueing %s message for incident %d on %s: %w", kind, incidentID, platform, err)
 	}
 	tx.outboxChanged = true
@@ -74,17 +74,24 @@ func (o *Outbox) Lanes(ctx context.Context) ([]incidents.Lane, error) {
 // Next returns the oldest waiting message of a lane, nil when none.
 func (o *Outbox) Next(ctx context.Context, lane incidents.Lane) (*incidents.Intent, error) {
 	var (
-		it                incidents.Intent
-		incident, event   sql.NullInt64
-		supersedes        sql.NullInt64
-		aud, kind         string
-		created, notBefor int64
+		it                     incidents.Intent
+		incident, event, storm sql.NullInt64
+		supersedes             sql.NullInt64
+		aud, kind              string
+		created, notBefor      int64
 	)
-	err := o.db.read.QueryRowContext(ctx, `SELECT id, kind, incident_id, event_id, audience, text, root_ref, attempts, created_at, not_before,
-		(SELECT max(u.id) FROM outbox u WHERE u.incident_id = o.incident_id AND u.platform = o.platform
-			AND u.kind = 'update' AND u.done_at IS NULL)
+	// A storm's root and edits carry no incident: their pending edits are
+	// the storm's.
+	err := o.db.read.QueryRowContext(ctx, `SELECT id, kind, incident_id, event_id, audience, text, root_ref, attempts, created_at, not_before, storm_id,
+		CASE WHEN o.storm_id IS NOT NULL AND o.incident_id IS NULL THEN
+			(SELECT max(u.id) FROM outbox u WHERE u.storm_id = o.storm_id AND u.incident_id IS NULL AND u.platform = o.platform
+				AND u.kind = 'update' AND u.done_at IS NULL)
+		ELSE
+			(SELECT max(u.id) FROM outbox u WHERE u.incident_id = o.incident_id AND u.platform = o.platform
+				AND u.kind = 'update' AND u.done_at IS NULL)
+		END
 		FROM outbox o WHERE platform = ? AND channel = ? AND done_at IS NULL ORDER BY id LIMIT 1`,
-		lane.Platform, lane.Channel).Scan(&it.ID, &kind, &incident, &event, &aud, &it.Text, &it.Root, &it.Attempts, &created, &notBefor, &supersedes)
+		lane.Platform, lane.Channel).Scan(&it.ID, &kind, &incident, &event, &aud, &it.Text, &it.Root, &it.Attempts, &created, &notBefor, &storm, &supersedes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -92,7 +99,7 @@ func (o *Outbox) Next(ctx context.Context, lane incidents.Lane) (*incidents.Inte
 		return nil, fmt.Errorf("reading the next message for %s/%s: %w", lane.Platform, lane.Channel, err)
 	}
 	it.Platform, it.Channel, it.Kind = lane.Platform, lane.Channel, incidents.IntentKind(kind)
-	it.IncidentID, it.EventID, it.Supersedes = incident.Int64, event.Int64, supersedes.Int64
+	it.IncidentID, it.EventID, it.Supersedes, it.StormID = incident.Int64, event.Int64, supersedes.Int64, storm.Int64
 	it.CreatedAt, it.NotBefore = fromMillis(created), fromMillis(notBefor)
 	if aud != "" {
 		var a audienceJSON
@@ -113,6 +120,19 @@ func (o *Outbox) Thread(ctx context.Context, incidentID int64, platform string) 
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("reading the thread of incident %d on %s: %w", incidentID, platform, err)
+	}
+	return ref, true, nil
+}
+
+// StormThread returns the id of a storm's root message on a platform.
+func (o *Outbox) StormThread(ctx context.Context, stormID int64, platform string) (string, bool, error) {
+	var ref string
+	err := o.db.read.QueryRowContext(ctx, `SELECT root_ref FROM storm_threads WHERE storm_id = ? AND platform = ?`, stormID, platform).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading the thread of storm %d on %s: %w", stormID, platform, err)
 	}
 	return ref, true, nil
 }
@@ -142,13 +162,25 @@ func (o *Outbox) Delivered(ctx context.Context, it *incidents.Intent, ref string
 		if _, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'delivered', message_ref = ?, last_error = '' WHERE id = ?`, now, ref, it.ID); err != nil {
 			return err
 		}
-		if it.Kind == incidents.IntentRoot {
+		storm := it.StormID != 0 && it.IncidentID == 0
+		switch {
+		case it.Kind == incidents.IntentRoot && storm:
+			if _, err := tx.exec(`INSERT OR REPLACE INTO storm_threads (storm_id, platform, channel, root_ref, posted_at) VALUES (?, ?, ?, ?, ?)`,
+				it.StormID, it.Platform, it.Channel, ref, now); err != nil {
+				return err
+			}
+		case it.Kind == incidents.IntentRoot:
 			if _, err := tx.exec(`INSERT OR REPLACE INTO threads (incident_id, platform, channel, root_ref, posted_at) VALUES (?, ?, ?, ?, ?)`,
 				it.IncidentID, it.Platform, it.Channel, ref, now); err != nil {
 				return err
 			}
 		}
-		if (it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate) && it.Supersedes > 0 {
+		if (it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate) && it.Supersedes > 0 && storm {
+			if _, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE storm_id = ? AND incident_id IS NULL AND platform = ?
+				AND kind = 'update' AND done_at IS NULL AND id <= ?`, now, it.StormID, it.Platform, it.Supersedes); err != nil {
+				return err
+			}
+		} else if (it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate) && it.Supersedes > 0 {
 			if _, err := tx.exec(`UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE incident_id = ? AND platform = ?
 				AND kind = 'update' AND done_at IS NULL AND id <= ?`, now, it.IncidentID, it.Platform, it.Supersedes); err != nil {
 				return err

@@ -10,8 +10,6 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
-
 const silenceColumns = `id, matcher, starts_at, ends_at, reason, created_by, alerts, incidents, ended_at`
 
 func scanSilence(row scanner) (*incidents.Silence, error) {
