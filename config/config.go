@@ -374,17 +374,8 @@ func (c *Config) apply(key string, v *yaml.Node) error {
 	if parse, ok := tables[key]; ok {
 		return parse(c, v)
 	}
-	for _, s := range settings {
-		if s.key != key {
-			continue
-		}
-		if v.Kind != yaml.ScalarNode {
-			return &keyError{key: key, line: v.Line, msg: "must be a single value"}
-		}
-		if err := s.set(c, v.Value); err != nil {
-			return &keyError{key: key, line: v.Line, msg: err.Error()}
-		}
-		return nil
+	if s, ok := findSetting(settings, key); ok {
+		return setScalar(c, key, s, v)
 	}
 	return &keyError{key: key, msg: "unknown key (known: " + strings.Join(Keys(), ", ") + ")"}
 }

@@ -74,37 +74,16 @@ var llmKey = setting{key: "llm_api_key", help: "LLM API key (environment only)",
 }}
 
 func parseLLM(c *Config, n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return &keyError{key: "llm", line: n.Line, msg: "must hold base_url and model, like {base_url: http://localhost:11434/v1, model: llama3.1}"}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := "llm." + k.Value
-		if k.Value == "api_key" {
-			return &keyError{key: key, line: k.Line, msg: "the key is read from RUNBOT_LLM_API_KEY only, so that it stays out of files"}
-		}
-		found := false
-		for _, s := range llmSettings {
-			if s.key != "llm_"+k.Value {
-				continue
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value == "api_key" {
+				return &keyError{key: "llm.api_key", line: k.Line, msg: "the key is read from RUNBOT_LLM_API_KEY only, so that it stays out of files"}
 			}
-			found = true
-			if v.Kind != yaml.ScalarNode {
-				return &keyError{key: key, line: v.Line, msg: "must be a single value"}
-			}
-			if err := s.set(c, v.Value); err != nil {
-				return &keyError{key: key, line: v.Line, msg: err.Error()}
-			}
-		}
-		if !found {
-			return &keyError{key: key, line: k.Line, msg: "unknown key (use base_url, model, api_type, api_version, stream, timeout)"}
 		}
 	}
-	return nil
+	return parseSettingsTable(c, n, "llm", "must hold base_url and model, like {base_url: http://localhost:11434/v1, model: llama3.1}", llmSettings)
 }
 
-// parseRedact reads extra redaction patterns: regular expressions whose
-// matches never leave runbot.
 func parseRedact(c *Config, n *yaml.Node) error {
 	if n.Kind != yaml.SequenceNode {
 		return &keyError{key: "redact", line: n.Line, msg: "must be a list of regular expressions, like ['INT-[0-9]{6}']"}

@@ -80,24 +80,7 @@ var selfmonSettings = []setting{
 
 // parseHeartbeat reads {alert: Watchdog, period: 5m, priority: P1}.
 func parseHeartbeat(c *Config, n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return &keyError{key: "heartbeat", line: n.Line, msg: "must hold alert and period, like {alert: Watchdog, period: 5m}"}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := "heartbeat." + k.Value
-		s, ok := selfmonSetting("heartbeat_" + k.Value)
-		if !ok {
-			return &keyError{key: key, line: k.Line, msg: "unknown key (use alert, period, priority)"}
-		}
-		if v.Kind != yaml.ScalarNode {
-			return &keyError{key: key, line: v.Line, msg: "must be a single value"}
-		}
-		if err := s.set(c, v.Value); err != nil {
-			return &keyError{key: key, line: v.Line, msg: err.Error()}
-		}
-	}
-	return nil
+	return parseSettingsTable(c, n, "heartbeat", "must hold alert and period, like {alert: Watchdog, period: 5m}", selfmonSettings)
 }
 
 // parseOutboxAlarm reads outbox_alarm, a scalar kept beside the heartbeat
@@ -106,18 +89,6 @@ func parseOutboxAlarm(c *Config, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return &keyError{key: "outbox_alarm", line: n.Line, msg: "must be a single value, like 5m"}
 	}
-	s, _ := selfmonSetting("outbox_alarm")
-	if err := s.set(c, n.Value); err != nil {
-		return &keyError{key: "outbox_alarm", line: n.Line, msg: err.Error()}
-	}
-	return nil
-}
-
-func selfmonSetting(key string) (setting, bool) {
-	for _, s := range selfmonSettings {
-		if s.key == key {
-			return s, true
-		}
-	}
-	return setting{}, false
+	s, _ := findSetting(selfmonSettings, "outbox_alarm")
+	return setScalar(c, "outbox_alarm", s, n)
 }

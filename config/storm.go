@@ -30,28 +30,5 @@ var stormSettings = []setting{
 }
 
 func parseStorm(c *Config, n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return &keyError{key: "storm", line: n.Line, msg: "must hold incidents and within, like {incidents: 10, within: 5m}"}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := "storm." + k.Value
-		found := false
-		for _, s := range stormSettings {
-			if s.key != "storm_"+k.Value {
-				continue
-			}
-			found = true
-			if v.Kind != yaml.ScalarNode {
-				return &keyError{key: key, line: v.Line, msg: "must be a single value"}
-			}
-			if err := s.set(c, v.Value); err != nil {
-				return &keyError{key: key, line: v.Line, msg: err.Error()}
-			}
-		}
-		if !found {
-			return &keyError{key: key, line: k.Line, msg: "unknown key (use incidents, within)"}
-		}
-	}
-	return nil
+	return parseSettingsTable(c, n, "storm", "must hold incidents and within, like {incidents: 10, within: 5m}", stormSettings)
 }
