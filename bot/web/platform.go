@@ -281,22 +281,32 @@ func (p *Platform) Say(ctx context.Context, user string, incidentID int64, text 
 	return p.SayOn(ctx, user, r.Ref(), text)
 }
 
-// SayOn posts a person's reply in the thread of a root message.
-func (p *Platform) SayOn(ctx context.Context, user, root, text string) (bot.Reply, error) {
+// rootMessage is the listening handler and the root message a person acts
+// on, by its ref.
+func (p *Platform) rootMessage(ctx context.Context, root string) (bot.Handler, sqlite.WebMessage, error) {
 	h, err := p.listener()
 	if err != nil {
-		return bot.Reply{}, err
+		return nil, sqlite.WebMessage{}, err
 	}
 	rootID, err := parseRef(root)
 	if err != nil {
-		return bot.Reply{}, err
+		return nil, sqlite.WebMessage{}, err
 	}
 	r, ok, err := p.store.Get(ctx, rootID)
 	if err != nil {
-		return bot.Reply{}, err
+		return nil, sqlite.WebMessage{}, err
 	}
 	if !ok {
-		return bot.Reply{}, fmt.Errorf("no message %s", root)
+		return nil, sqlite.WebMessage{}, fmt.Errorf("no message %s", root)
+	}
+	return h, r, nil
+}
+
+// SayOn posts a person's reply in the thread of a root message.
+func (p *Platform) SayOn(ctx context.Context, user, root, text string) (bot.Reply, error) {
+	h, r, err := p.rootMessage(ctx, root)
+	if err != nil {
+		return bot.Reply{}, err
 	}
 	if _, err := p.addToThread(ctx, r.Channel, root, user, bot.Message{Text: text}); err != nil {
 		return bot.Reply{}, err
@@ -315,20 +325,9 @@ func (p *Platform) Press(ctx context.Context, user string, incidentID int64, act
 
 // PressOn runs a button of the card in a root message.
 func (p *Platform) PressOn(ctx context.Context, user, root, action, value string) (bot.Reply, error) {
-	h, err := p.listener()
+	h, r, err := p.rootMessage(ctx, root)
 	if err != nil {
 		return bot.Reply{}, err
-	}
-	rootID, err := parseRef(root)
-	if err != nil {
-		return bot.Reply{}, err
-	}
-	r, ok, err := p.store.Get(ctx, rootID)
-	if err != nil {
-		return bot.Reply{}, err
-	}
-	if !ok {
-		return bot.Reply{}, fmt.Errorf("no message %s", root)
 	}
 	return h.Action(ctx, bot.ActionEvent{Platform: Name, Channel: r.Channel, Root: root, User: user, Action: action, Value: value}), nil
 }
