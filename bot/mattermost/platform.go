@@ -91,8 +91,7 @@ type Platform struct {
 	channelID   map[string]string // name -> id
 	chanName    map[string]string // id -> name
 	chanType    map[string]model.ChannelType
-	userName    map[string]string // id -> username
-	userID      map[string]string // username -> id
+	names       *bot.Names
 	tokens      map[string]bool   // slash command tokens
 	noEphemeral bool              // the bot may not post ephemeral messages
 	joined      map[string]bool   // channels runbot joined itself
@@ -165,8 +164,7 @@ func New(cfg Config) (*Platform, error) {
 		channelID:   map[string]string{},
 		chanName:    map[string]string{},
 		chanType:    map[string]model.ChannelType{},
-		userName:    map[string]string{},
-		userID:      map[string]string{},
+		names:       bot.NewNames(),
 		tokens:      map[string]bool{},
 		joined:      map[string]bool{},
 		rootChannel: map[string]string{},
@@ -210,7 +208,7 @@ func (p *Platform) whoami(ctx context.Context) (*model.User, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.me, p.teamID = me, t.Id
-	p.userName[me.Id], p.userID[me.Username] = me.Username, me.Id
+	p.names.Put(me.Id, me.Username)
 	return me, t.Id, nil
 }
 
@@ -271,33 +269,19 @@ func (p *Platform) channelOf(ctx context.Context, id, given string) (string, mod
 
 // userNameOf maps a user id to the name runbot knows people by.
 func (p *Platform) userNameOf(ctx context.Context, id, given string) string {
-	p.mu.Lock()
-	name, ok := p.userName[id]
-	p.mu.Unlock()
-	if ok {
-		return name
-	}
-	u, _, err := p.api.GetUser(ctx, id, "")
-	if err != nil {
-		p.log.Warn("looking up a mattermost user failed", "operation", "mapping mattermost users", "user", id, "error", err)
-		if given != "" {
-			return given
+	return p.names.NameOf(ctx, id, given, func(ctx context.Context, id string) (string, error) {
+		u, _, err := p.api.GetUser(ctx, id, "")
+		if err != nil {
+			return "", err
 		}
-		return id
-	}
-	p.mu.Lock()
-	p.userName[id], p.userID[u.Username] = u.Username, id
-	p.mu.Unlock()
-	return u.Username
+		return u.Username, nil
+	}, p.log, "mattermost")
 }
 
 // userIDOf finds the id of a person runbot names.
 func (p *Platform) userIDOf(ctx context.Context, name string) (string, error) {
 	name = strings.TrimPrefix(name, "@")
-	p.mu.Lock()
-	id, ok := p.userID[name]
-	p.mu.Unlock()
-	if ok {
+	if id, ok := p.names.ID(name); ok {
 		return id, nil
 	}
 	u, resp, err := p.api.GetUserByUsername(ctx, name, "")
@@ -307,9 +291,7 @@ func (p *Platform) userIDOf(ctx context.Context, name string) (string, error) {
 		}
 		return "", fmt.Errorf("finding mattermost user %s: %w", name, mapErr(err, resp))
 	}
-	p.mu.Lock()
-	p.userName[u.Id], p.userID[name] = name, u.Id
-	p.mu.Unlock()
+	p.names.Put(u.Id, name)
 	return u.Id, nil
 }
 

@@ -53,8 +53,7 @@ type Platform struct {
 	mu        sync.Mutex
 	handler   *bot.HandlerSlot
 	botUserID string
-	userName  map[string]string // id -> name
-	userID    map[string]string // name -> id
+	names     *bot.Names
 	usersAt   time.Time         // when users.list was last read
 	channelID map[string]string // name -> id
 	chanName  map[string]string // id -> name
@@ -110,8 +109,7 @@ func New(cfg Config) (*Platform, error) {
 		seen:      bot.NewSeen(10000, time.Hour),
 		order:     bot.NewSerial(),
 		handler:   bot.NewHandlerSlot(),
-		userName:  map[string]string{},
-		userID:    map[string]string{},
+		names:     bot.NewNames(),
 		channelID: map[string]string{},
 		chanName:  map[string]string{},
 	}, nil
@@ -205,30 +203,19 @@ func (p *Platform) channelName(ctx context.Context, id, given string) string {
 // userNameOf maps a Slack user id to the name runbot knows people by
 // (members, rotation, audit trail).
 func (p *Platform) userNameOf(ctx context.Context, id, given string) string {
-	p.mu.Lock()
-	name, ok := p.userName[id]
-	p.mu.Unlock()
-	if ok {
-		return name
-	}
-	u, err := p.api.GetUserInfoContext(ctx, id)
-	if err != nil {
-		p.log.Warn("looking up a slack user failed", "operation", "mapping slack users", "user", id, "error", err)
-		if given != "" {
-			return given
+	return p.names.NameOf(ctx, id, given, func(ctx context.Context, id string) (string, error) {
+		u, err := p.api.GetUserInfoContext(ctx, id)
+		if err != nil {
+			return "", err
 		}
-		return id
-	}
-	p.mu.Lock()
-	p.userName[id], p.userID[u.Name] = u.Name, id
-	p.mu.Unlock()
-	return u.Name
+		return u.Name, nil
+	}, p.log, "slack")
 }
 
 // userIDOf finds the id of a person named in runbot (mentions, DMs).
 func (p *Platform) userIDOf(ctx context.Context, name string) (string, bool) {
+	id, ok := p.names.ID(name)
 	p.mu.Lock()
-	id, ok := p.userID[name]
 	stale := time.Since(p.usersAt) > time.Minute
 	p.mu.Unlock()
 	if ok || !stale {
@@ -240,13 +227,12 @@ func (p *Platform) userIDOf(ctx context.Context, name string) (string, bool) {
 		return "", false
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.usersAt = time.Now()
+	p.mu.Unlock()
 	for _, u := range users {
-		p.userName[u.ID], p.userID[u.Name] = u.Name, u.ID
+		p.names.Put(u.ID, u.Name)
 	}
-	id, ok = p.userID[name]
-	return id, ok
+	return p.names.ID(name)
 }
 
 // A message id on Slack is its channel and ts: chat.update and thread
