@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"strings"
+
+	"github.com/runbot-dev/runbot/incidents"
 )
 
 // Usages of /link and /merge.
@@ -67,5 +69,5 @@ func (r *Router) merge(ctx context.Context, req Request, args []string) Response
 		return done(nil, err, "")
 	}
 	return done(target, nil, "🧩 #%d merged into #%d: its %d %s and its timeline join #%d (%d alerts now); #%d is resolved as a duplicate, and its alerts file into #%d while that one is active",
-		d.ID, target.ID, d.AlertCount, plural(d.AlertCount, "alert", "alerts"), target.ID, target.AlertCount, d.ID, target.ID)
+		d.ID, target.ID, d.AlertCount, incidents.Plural(d.AlertCount, "alert", "alerts"), target.ID, target.AlertCount, d.ID, target.ID)
 }

@@ -173,7 +173,7 @@ func (r *Router) list(ctx context.Context, req Request, args []string) Response 
 		return Response{Text: fmt.Sprintf("there are %d pages of active incidents; /incidents %d is the last", pages, pages), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	now := r.now()
-	lines := []string{fmt.Sprintf("%d active %s, by time left (page %d of %d):", total, plural(total, "incident", "incidents"), page, pages)}
+	lines := []string{fmt.Sprintf("%d active %s, by time left (page %d of %d):", total, incidents.Plural(total, "incident", "incidents"), page, pages)}
 	for _, inc := range list {
 		word := "ok"
 		switch s := inc.SLAAt(now); {
@@ -256,13 +256,6 @@ func (r *Router) loc() *time.Location {
 		return r.Location
 	}
 	return time.UTC
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // ParseDuration reads Go durations and whole days ("3d", "1d12h").

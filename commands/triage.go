@@ -57,7 +57,7 @@ func (r *Router) triage(ctx context.Context, req Request, args []string) Respons
 		return Response{Text: "🟢 no open ask: every question from other teams has an answer", Ephemeral: true}
 	}
 	now := r.now()
-	lines := []string{fmt.Sprintf("%d open %s, oldest first:", len(open), plural(len(open), "ask", "asks"))}
+	lines := []string{fmt.Sprintf("%d open %s, oldest first:", len(open), incidents.Plural(len(open), "ask", "asks"))}
 	for _, a := range open {
 		state := "waiting"
 		if !a.RemindedAt.IsZero() {

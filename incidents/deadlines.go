@@ -136,7 +136,7 @@ func (inc *Incident) Fire(key string, at time.Time, p Policy) (events []Event, o
 	case DeadlineRepeatNotice:
 		inc.NoticeDue = time.Time{}
 		if n := inc.AlertCount - inc.NoticedCount; n > 0 && !inc.IsFlapping() {
-			events = append(events, ev(EventAlert, "fired %d more %s since the last notice (%d in all)", n, plural(n, "time", "times"), inc.AlertCount))
+			events = append(events, ev(EventAlert, "fired %d more %s since the last notice (%d in all)", n, Plural(n, "time", "times"), inc.AlertCount))
 		}
 		inc.NoticedCount = inc.AlertCount
 	}
@@ -173,12 +173,13 @@ func (inc *Incident) ReplicaClue(replicas int) (string, bool) {
 			noun = "pod"
 		}
 		return fmt.Sprintf("all %d alerts come from %d of %d expected %s: %s", inc.AlertCount, len(vals), replicas,
-			plural(replicas, noun, noun+"s"), strings.Join(names, ", ")), true
+			Plural(replicas, noun, noun+"s"), strings.Join(names, ", ")), true
 	}
 	return "", false
 }
 
-func plural(n int, one, many string) string {
+// Plural picks the word for a count: Plural(1, "alert", "alerts").
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

@@ -40,7 +40,7 @@ func (inc *Incident) MergeInto(into *Incident, at time.Time, actor string, p Pol
 	}
 	theirs = []Event{{IncidentID: into.ID, At: at, Kind: EventMerged, Actor: actor, Related: inc.ID,
 		Text: fmt.Sprintf("merged #%d into this incident (%s %s: %s): its %d %s, label breakdown and timeline join; its fingerprint files here while this incident is active",
-			inc.ID, inc.Priority, inc.Service, truncate(inc.Title, 120), inc.AlertCount, plural(inc.AlertCount, "alert", "alerts"))}}
+			inc.ID, inc.Priority, inc.Service, truncate(inc.Title, 120), inc.AlertCount, Plural(inc.AlertCount, "alert", "alerts"))}}
 	if inc.Priority < into.Priority {
 		// Cannot be refused: into is active and the priority valid and new.
 		ev, err := into.SetPriority(inc.Priority, at, actor, fmt.Sprintf("#%d, merged into it, was %s", inc.ID, inc.Priority), p)

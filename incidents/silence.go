@@ -73,5 +73,5 @@ func (s *Silence) Describe(loc *time.Location) string {
 	if s.Reason != "" {
 		text += " (" + s.Reason + ")"
 	}
-	return text + fmt.Sprintf(": %d %s, %d %s so far", s.Alerts, plural(s.Alerts, "alert", "alerts"), s.Incidents, plural(s.Incidents, "incident", "incidents"))
+	return text + fmt.Sprintf(": %d %s, %d %s so far", s.Alerts, Plural(s.Alerts, "alert", "alerts"), s.Incidents, Plural(s.Incidents, "incident", "incidents"))
 }

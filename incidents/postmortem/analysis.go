@@ -252,10 +252,10 @@ func recordedLessons(f Facts) []string {
 		}
 	}
 	if returns > 0 {
-		out = append(out, fmt.Sprintf("the alert fired again after mitigation (%d %s)", returns, plural(returns, "time", "times")))
+		out = append(out, fmt.Sprintf("the alert fired again after mitigation (%d %s)", returns, incidents.Plural(returns, "time", "times")))
 	}
 	if n := count(inc.Timeline, incidents.EventReopened); n > 0 {
-		out = append(out, fmt.Sprintf("the incident was reopened %d %s", n, plural(n, "time", "times")))
+		out = append(out, fmt.Sprintf("the incident was reopened %d %s", n, incidents.Plural(n, "time", "times")))
 	}
 	chains, unfinished, countered := f.liveChains(), 0, 0
 	for _, c := range chains {

@@ -180,7 +180,7 @@ func checkAnswer(answer, title string) (string, error) {
 	}
 	if len(missing) > 0 {
 		return "", &badAnswer{note: fmt.Sprintf("the LLM's answer lacked %s %s",
-			plural(len(missing), "section", "sections"), strings.Join(missing, ", "))}
+			incidents.Plural(len(missing), "section", "sections"), strings.Join(missing, ", "))}
 	}
 	for i := 1; i < len(pos); i++ {
 		if pos[i] < pos[i-1] {

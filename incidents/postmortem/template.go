@@ -87,7 +87,7 @@ func impact(b *strings.Builder, f Facts) {
 	if !inc.ResolvedAt.IsZero() {
 		fmt.Fprintf(b, "- **Incident open for:** %s (opened → resolved)\n", incidents.FormatDuration(inc.ResolvedAt.Sub(inc.OpenedAt)))
 	}
-	fmt.Fprintf(b, "- **Alerts:** %d firing %s\n", inc.AlertCount, plural(inc.AlertCount, "alert", "alerts"))
+	fmt.Fprintf(b, "- **Alerts:** %d firing %s\n", inc.AlertCount, incidents.Plural(inc.AlertCount, "alert", "alerts"))
 	labelTable(b, inc.Labels)
 	b.WriteString("\n_To fill: who/what users saw (errors, slowness, failed actions), how many, and any data or money lost_\n")
 }
@@ -137,7 +137,7 @@ func topValues(vals []incidents.ValueCount) string {
 	if rest > 0 {
 		what := "other values"
 		if other == 0 {
-			what = fmt.Sprintf("%d other %s", restValues, plural(restValues, "value", "values"))
+			what = fmt.Sprintf("%d other %s", restValues, incidents.Plural(restValues, "value", "values"))
 		}
 		parts = append(parts, fmt.Sprintf("%s ×%d (%s)", what, rest, share(rest, total)))
 	}
@@ -205,10 +205,3 @@ func orToFill(s, what string) string {
 }
 
 func toFill(what string) string { return "_To fill: " + what + "_" }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}

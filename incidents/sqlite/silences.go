@@ -190,7 +190,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 			state = "still firing: its thread follows"
 		}
 		lines = append(lines, fmt.Sprintf("#%d %s %s: %s (%d %s; %s)", inc.ID, inc.Priority, inc.Service, inc.Title,
-			inc.AlertCount, pluralWord(inc.AlertCount, "alert", "alerts"), state))
+			inc.AlertCount, incidents.Plural(inc.AlertCount, "alert", "alerts"), state))
 		if inc.State.Active() {
 			reopened = append(reopened, inc)
 			continue
@@ -206,7 +206,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 	if sil.Reason != "" {
 		text += ": " + sil.Reason
 	}
-	text += fmt.Sprintf("): %d %s kept quiet, %d %s", sil.Alerts, pluralWord(sil.Alerts, "alert", "alerts"), len(ids), pluralWord(len(ids), "incident", "incidents"))
+	text += fmt.Sprintf("): %d %s kept quiet, %d %s", sil.Alerts, incidents.Plural(sil.Alerts, "alert", "alerts"), len(ids), incidents.Plural(len(ids), "incident", "incidents"))
 	if len(lines) > 0 {
 		const most = 20
 		if len(lines) > most {
@@ -238,11 +238,4 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 	}
 	_, err = tx.exec(`UPDATE silences SET ended_at = ? WHERE id = ?`, millis(now), sil.ID)
 	return err
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
