@@ -62,22 +62,23 @@ func (r *Router) Handover(ctx context.Context, from, until, now time.Time) (dige
 			in.Postmortems[inc.ID] = err == nil && pm != nil
 		}
 	}
-	if h, ok := r.Asks.(AskHistory); ok && r.Asks != nil {
+	if h, ok := r.Asks.(AskHistory); ok {
 		asks, err := h.Between(ctx, from, until)
 		if err != nil {
 			return digest.Handover{}, fmt.Errorf("reading the week's asks: %w", err)
 		}
+		// A reply on Monday to a Friday-evening ask is not a weekend-long
+		// response: with a calendar, response times count working time.
+		responseTime := func(a *incidents.Ask) time.Duration { return a.AnsweredAt.Sub(a.AskedAt) }
+		if c, ok := r.Calendar.(interface {
+			WorkingBetween(a, b time.Time) time.Duration
+		}); ok {
+			responseTime = func(a *incidents.Ask) time.Duration { return c.WorkingBetween(a.AskedAt, a.AnsweredAt) }
+		}
 		for _, a := range asks {
 			da := digest.Ask{ID: a.ID, Channel: a.Channel, From: a.From, Text: a.Text, AskedAt: a.AskedAt, AnsweredAt: a.AnsweredAt}
 			if a.Answered() {
-				da.ResponseTime = a.AnsweredAt.Sub(a.AskedAt)
-				if r.Calendar != nil {
-					if c, ok := r.Calendar.(interface {
-						WorkingBetween(a, b time.Time) time.Duration
-					}); ok {
-						da.ResponseTime = c.WorkingBetween(a.AskedAt, a.AnsweredAt)
-					}
-				}
+				da.ResponseTime = responseTime(a)
 			}
 			in.Asks = append(in.Asks, da)
 		}
