@@ -73,15 +73,24 @@ func (s *Server) ingest(r *http.Request, parsed []incidents.Alert) ([]incidents.
 	if s.opts.Heartbeats == nil {
 		return s.opts.Incidents.Ingest(r.Context(), parsed)
 	}
+	// Every alert is shown to the switch (it records the heartbeat's
+	// time); the batch is copied only when one of them was the heartbeat,
+	// which keeps ordinary batches on the intake's fast path.
+	heard := make([]bool, len(parsed))
+	found := false
+	for i, a := range parsed {
+		heard[i] = s.opts.Heartbeats.Heard(a)
+		found = found || heard[i]
+	}
+	if !found {
+		return s.opts.Incidents.Ingest(r.Context(), parsed)
+	}
 	var keep []incidents.Alert
 	var at []int // index in parsed of each alert kept
 	for i, a := range parsed {
-		if !s.opts.Heartbeats.Heard(a) {
+		if !heard[i] {
 			keep, at = append(keep, a), append(at, i)
 		}
-	}
-	if len(keep) == len(parsed) {
-		return s.opts.Incidents.Ingest(r.Context(), parsed)
 	}
 	results := make([]incidents.Ingested, len(parsed))
 	if len(keep) == 0 {
