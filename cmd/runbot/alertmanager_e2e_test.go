@@ -2,11 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,57 +19,8 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	cfg.IntakeToken = token
 	b := startBot(t, cfg)
 
-	dir := t.TempDir()
-	amPort := freePort(t)
-	amURL := fmt.Sprintf("http://127.0.0.1:%d", amPort)
-	amConfig := fmt.Sprintf(`route:
-  receiver: runbot
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: runbot
-    webhook_configs:
-      - url: %s/api/v1/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: %s
-`, b.url, token)
-	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(amConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	amLog, err := os.Create(filepath.Join(dir, "alertmanager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(amBin,
-		"--config.file="+filepath.Join(dir, "am.yml"),
-		"--storage.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", amPort),
-		"--cluster.listen-address=",
-	)
-	cmd.Stdout, cmd.Stderr = amLog, amLog
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting alertmanager: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			logs, _ := os.ReadFile(amLog.Name())
-			t.Logf("alertmanager log:\n%s\nrunbot log:\n%s", logs, b.logs)
-		}
-	})
-	eventually(t, 20*time.Second, "alertmanager ready", func() (bool, string) {
-		resp, err := http.Get(amURL + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	am := newAlertmanager(t, amBin, b.logs)
+	am.start(b.url, token, "1s", "1h")
 
 	postAlert := func(pod string, endsAt time.Time) {
 		t.Helper()
@@ -84,14 +30,7 @@ receivers:
 		}
 		body := fmt.Sprintf(`[{"labels":{"alertname":"UserSyncFailing","service":"user-sync-service","severity":"critical","pod":%q},
 			"annotations":{"summary":"[user-sync-service] creating user: POST /api/users: 403"}%s}]`, pod, ends)
-		resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("posting to alertmanager: %s", resp.Status)
-		}
+		am.post(body)
 	}
 
 	postAlert("pod-a", time.Time{})
@@ -115,7 +54,7 @@ receivers:
 		Fingerprint string            `json:"fingerprint"`
 		Labels      map[string]string `json:"labels"`
 	}
-	if code := call(t, "GET", amURL+"/api/v2/alerts", "", "", &amAlerts); code != 200 {
+	if code := call(t, "GET", am.url()+"/api/v2/alerts", "", "", &amAlerts); code != 200 {
 		t.Fatalf("reading alertmanager alerts: %d", code)
 	}
 	want := map[string]bool{}

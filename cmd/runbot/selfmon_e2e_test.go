@@ -2,10 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,86 +10,6 @@ import (
 	"github.com/runbot-dev/runbot/bot/bottest"
 	"github.com/runbot-dev/runbot/config"
 )
-
-// heartbeatAlertmanager is a real Alertmanager that re-sends an
-// always-firing Watchdog alert to runbot every second or so.
-type heartbeatAlertmanager struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	log  string
-}
-
-// start runs Alertmanager (again, after a stop) on its port and gives it
-// the Watchdog alert: Alertmanager keeps no alerts across restarts.
-func (am *heartbeatAlertmanager) start(runbotURL, token string) {
-	t := am.t
-	t.Helper()
-	conf := fmt.Sprintf(`route:
-  receiver: runbot
-  group_by: [alertname]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1s
-receivers:
-  - name: runbot
-    webhook_configs:
-      - url: %s/api/v1/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: %s
-`, runbotURL, token)
-	if err := os.WriteFile(filepath.Join(am.dir, "am.yml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.OpenFile(am.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close() // the child holds its own descriptor
-	am.cmd = exec.Command(am.bin,
-		"--config.file="+filepath.Join(am.dir, "am.yml"),
-		"--storage.path="+filepath.Join(am.dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", am.port),
-		"--cluster.listen-address=",
-	)
-	am.cmd.Stdout, am.cmd.Stderr = logFile, logFile
-	if err := am.cmd.Start(); err != nil {
-		t.Fatalf("starting alertmanager: %v", err)
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", am.port)
-	eventually(t, 20*time.Second, "alertmanager ready", func() (bool, string) {
-		resp, err := http.Get(url + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
-	body := fmt.Sprintf(`[{"labels":{"alertname":"Watchdog","severity":"none"},
-		"annotations":{"summary":"An alert that should always be firing, to certify that Alertmanager is working properly."},
-		"endsAt":%q}]`, time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339))
-	resp, err := http.Post(url+"/api/v2/alerts", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("posting the Watchdog alert to alertmanager: %s", resp.Status)
-	}
-}
-
-// stop kills Alertmanager: the pipeline breaks the hard way.
-func (am *heartbeatAlertmanager) stop() {
-	if am.cmd != nil {
-		am.cmd.Process.Kill()
-		am.cmd.Wait()
-		am.cmd = nil
-	}
-}
 
 // TestWatchdogHeartbeatWithAlertmanager: a real Alertmanager re-sends its
 // Watchdog alert to runbot. While it does, no incident opens, however
@@ -114,16 +30,10 @@ func TestWatchdogHeartbeatWithAlertmanager(t *testing.T) {
 	chat := bottest.NewRecorder("chat", "incidents")
 	b := startBot(t, cfg, chat)
 
-	am := &heartbeatAlertmanager{t: t, bin: amBin, dir: t.TempDir(), port: freePort(t)}
-	am.log = filepath.Join(am.dir, "alertmanager.log")
-	t.Cleanup(func() {
-		am.stop()
-		if t.Failed() {
-			logs, _ := os.ReadFile(am.log)
-			t.Logf("alertmanager log:\n%s\nrunbot log:\n%s", logs, b.logs)
-		}
-	})
-	am.start(b.url, token)
+	am := newAlertmanager(t, amBin, b.logs)
+	// Every second: the Watchdog comes back faster than the period.
+	am.start(b.url, token, "0s", "1s")
+	am.postWatchdog()
 
 	received := func() float64 {
 		return metric(t, scrape(t, b), "runbot_alerts_received_total", map[string]string{"source": "alertmanager"}).GetCounter().GetValue()
@@ -180,7 +90,8 @@ func TestWatchdogHeartbeatWithAlertmanager(t *testing.T) {
 
 	// Alertmanager back: the heartbeat resolves the incident at source,
 	// and the thread says so.
-	am.start(b.url, token)
+	am.start(b.url, token, "0s", "1s")
+	am.postWatchdog()
 	waitResolvedAtSource(t, b.url, token, inc.ID, 20*time.Second)
 	waitThread(t, chat, inc.ID, "resolved at source")
 	time.Sleep(period) // heartbeats flow again: nothing more opens
