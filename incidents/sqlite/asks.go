@@ -96,16 +96,11 @@ func (s *Asks) list(ctx context.Context, q string, args ...any) ([]*incidents.As
 	if err != nil {
 		return nil, fmt.Errorf("listing asks: %w", err)
 	}
-	defer rows.Close()
-	var out []*incidents.Ask
-	for rows.Next() {
-		a, err := scanAsk(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing asks: %w", err)
-		}
-		out = append(out, a)
+	out, err := collect(rows, scanAsk)
+	if err != nil {
+		return nil, fmt.Errorf("listing asks: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // NextDue is when the next unanswered ask comes due; ok is false when none.

@@ -92,16 +92,11 @@ func (s *IncidentService) PendingPostmortems(ctx context.Context) ([]*incidents.
 	if err != nil {
 		return nil, fmt.Errorf("listing pending post-mortems: %w", err)
 	}
-	defer rows.Close()
-	var out []*incidents.Postmortem
-	for rows.Next() {
-		pm, err := scanPostmortem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing pending post-mortems: %w", err)
-		}
-		out = append(out, pm)
+	out, err := collect(rows, scanPostmortem)
+	if err != nil {
+		return nil, fmt.Errorf("listing pending post-mortems: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SavePostmortem stores a written draft and posts it in the incident's

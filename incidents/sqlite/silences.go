@@ -116,16 +116,11 @@ func (s *IncidentService) Silences(ctx context.Context) ([]*incidents.Silence, e
 	if err != nil {
 		return nil, fmt.Errorf("listing silences: %w", err)
 	}
-	defer rows.Close()
-	var out []*incidents.Silence
-	for rows.Next() {
-		sil, err := scanSilence(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing silences: %w", err)
-		}
-		out = append(out, sil)
+	out, err := collect(rows, scanSilence)
+	if err != nil {
+		return nil, fmt.Errorf("listing silences: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // endSilences ends the silences due by now, inside FireDue's transaction:

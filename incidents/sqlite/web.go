@@ -162,14 +162,9 @@ func (w *WebMessages) list(ctx context.Context, q string, args ...any) ([]WebMes
 	if err != nil {
 		return nil, fmt.Errorf("reading console messages: %w", err)
 	}
-	defer rows.Close()
-	var out []WebMessage
-	for rows.Next() {
-		m, err := scanWeb(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading console messages: %w", err)
-		}
-		out = append(out, m)
+	out, err := collect(rows, scanWeb)
+	if err != nil {
+		return nil, fmt.Errorf("reading console messages: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
