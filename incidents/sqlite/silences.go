@@ -33,16 +33,8 @@ func (s *IncidentService) openSilences(tx *wtx) ([]*incidents.Silence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading silences: %w", err)
 	}
-	defer rows.Close()
-	var list []*incidents.Silence
-	for rows.Next() {
-		sil, err := scanSilence(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading silences: %w", err)
-		}
-		list = append(list, sil)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collect(rows, scanSilence)
+	if err != nil {
 		return nil, fmt.Errorf("reading silences: %w", err)
 	}
 	s.silences.Store(&list)
@@ -131,17 +123,8 @@ func (s *IncidentService) endSilences(tx *wtx, now time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading ended silences: %w", err)
 	}
-	var due []*incidents.Silence
-	for rows.Next() {
-		sil, err := scanSilence(rows)
-		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("reading ended silences: %w", err)
-		}
-		due = append(due, sil)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	due, err := collect(rows, scanSilence)
+	if err != nil {
 		return 0, fmt.Errorf("reading ended silences: %w", err)
 	}
 	for _, sil := range due {
