@@ -6,7 +6,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/runbot-dev/runbot/commands"
+	"github.com/runbot-dev/runbot/httperr"
 	"github.com/runbot-dev/runbot/incidents"
 )
 
@@ -182,42 +181,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// fail answers an error from the service: domain errors with their own
-// message and status, anything else as a 500 whose detail goes to the log.
+// fail answers an error from the service through the writer the console
+// shares: domain errors with their own message and status, anything else
+// as a 500 whose cause goes to the log, once.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
-	status := statusFor(incidents.ErrorCode(err))
-	if status == http.StatusInternalServerError {
-		s.opts.Logger.Error("request failed", "operation", op, "method", r.Method, "path", r.URL.Path, "error", err)
-	}
-	writeError(w, status, incidents.ErrorMessage(err))
-}
-
-// statusFor maps a domain error code to its HTTP status; "" (no error)
-// is 200 and an unknown code an internal error.
-func statusFor(code string) int {
-	switch code {
-	case "":
-		return http.StatusOK
-	case incidents.EINVALID:
-		return http.StatusBadRequest
-	case incidents.ENOTFOUND:
-		return http.StatusNotFound
-	case incidents.ECONFLICT:
-		return http.StatusConflict
-	case commands.Forbidden:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
+	httperr.Fail(w, r, s.opts.Logger, op, err)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	httperr.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the status is sent; a broken connection has nobody left to tell
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httperr.WriteJSON(w, status, v) }

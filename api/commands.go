@@ -11,6 +11,8 @@ import (
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/commands"
+	"github.com/runbot-dev/runbot/httperr"
+	"github.com/runbot-dev/runbot/incidents"
 )
 
 // Commands runs chat commands.
@@ -60,7 +62,10 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	if resp.Incident != 0 {
 		out.Incident = &resp.Incident
 	}
-	writeJSON(w, statusFor(resp.Code), out)
+	if resp.Code == incidents.EUNAVAILABLE {
+		w.Header().Set("Retry-After", httperr.RetryAfter)
+	}
+	writeJSON(w, httperr.Status(resp.Code), out)
 }
 
 // Replies posts people's replies in incidents' threads.
@@ -97,7 +102,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := s.opts.Replies.Say(r.Context(), req.User, id, req.Text)
 	if err != nil {
-		writeError(w, http.StatusConflict, err.Error())
+		s.fail(w, r, "replying in a thread", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "reply": rep.Text})

@@ -224,6 +224,10 @@ type Reply struct {
 	// reply confirms a change): a platform that cannot show a reply to one
 	// person alone may drop it rather than say it twice.
 	Told bool
+	// Code is the error code (incidents.ErrorCode) when what the person
+	// did not go through, "" when it did: the web console answers with
+	// its HTTP status.
+	Code string
 }
 
 // RateLimitError is a platform asking runbot to slow down.

@@ -4,7 +4,9 @@
 package commands
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -83,10 +85,13 @@ type Response struct {
 	// Code is a domain error code when the command did not go through
 	// ("" when it did, "forbidden" for a refusal of rights).
 	Code string
+	// Err is the cause of an internal failure (Code incidents.EINTERNAL or
+	// EUNAVAILABLE): Handle logs it, nobody is shown it.
+	Err error
 }
 
 // Forbidden is the Code of a refusal for lack of rights.
-const Forbidden = "forbidden"
+const Forbidden = incidents.EFORBIDDEN
 
 type command struct {
 	name    string
@@ -159,7 +164,14 @@ func (r *Router) Handle(ctx context.Context, req Request) Response {
 		return Response{Text: fmt.Sprintf("only team members can %s (%s); ask one of them", c.summaryVerb(), strings.Join(r.Members, ", ")),
 			Ephemeral: true, Code: Forbidden}
 	}
-	return c.run(r, ctx, req, args)
+	resp := c.run(r, ctx, req, args)
+	if resp.Code == incidents.EINTERNAL || resp.Code == incidents.EUNAVAILABLE {
+		// Logged here, once, for every platform: the person sees only
+		// that it failed, whoever runs runbot needs the cause.
+		r.logger().Error("command failed", "operation", "running /"+c.name, "user", req.User,
+			"incident", req.Incident, "error", cmp.Or[error](resp.Err, errors.New(resp.Text)))
+	}
+	return resp
 }
 
 func (c command) summaryVerb() string {
@@ -239,7 +251,7 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 		active, err = r.Incidents.ActiveInChannel(ctx, req.Channel, req.DefaultChannel || req.Channel == "")
 	}
 	if err != nil {
-		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: "internal"}
+		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err), Err: err}
 	}
 	switch len(active) {
 	case 0:
@@ -261,11 +273,7 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 // done answers a change that went through, or says why it did not.
 func done(inc *incidents.Incident, err error, format string, args ...any) Response {
 	if err != nil {
-		code := incidents.ErrorCode(err)
-		if code == "" {
-			code = "internal"
-		}
-		return Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: code}
+		return Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err), Err: err}
 	}
 	return Response{Text: fmt.Sprintf(format, args...), Incident: inc.ID}
 }

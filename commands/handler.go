@@ -93,7 +93,7 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Repl
 		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
 	}
 	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, m.Text); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
-		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
+		return h.failed(err, "recording a comment", m)
 	}
 	return bot.Reply{}
 }
@@ -116,7 +116,7 @@ func (h *Handler) stormReply(ctx context.Context, m bot.ThreadMessage, storm int
 		return bot.Reply{Text: fmt.Sprintf("#%d is not one of this storm's incidents; comment in its own thread", id), Ephemeral: true}
 	}
 	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, rest); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
-		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
+		return h.failed(err, "recording a comment", m)
 	}
 	return bot.Reply{}
 }
@@ -125,7 +125,7 @@ func (h *Handler) stormReply(ctx context.Context, m bot.ThreadMessage, storm int
 func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	id, err := h.Threads.IncidentByThread(ctx, a.Platform, a.Root)
 	if err != nil {
-		return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true}
+		return h.failed(err, "pressing a button", bot.ThreadMessage{Platform: a.Platform, User: a.User})
 	}
 	text := a.Action
 	if a.Action == "prio" {
@@ -206,5 +206,14 @@ func addressed(text string) (string, bool) {
 }
 
 func reply(r Response) bot.Reply {
-	return bot.Reply{Text: r.Text, Ephemeral: r.Ephemeral, Told: r.Incident != 0 && r.Code == ""}
+	return bot.Reply{Text: r.Text, Ephemeral: r.Ephemeral, Told: r.Incident != 0 && r.Code == "", Code: r.Code}
+}
+
+// failed answers a thread message that could not be taken; what is not
+// the person's doing is logged with the operation.
+func (h *Handler) failed(err error, op string, m bot.ThreadMessage) bot.Reply {
+	if incidents.Internal(err) {
+		h.Router.logger().Error("thread message failed", "operation", op, "platform", m.Platform, "user", m.User, "error", err)
+	}
+	return bot.Reply{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err)}
 }

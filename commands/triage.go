@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func (r *Router) relayAsk(ctx context.Context, req Request, args []string) Respo
 	}
 	changes, ok := r.Asks.(AskChanges)
 	if !ok {
-		return Response{Text: "this store of asks cannot relay them", Ephemeral: true, Code: "internal"}
+		return Response{Text: "this store of asks cannot relay them", Ephemeral: true, Code: incidents.EINTERNAL, Err: errors.New("the ask store cannot do this")}
 	}
 	id, rest, given := incidentArg(args)
 	if len(rest) == 0 {
@@ -125,7 +126,7 @@ func (r *Router) askToIncident(ctx context.Context, req Request, args []string) 
 	changes, ok := r.Asks.(AskChanges)
 	opener, ok2 := r.Incidents.(AskIncidents)
 	if !ok || !ok2 {
-		return Response{Text: "this store cannot turn asks into incidents", Ephemeral: true, Code: "internal"}
+		return Response{Text: "this store cannot turn asks into incidents", Ephemeral: true, Code: incidents.EINTERNAL, Err: errors.New("the ask store cannot do this")}
 	}
 	id, rest, given := incidentArg(args)
 	service, prio := "", incidents.Priority(0)
@@ -250,10 +251,11 @@ func (r *Router) teamOnly(user, what string) *Response {
 // askFailed answers a change that did not go through; what is not the
 // person's doing goes to the log, with the operation.
 func (r *Router) askFailed(err error, operation string, id int64) Response {
-	if incidents.ErrorCode(err) == "" {
-		r.logger().Error("changing an ask failed", "operation", operation, "ask", id, "error", err)
+	resp := done(nil, err, "")
+	if incidents.Internal(err) {
+		resp.Err = fmt.Errorf("%s (ask %d): %w", operation, id, err)
 	}
-	return done(nil, err, "")
+	return resp
 }
 
 // channelArg reads a channel named in a command: #name, ~name

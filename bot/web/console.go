@@ -16,6 +16,7 @@ import (
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/digest"
+	"github.com/runbot-dev/runbot/httperr"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/runbooks"
 )
@@ -232,18 +233,22 @@ func (c *Console) renderFragment(w http.ResponseWriter, page, name string, d pag
 	}
 }
 
-func (c *Console) fail(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch incidents.ErrorCode(err) {
-	case incidents.ENOTFOUND:
-		status = http.StatusNotFound
-	case incidents.EINVALID:
-		status = http.StatusBadRequest
-	}
-	if status == http.StatusInternalServerError {
-		c.logger.Error("console request failed", "operation", "serving the console", "error", err)
-	}
-	http.Error(w, incidents.ErrorMessage(err), status)
+// fail answers a page or fragment that could not be made, through the
+// writer the API shares: the same status for the same error, and one log
+// line for an internal one.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	httperr.Fail(w, r, c.logger, op, err)
+}
+
+// formFailed answers a form whose action failed, in the form's shape.
+func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
+	answer(w, r, httperr.Log(c.logger, r, op, err), incidents.ErrorMessage(err))
+}
+
+// formAnswer answers a form with the reply of what it ran; a refusal
+// keeps its status (the router has logged an internal failure).
+func formAnswer(w http.ResponseWriter, r *http.Request, rep bot.Reply) {
+	answer(w, r, httperr.Status(rep.Code), rep.Text)
 }
 
 // statusWord pairs a status with a shape and a word: colour is never the
@@ -295,7 +300,7 @@ func (c *Console) boardData(ctx context.Context) (pageData, error) {
 func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.boardData(r.Context())
 	if err != nil {
-		c.fail(w, err)
+		c.fail(w, r, "showing the board", err)
 		return
 	}
 	d.User, d.Said = user, r.URL.Query().Get("said")
@@ -310,7 +315,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
 func (c *Console) boardFragment(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.boardData(r.Context())
 	if err != nil {
-		c.fail(w, err)
+		c.fail(w, r, "refreshing the board", err)
 		return
 	}
 	d.Morning = c.morning(r.Context(), false)
@@ -392,7 +397,7 @@ func plain(s string) string { return strings.ReplaceAll(s, "**", "") }
 func (c *Console) incident(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.incidentData(r.Context(), r)
 	if err != nil {
-		c.fail(w, err)
+		c.fail(w, r, "showing an incident", err)
 		return
 	}
 	d.User, d.Said = user, r.URL.Query().Get("said")
@@ -402,7 +407,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, user string) 
 func (c *Console) incidentFragment(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.incidentData(r.Context(), r)
 	if err != nil {
-		c.fail(w, err)
+		c.fail(w, r, "refreshing an incident", err)
 		return
 	}
 	c.renderFragment(w, "incident", "incident", d)
@@ -484,10 +489,10 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	rep, err := c.platform.Command(r.Context(), user, "", text, id)
 	if err != nil {
-		answer(w, r, http.StatusConflict, err.Error())
+		c.formFailed(w, r, "running a console command", err)
 		return
 	}
-	answer(w, r, http.StatusOK, rep.Text)
+	formAnswer(w, r, rep)
 }
 
 func (c *Console) reply(w http.ResponseWriter, r *http.Request, user string) {
@@ -499,10 +504,10 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	rep, err := c.platform.Say(r.Context(), user, id, text)
 	if err != nil {
-		answer(w, r, http.StatusConflict, err.Error())
+		c.formFailed(w, r, "replying in a thread", err)
 		return
 	}
-	answer(w, r, http.StatusOK, rep.Text)
+	formAnswer(w, r, rep)
 }
 
 func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) {
@@ -513,10 +518,10 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	rep, err := c.platform.Press(r.Context(), user, id, r.FormValue("action"), r.FormValue("value"))
 	if err != nil {
-		answer(w, r, http.StatusConflict, err.Error())
+		c.formFailed(w, r, "pressing a button", err)
 		return
 	}
-	answer(w, r, http.StatusOK, rep.Text)
+	formAnswer(w, r, rep)
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -553,8 +558,4 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httperr.WriteJSON(w, status, v) }

@@ -7,7 +7,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
@@ -221,7 +221,7 @@ func (p *Platform) Listen(ctx context.Context, h bot.Handler) error {
 
 // ErrNotListening is returned for people's actions while runbot is not
 // listening (starting or stopping).
-var ErrNotListening = errors.New("runbot is not listening yet; try again in a moment")
+var ErrNotListening error = &incidents.Error{Code: incidents.EUNAVAILABLE, Message: "runbot is not listening yet; try again in a moment"}
 
 // listener waits a little for runbot to listen: a page can be served
 // while runbot is still starting.
@@ -250,7 +250,7 @@ func (p *Platform) root(ctx context.Context, incidentID int64) (sqlite.WebMessag
 			return m, nil
 		}
 	}
-	return sqlite.WebMessage{}, fmt.Errorf("incident #%d has no thread on the console yet; try again in a moment", incidentID)
+	return sqlite.WebMessage{}, incidents.Errorf(incidents.ECONFLICT, "incident #%d has no thread on the console yet; try again in a moment", incidentID)
 }
 
 // Command runs a command typed in the console's command box, in a
@@ -297,7 +297,7 @@ func (p *Platform) rootMessage(ctx context.Context, root string) (bot.Handler, s
 		return nil, sqlite.WebMessage{}, err
 	}
 	if !ok {
-		return nil, sqlite.WebMessage{}, fmt.Errorf("no message %s", root)
+		return nil, sqlite.WebMessage{}, incidents.Errorf(incidents.ENOTFOUND, "no console message %s", root)
 	}
 	return h, r, nil
 }

@@ -60,6 +60,7 @@ func (s *syncBuffer) String() string {
 // runningBot is a runbot started in-process with Run.
 type runningBot struct {
 	url  string
+	db   string // the database file
 	logs *syncBuffer
 	stop func() error
 }
@@ -100,7 +101,7 @@ func startBotWith(t testing.TB, cfg config.Config, deps Deps) *runningBot {
 		cancel()
 		t.Fatalf("runbot did not start within 10s\n%s", logs)
 	}
-	b.logs = logs
+	b.logs, b.db = logs, cfg.DB
 	var once sync.Once
 	var stopErr error
 	b.stop = func() error {

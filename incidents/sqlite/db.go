@@ -21,7 +21,9 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // also the database/sql driver "sqlite"
+
+	"github.com/runbot-dev/runbot/incidents"
 )
 
 //go:embed migrations/*.sql
@@ -291,13 +293,39 @@ func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 	for {
 		select {
 		case <-g.done:
-			return req.err
+			return unavailable(req.err)
 		case db.leader <- struct{}{}:
 			db.lead()
 			<-db.leader
 		}
 	}
 }
+
+// unavailable marks the failures of the disk under the database (full,
+// failing, or held by another process past the busy timeout) as runbot
+// being unable to store anything for now: the request was fine, and the
+// requester is told to send it again rather than shown SQLite's words.
+func unavailable(err error) error {
+	var se *sqlite.Error
+	if err == nil || incidents.ErrorCode(err) != incidents.EINTERNAL || !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqliteBusy, sqliteReadOnly, sqliteIOErr, sqliteFull, sqliteCantOpen:
+		return incidents.Unavailable(err)
+	}
+	return err
+}
+
+// SQLite's primary result codes (sqlite.org/rescode.html) that say the
+// disk, not the request, is at fault.
+const (
+	sqliteBusy     = 5
+	sqliteReadOnly = 8
+	sqliteIOErr    = 10
+	sqliteFull     = 13
+	sqliteCantOpen = 14
+)
 
 // lead commits the current generation, MaxBatch writes per transaction.
 // It first yields the processor once, so that handlers already running
