@@ -6,10 +6,12 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +71,7 @@ type Options struct {
 // Server serves the API.
 type Server struct {
 	opts    Options
+	health  *healthCheck
 	metrics *metrics
 	mux     *http.ServeMux
 }
@@ -87,7 +90,8 @@ func New(opts Options) *Server {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: opts, metrics: newMetrics(opts.Registerer), mux: http.NewServeMux()}
+	s := &Server{opts: opts, metrics: newMetrics(opts.Registerer), mux: http.NewServeMux(),
+		health: &healthCheck{run: opts.Health, logger: opts.Logger}}
 	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
 	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
@@ -159,19 +163,20 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Health != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := s.opts.Health(ctx); err != nil {
-			s.opts.Logger.Error("health check failed", "operation", "checking health", "error", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
-			return
+	if err := s.health.check(r.Context()); err != nil {
+		// The part that fails, in the check's own words; SQLite's are in
+		// the log, written when the trouble began.
+		msg := "the health check failed"
+		var e *incidents.Error
+		if errors.As(err, &e) {
+			msg = e.Message
 		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": msg})
+		return
 	}
-	// Not logged here: probes ask every few seconds, and whoever found the
-	// trouble logged it once when it began. Degraded is still 200: a
-	// readiness probe must not take runbot out of service (and stop alert
-	// intake) because the chat is down; the body and runbot_outbox_stuck say it.
+	// Degraded is still 200: a readiness probe must not take runbot out
+	// of service (and stop alert intake) because the chat is down; the
+	// body and runbot_outbox_stuck say it.
 	if s.opts.Degraded != nil {
 		if problem := s.opts.Degraded(); problem != "" {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "error": problem})
@@ -179,6 +184,46 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// healthCheck runs the health function at most once a second, however
+// many probes ask (they share the answer), and logs only changes: probes
+// ask every few seconds, and a log that repeats one line for hours hides
+// the line that matters.
+type healthCheck struct {
+	run    func(context.Context) error
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	at     time.Time
+	last   error
+	failed bool
+}
+
+// healthTimeout bounds one check: a probe that waits longer has given up.
+const healthTimeout = 2 * time.Second
+
+func (h *healthCheck) check(ctx context.Context) error {
+	if h.run == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.at) < time.Second {
+		return h.last
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthTimeout)
+	defer cancel()
+	err := h.run(ctx)
+	h.at, h.last = time.Now(), err
+	switch {
+	case err != nil && !h.failed:
+		h.logger.Error("health check failed", "operation", "checking health", "error", err)
+	case err == nil && h.failed:
+		h.logger.Info("health check passes again", "operation", "checking health")
+	}
+	h.failed = err != nil
+	return err
 }
 
 // fail answers an error from the service through the writer the console

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -57,6 +58,33 @@ func registerOutboxStuck(reg prometheus.Registerer, stuck func() bool) {
 		}
 		return 0
 	}))
+}
+
+// registerFreeSpace exports the database disk's free bytes: a full disk
+// stops intake, and an alert on this gauge comes before it.
+func registerFreeSpace(reg prometheus.Registerer, free func() (uint64, error)) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "runbot_db_disk_free_bytes", Help: "Bytes left on the file system of runbot's database.",
+	}, func() float64 {
+		n, err := free()
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+}
+
+// lowDiskBelow is the free space under which runbot says it is degraded:
+// a few minutes of an alert storm's writes and one WAL checkpoint.
+const lowDiskBelow = 64 << 20
+
+// lowDisk says how little space is left when it is below lowDiskBelow.
+func lowDisk(free func() (uint64, error), path string) string {
+	n, err := free()
+	if err != nil || n >= lowDiskBelow {
+		return ""
+	}
+	return fmt.Sprintf("the database's disk is nearly full: %d MiB left for %s", n>>20, path)
 }
 
 func (m *metrics) observeBatch(n int, took time.Duration) {

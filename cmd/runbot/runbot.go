@@ -195,6 +195,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	stuck := selfmon.NewOutboxAlarm(selfmon.OutboxAlarmOptions{Threshold: cfg.SelfMon.OutboxAlarm, Outbox: outbox,
 		Poster: sqlite.NewRoutines(db, names), Channels: defaults, Logger: logger})
 	registerOutboxStuck(reg, stuck.Stuck)
+	registerFreeSpace(reg, db.FreeSpace)
 	var heartbeat *selfmon.Heartbeat
 	var heartbeats api.Heartbeats
 	if sm := cfg.SelfMon; sm.HeartbeatAlert != "" {
@@ -255,10 +256,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		UserHeader:   cfg.TrustedUserHeader,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Health:       db.Check,
-		Degraded:     stuck.Problem,
-		Heartbeats:   heartbeats,
-		Registerer:   reg,
-		Gatherer:     reg,
+		Degraded: func() string {
+			return strings.Join(slices.DeleteFunc([]string{stuck.Problem(), lowDisk(db.FreeSpace, cfg.DB)}, func(s string) bool { return s == "" }), "; ")
+		},
+		Heartbeats: heartbeats,
+		Registerer: reg,
+		Gatherer:   reg,
 	})
 
 	httpSrv := &http.Server{

@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite" // also the database/sql driver "sqlite"
@@ -226,15 +228,53 @@ func (db *DB) Close() error {
 	return errors.Join(db.read.Close(), db.ckpt.Close(), db.write.Close())
 }
 
-// Check verifies that both reads and writes go through.
+// Check proves that runbot can do what intake does: read the tables it
+// writes, and commit a write through the same writer and disk. Its error
+// is an *incidents.Error whose Message says which part fails, in words
+// fit for a probe's answer; the cause is wrapped. A check waits at most
+// until ctx ends: a writer stuck behind something else is a failure too.
 func (db *DB) Check(ctx context.Context) error {
-	if err := db.read.QueryRowContext(ctx, `SELECT 1`).Scan(new(int)); err != nil {
-		return fmt.Errorf("reading: %w", err)
+	var n sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, checkRead).Scan(&n, &n, &n, &n, &n); err != nil {
+		return &incidents.Error{Code: incidents.EINTERNAL, Message: "reading incidents, alerts and messages fails", Err: err}
 	}
-	if err := db.update(ctx, func(*wtx) error { return nil }); err != nil {
-		return fmt.Errorf("writing: %w", err)
+	done := make(chan error, 1)
+	go func() { // a queued write is waited for whatever ctx does: the check must not be
+		done <- db.update(context.Background(), func(w *wtx) error {
+			_, err := w.Exec(checkWrite, time.Now().UnixMilli())
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		switch {
+		case err == nil:
+			return nil
+		case incidents.ErrorCode(err) == incidents.EUNAVAILABLE:
+			return &incidents.Error{Code: incidents.EUNAVAILABLE, Message: "writing fails: the disk is full, failing or locked", Err: err}
+		default:
+			return &incidents.Error{Code: incidents.EINTERNAL, Message: "writing fails", Err: err}
+		}
+	case <-ctx.Done():
+		return &incidents.Error{Code: incidents.EUNAVAILABLE, Message: "writing did not commit in time: the writer is stuck or the disk is slow", Err: ctx.Err()}
 	}
-	return nil
+}
+
+// checkRead touches every table intake writes, by the cheapest path
+// (the last key: one b-tree descent each).
+const checkRead = `SELECT (SELECT max(rowid) FROM incidents), (SELECT max(rowid) FROM events),
+	(SELECT max(rowid) FROM alerts), (SELECT max(rowid) FROM outbox), (SELECT max(incident_id) FROM jobs)`
+
+const checkWrite = `INSERT INTO health (id, checked_at, checks) VALUES (1, ?1, 1)
+	ON CONFLICT (id) DO UPDATE SET checked_at = ?1, checks = checks + 1`
+
+// FreeSpace is how many bytes the database's file system has left for it.
+func (db *DB) FreeSpace() (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(db.path), &st); err != nil {
+		return 0, fmt.Errorf("reading free space: %w", err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // checkpointer copies the WAL back into the database file, without

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,5 +56,48 @@ func TestFailureAfterWritingRollsBackOnlyThatRequest(t *testing.T) {
 	}
 	if got := len(inc.Timeline) - 1; got != 40 {
 		t.Fatalf("%d comments stored, want the 40 of the requests that succeeded", got)
+	}
+}
+
+// Check reads the tables intake writes and commits a write: a missing
+// table fails the read part, a writer that cannot commit in time fails
+// the write part, and each says which.
+func TestCheckSaysWhichPartFails(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "runbot.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(ctx); err != nil {
+		t.Fatalf("a fresh database: %v", err)
+	}
+	var before, after int
+	db.read.QueryRow(`SELECT checks FROM health`).Scan(&before)
+	db.Check(ctx)
+	db.read.QueryRow(`SELECT checks FROM health`).Scan(&after)
+	if after != before+1 {
+		t.Errorf("a check wrote nothing: checks %d then %d", before, after)
+	}
+
+	// A writer held by a long write: the check gives up when ctx does.
+	release := make(chan struct{})
+	go db.update(ctx, func(*wtx) error { <-release; return nil })
+	time.Sleep(50 * time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err = db.Check(short)
+	cancel()
+	close(release)
+	var e *incidents.Error
+	if !errors.As(err, &e) || e.Code != incidents.EUNAVAILABLE || !strings.Contains(e.Message, "writ") {
+		t.Errorf("a stuck writer: %v, want the write part unavailable", err)
+	}
+
+	if _, err := db.write.Exec(`ALTER TABLE alerts RENAME TO alerts_gone`); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Check(ctx)
+	if !errors.As(err, &e) || e.Code != incidents.EINTERNAL || !strings.Contains(e.Message, "reading") {
+		t.Errorf("a missing table: %v, want the read part failing", err)
 	}
 }
