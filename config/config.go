@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // Config is runbot's whole configuration.
@@ -162,7 +163,7 @@ var settings = []setting{
 	{key: "public_url", help: "how people reach runbot (links in messages)", set: func(c *Config, v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%q is not an http(s) URL", v)
+			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
 		}
 		c.PublicURL = strings.TrimRight(v, "/")
 		return nil
@@ -220,7 +221,7 @@ var settings = []setting{
 	{key: "slack_api_url", help: "Slack Web API base URL (proxies, tests)", set: func(c *Config, v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%q is not an http(s) URL", v)
+			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
 		}
 		c.Slack.APIURL = v
 		return nil
@@ -232,7 +233,7 @@ var settings = []setting{
 	{key: "mattermost_url", help: "Mattermost server URL: turns Mattermost on", set: func(c *Config, v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%q is not an http(s) URL", v)
+			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
 		}
 		c.Mattermost.URL = strings.TrimRight(v, "/")
 		return nil
@@ -528,7 +529,8 @@ func parseResolveBy(c *Config, n *yaml.Node) error {
 	return nil
 }
 
-// LogValue renders the configuration for the start-up log, secrets masked.
+// LogValue renders the configuration for the start-up log: tokens only
+// as whether they are set, URLs with their credentials masked.
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("file", c.File),
@@ -539,29 +541,67 @@ func (c Config) LogValue() slog.Value {
 		slog.String("trusted_user_header", c.TrustedUserHeader),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.String("timezone", c.Timezone.String()),
-		slog.String("public_url", c.PublicURL),
+		slog.String("public_url", redact.URL(c.PublicURL)),
 		slog.String("runbooks_dir", c.RunbooksDir),
 		slog.Int("members", len(c.Members)),
 		slog.String("run_person", c.Policy.RunPerson),
 		slog.Bool("slack", c.Slack.BotToken != ""),
 		slog.Bool("slack_socket_mode", c.Slack.AppToken != ""),
 		slog.Bool("slack_signing_secret_set", c.Slack.SigningSecret != ""),
+		slog.String("slack_api_url", redact.URL(c.Slack.APIURL)),
 		slog.String("slack_channel", c.Slack.Channel),
-		slog.String("mattermost_url", c.Mattermost.URL),
+		slog.String("mattermost_url", redact.URL(c.Mattermost.URL)),
 		slog.Bool("mattermost_token_set", c.Mattermost.Token != ""),
 		slog.String("mattermost_team", c.Mattermost.Team),
 		slog.String("mattermost_channel", c.Mattermost.Channel),
 		slog.Int("mattermost_command_tokens", len(c.Mattermost.CommandTokens)),
-		slog.String("llm_base_url", c.LLM.BaseURL),
+		slog.String("llm_base_url", redact.URL(c.LLM.BaseURL)),
 		slog.String("llm_model", c.LLM.Model),
 		slog.String("llm_api_type", c.LLM.APIType),
 		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
+		slog.String("oncall_webhook", webhookHost(c.RunWeek.OnCall.Webhook)),
 		slog.Int("redact_patterns", len(c.Redact)),
 		slog.Any("selfmon", c.SelfMon),
 		slog.Int("storm_incidents", c.Policy.Storm.Incidents),
 		slog.Duration("storm_within", c.Policy.Storm.Within),
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// String is the configuration as the start-up log shows it, so that one
+// printed with fmt (%v, %+v, in an error or a test's message) carries no
+// secret either.
+func (c Config) String() string {
+	var b strings.Builder
+	writeAttrs(&b, "", c.LogValue().Group())
+	return b.String()
+}
+
+// GoString keeps %#v, which would print every field, to String.
+func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
+
+func writeAttrs(b *strings.Builder, prefix string, attrs []slog.Attr) {
+	for _, a := range attrs {
+		v := a.Value.Resolve()
+		if v.Kind() == slog.KindGroup {
+			writeAttrs(b, prefix+a.Key+".", v.Group())
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(prefix + a.Key + "=" + v.String())
+	}
+}
+
+// webhookHost shows where pages go without the webhook's path, which is
+// often its only secret (Slack, Mattermost and Discord hooks).
+func webhookHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return redact.URL(raw)
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Help describes every setting with its environment variable.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // LLM is an OpenAI-compatible endpoint that drafts post-mortems; off while
@@ -29,7 +31,7 @@ var llmSettings = []setting{
 	{key: "llm_base_url", help: "OpenAI-compatible API base URL (…/v1): post-mortems drafted by an LLM", set: func(c *Config, v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%q is not an http(s) URL", v)
+			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
 		}
 		c.LLM.BaseURL = strings.TrimRight(v, "/")
 		return nil
@@ -112,7 +114,9 @@ func checkLLM(c *Config) error {
 }
 
 // Secrets lists the configured secret values, so that they can be kept
-// out of anything sent away (LLM prompts).
+// out of anything sent away (LLM prompts) and out of the logs: the tokens,
+// the credentials inside URL settings, and the on-call webhook's path,
+// often its only secret.
 func (c Config) Secrets() []string {
 	var out []string
 	for _, s := range []string{c.IntakeToken, c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret, c.Mattermost.Token, c.LLM.APIKey} {
@@ -120,5 +124,14 @@ func (c Config) Secrets() []string {
 			out = append(out, s)
 		}
 	}
-	return append(out, c.Mattermost.CommandTokens...)
+	out = append(out, c.Mattermost.CommandTokens...)
+	for _, u := range []string{c.PublicURL, c.Slack.APIURL, c.Mattermost.URL, c.LLM.BaseURL, c.RunWeek.OnCall.Webhook} {
+		out = append(out, redact.Credentials(u)...)
+	}
+	if u, err := url.Parse(c.RunWeek.OnCall.Webhook); err == nil {
+		if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/rota"
 )
 
@@ -140,7 +141,7 @@ func parseOnCall(c *Config, n *yaml.Node) error {
 			}
 		case "webhook":
 			if !strings.HasPrefix(v.Value, "http://") && !strings.HasPrefix(v.Value, "https://") {
-				return true, &keyError{key: "oncall.webhook", line: v.Line, msg: fmt.Sprintf("%q is not an http(s) URL", v.Value)}
+				return true, &keyError{key: "oncall.webhook", line: v.Line, msg: fmt.Sprintf("%q is not an http(s) URL", redact.URL(v.Value))}
 			}
 			c.RunWeek.OnCall.Webhook = v.Value
 		default:
