@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -71,6 +72,12 @@ type Mattermost struct {
 	CommandTokens []string
 }
 
+// minIntakeToken is the shortest intake token accepted. Whoever reaches
+// runbot can guess at the token over HTTP; 16 random characters (64 bits
+// even as hex) are beyond any rate of guessing, while shorter tokens are
+// what people type by hand: a word, a PIN, "secret".
+const minIntakeToken = 16
+
 // Default is what runbot runs with when nothing is configured.
 func Default() Config {
 	return Config{
@@ -122,7 +129,11 @@ var settings = []setting{
 		c.Listen = v
 		return nil
 	}},
-	{key: "intake_token", help: "bearer token required by the HTTP API", secret: true, set: func(c *Config, v string) error {
+	{key: "intake_token", help: "bearer token required by the HTTP API (16 characters or more)", secret: true, set: func(c *Config, v string) error {
+		if n := utf8.RuneCountInString(v); n < minIntakeToken {
+			return fmt.Errorf("too short: %d characters, and a bearer token needs at least %d characters that are hard to guess: "+
+				"generate one with: openssl rand -hex 32", n, minIntakeToken)
+		}
 		c.IntakeToken = v
 		return nil
 	}},

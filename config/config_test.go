@@ -47,11 +47,11 @@ severity:
   critical: P1
   page: P1
 `)
-	c, err := config.Load(p, env(map[string]string{"RUNBOT_LISTEN": "127.0.0.1:7070", "RUNBOT_INTAKE_TOKEN": "s3cret"}))
+	c, err := config.Load(p, env(map[string]string{"RUNBOT_LISTEN": "127.0.0.1:7070", "RUNBOT_INTAKE_TOKEN": "s3cret-0123456789"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DB != "/var/lib/runbot/runbot.db" || c.Listen != "127.0.0.1:7070" || c.IntakeToken != "s3cret" {
+	if c.DB != "/var/lib/runbot/runbot.db" || c.Listen != "127.0.0.1:7070" || c.IntakeToken != "s3cret-0123456789" {
 		t.Fatalf("config %+v", c)
 	}
 	if got := c.Policy.Target(incidents.P1); got.Ack != 5*time.Minute || got.Restore != time.Hour {

@@ -95,3 +95,21 @@ func TestRejectedURLErrorsHideCredentials(t *testing.T) {
 		t.Errorf("webhook: error %v, want it named without the token", err)
 	}
 }
+
+func TestIntakeTokenNeedsSixteenCharacters(t *testing.T) {
+	for _, short := range []string{"x", "s3cret", "fifteen-chars-x"} {
+		_, err := config.Load("", env(map[string]string{"RUNBOT_INTAKE_TOKEN": short}))
+		if err == nil || !strings.Contains(err.Error(), "RUNBOT_INTAKE_TOKEN") || !strings.Contains(err.Error(), "at least 16 characters") ||
+			!strings.Contains(err.Error(), "openssl rand -hex 32") || len(short) > 1 && strings.Contains(err.Error(), short) {
+			t.Errorf("token %q: error %v, want the setting, the minimum and how to make one, without the token", short, err)
+		}
+	}
+	_, err := config.Load(write(t, "intake_token: s3cret\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "line 1: intake_token") {
+		t.Errorf("a short token in the file: %v", err)
+	}
+	c, err := config.Load("", env(map[string]string{"RUNBOT_INTAKE_TOKEN": "sixteen-chars-ok"}))
+	if err != nil || c.IntakeToken != "sixteen-chars-ok" {
+		t.Errorf("a 16-character token: %v", err)
+	}
+}
