@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/runbot-dev/runbot/access"
 	"github.com/runbot-dev/runbot/httperr"
 	"github.com/runbot-dev/runbot/incidents"
 )
@@ -38,6 +38,9 @@ type Options struct {
 	// UserHeader, when set and no token is, is required on every /api/
 	// request: an authenticating reverse proxy sets it.
 	UserHeader string
+	// Hosts are host names answered without a token besides addresses
+	// and localhost (public_url's); with a token every name is.
+	Hosts []string
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// Health reports whether runbot can do its job (database reachable).
@@ -70,10 +73,12 @@ type Options struct {
 
 // Server serves the API.
 type Server struct {
-	opts    Options
-	health  *healthCheck
-	metrics *metrics
-	mux     *http.ServeMux
+	opts      Options
+	health    *healthCheck
+	crossSite access.CrossSite
+	handler   http.Handler // mux, behind the host check when no token is set
+	metrics   *metrics
+	mux       *http.ServeMux
 }
 
 // New builds a Server.
@@ -91,7 +96,11 @@ func New(opts Options) *Server {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	s := &Server{opts: opts, metrics: newMetrics(opts.Registerer), mux: http.NewServeMux(),
-		health: &healthCheck{run: opts.Health, logger: opts.Logger}}
+		health: &healthCheck{run: opts.Health, logger: opts.Logger}, crossSite: access.NewCrossSite()}
+	s.handler = s.mux
+	if opts.Token == "" {
+		s.handler = access.NewHosts(opts.Hosts...).Guard(s.mux)
+	}
 	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
 	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
@@ -118,28 +127,33 @@ func New(opts Options) *Server {
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// auth requires the bearer token when one is configured.
+// auth decides whether a request may reach the API. With a token, the
+// bearer token is required and is enough: a browser never adds it to a
+// request another site makes. Without one, a browser could be made to
+// send requests from any page the RUN person opens, so cross-site
+// requests that change anything are refused (scripts and servers send no
+// Origin and pass); behind an authenticating proxy its user header is
+// required too.
 func (s *Server) auth(next http.Handler) http.Handler {
-	if s.opts.Token == "" && s.opts.UserHeader != "" {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get(s.opts.UserHeader) == "" {
-				writeError(w, http.StatusUnauthorized, "missing "+s.opts.UserHeader+": go through the authenticating proxy")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Token != "" {
+			if !access.HasToken(r, s.opts.Token) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="runbot"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer <RUNBOT_INTAKE_TOKEN>")
 				return
 			}
 			next.ServeHTTP(w, r)
-		})
-	}
-	if s.opts.Token == "" {
-		return next
-	}
-	want := []byte("Bearer " + s.opts.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="runbot"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer <RUNBOT_INTAKE_TOKEN>")
+			return
+		}
+		if err := s.crossSite.Check(r); err != nil {
+			writeError(w, http.StatusForbidden, err.Error()+": the API takes requests from scripts and servers, "+
+				"or from any origin with a bearer token once one is set")
+			return
+		}
+		if s.opts.UserHeader != "" && r.Header.Get(s.opts.UserHeader) == "" {
+			writeError(w, http.StatusUnauthorized, "missing "+s.opts.UserHeader+": go through the authenticating proxy")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,9 @@ type commandResponse struct {
 // command went through (400 bad usage, 403 not allowed, 404 no such
 // incident, 409 not possible in the incident's state).
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(w, r, `{"text": "/ack 1", "user": "alice"}`) {
+		return
+	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
@@ -81,6 +85,9 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("incident id %q is not a positive number", r.PathValue("id")))
 		return
 	}
+	if !jsonBody(w, r, `{"text": "what you found", "user": "alice"}`) {
+		return
+	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
@@ -106,4 +113,18 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "reply": rep.Text})
+}
+
+// jsonBody refuses a body that does not say it is JSON, with 415 and an
+// example. A browser sends text/plain or a form to another site without
+// asking first (no CORS preflight), never application/json: requiring it
+// keeps such requests out even where no Origin header says where they
+// came from.
+func jsonBody(w http.ResponseWriter, r *http.Request, example string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return true
+	}
+	writeError(w, http.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json, like "+example)
+	return false
 }

@@ -133,6 +133,9 @@ func call(t testing.TB, method, url, token, body string, out any) int {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -212,6 +215,10 @@ func callBody(t testing.TB, method, url string, header map[string]string, payloa
 		t.Fatal(err)
 	}
 	for k, v := range header {
+		if k == "Host" {
+			req.Host = v // net/http sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -224,5 +231,23 @@ func callBody(t testing.TB, method, url string, header map[string]string, payloa
 	if body != nil {
 		*body = string(b)
 	}
+	return resp.StatusCode
+}
+
+// callHost sends a GET with another Host header, as a browser does for a
+// name that resolves to runbot's address.
+func callHost(t testing.TB, url, host string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s as %s: %v", url, host, err)
+	}
+	resp.Body.Close()
 	return resp.StatusCode
 }

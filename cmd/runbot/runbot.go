@@ -254,6 +254,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger:       logger,
 		Token:        cfg.IntakeToken,
 		UserHeader:   cfg.TrustedUserHeader,
+		Hosts:        []string{cfg.PublicURL, cfg.Listen},
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Health:       db.Check,
 		Degraded: func() string {
