@@ -29,6 +29,7 @@ import (
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runbooks"
 )
 
@@ -60,7 +61,7 @@ func runDoctor(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fset.Usage()
 		return 2
 	}
-	d := &doctor{w: stdout, client: &http.Client{}}
+	d := &doctor{w: stdout, client: &http.Client{}, redactor: redact.New(nil)}
 	cfg, err := config.Load(*configPath, getenv)
 	if err == nil {
 		// Flags win over the file and the environment, as for the bot.
@@ -75,7 +76,7 @@ func runDoctor(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		d.fail("config", "%s: runbot would not start: fix the setting named", oneLine(err))
 	} else {
-		d.cfg = cfg
+		d.cfg, d.redactor = cfg, redact.New(cfg.Secrets())
 		d.ok("config", "%s", describeConfig(cfg))
 		d.run(context.Background())
 	}
@@ -102,6 +103,10 @@ type doctor struct {
 	client *http.Client // no timeout of its own: every call carries one in its context
 
 	failed, warned int
+	// redactor cleans every line: the checks mask the URLs they name,
+	// and it removes what they cannot see, such as a token quoted in a
+	// library's error.
+	redactor *redact.Redactor
 
 	catalog *runbooks.Catalog // nil when the runbooks do not load
 	// ln is the listening address, held from its check to the callback
@@ -111,7 +116,7 @@ type doctor struct {
 }
 
 func (d *doctor) line(status, name, format string, a ...any) {
-	fmt.Fprintf(d.w, "%-4s %-20s %s\n", status, name, fmt.Sprintf(format, a...))
+	fmt.Fprintf(d.w, "%-4s %-20s %s\n", status, name, d.redactor.String(fmt.Sprintf(format, a...)))
 }
 
 func (d *doctor) ok(name, format string, a ...any) { d.line("ok", name, format, a...) }
@@ -497,7 +502,7 @@ func (d *doctor) slack(ctx context.Context) {
 		if code := slackCode(err); code != "" {
 			d.fail("slack token", "Slack refused the bot token (%s): copy the Bot User OAuth Token (xoxb-...) into slack_bot_token / RUNBOT_SLACK_BOT_TOKEN", code)
 		} else {
-			d.fail("slack token", "auth.test at %s failed (%s): check slack_api_url / RUNBOT_SLACK_API_URL, the network and any proxy (HTTPS_PROXY)", apiURL, cause(err))
+			d.fail("slack token", "auth.test at %s failed (%s): check slack_api_url / RUNBOT_SLACK_API_URL, the network and any proxy (HTTPS_PROXY)", redact.URL(apiURL), cause(err))
 		}
 		return
 	}
@@ -628,9 +633,9 @@ func (d *doctor) mattermost(ctx context.Context) {
 			d.fail("mattermost token", "Mattermost refused the token (%d %s): copy the bot account's access token (Integrations → Bot Accounts) "+
 				"into mattermost_token / RUNBOT_MATTERMOST_TOKEN", st, mmMessage(err))
 		case st == 0:
-			d.fail("mattermost token", "cannot reach Mattermost at %s (%s): check mattermost_url / RUNBOT_MATTERMOST_URL and the network", c.URL, cause(err))
+			d.fail("mattermost token", "cannot reach Mattermost at %s (%s): check mattermost_url / RUNBOT_MATTERMOST_URL and the network", redact.URL(c.URL), cause(err))
 		default:
-			d.fail("mattermost token", "%s/api/v4/users/me answered %d (%s): is mattermost_url / RUNBOT_MATTERMOST_URL Mattermost's address?", c.URL, st, mmMessage(err))
+			d.fail("mattermost token", "%s/api/v4/users/me answered %d (%s): is mattermost_url / RUNBOT_MATTERMOST_URL Mattermost's address?", redact.URL(c.URL), st, mmMessage(err))
 		}
 		return
 	}
@@ -790,7 +795,7 @@ func (d *doctor) callback(ctx context.Context) {
 		base = "http://" + addr
 		if !urlIsLoopback(peer) && !reachableHost(addr) {
 			d.fail("callback", "%s at %s cannot call %s%s (runbot's listen address, as public_url is not set): "+
-				"set public_url / RUNBOT_PUBLIC_URL to an address %s can reach", who, hostOf(peer), base, path, who)
+				"set public_url / RUNBOT_PUBLIC_URL to an address %s can reach", who, hostOf(peer), redact.URL(base), path, who)
 			return
 		}
 	}
@@ -810,22 +815,23 @@ func (d *doctor) callback(ctx context.Context) {
 	cctx, cancel := d.bounded(ctx)
 	defer cancel()
 	resp, err := d.get(cctx, base+"/healthz", nil)
+	shown := redact.URL(base)
 	if err != nil {
 		d.fail("callback", "%s will call %s%s and nothing answers there (%s): set public_url / RUNBOT_PUBLIC_URL to an address %s can reach",
-			who, base, path, cause(err), who)
+			who, shown, path, cause(err), who)
 		return
 	}
 	isRunbot := answersHealthy(resp)
 	switch {
 	case serving && resp.Header.Get("X-Runbot-Doctor") == nonce:
-		d.ok("callback", "%s leads to runbot's listen address from here; %s must reach it too", base, who)
+		d.ok("callback", "%s leads to runbot's listen address from here; %s must reach it too", shown, who)
 	case serving:
 		d.warn("callback", "%s/healthz answered %d, but not from runbot's listen address %s: make public_url (or the proxy in front of runbot) lead there",
-			base, resp.StatusCode, d.cfg.Listen)
+			shown, resp.StatusCode, d.cfg.Listen)
 	case isRunbot:
-		d.ok("callback", "%s answers: runbot runs there", base)
+		d.ok("callback", "%s answers: runbot runs there", shown)
 	default:
-		d.warn("callback", "%s/healthz answered %d, not runbot's health check: make public_url / RUNBOT_PUBLIC_URL lead to runbot", base, resp.StatusCode)
+		d.warn("callback", "%s/healthz answered %d, not runbot's health check: make public_url / RUNBOT_PUBLIC_URL lead to runbot", shown, resp.StatusCode)
 	}
 }
 
@@ -877,35 +883,36 @@ func (d *doctor) llm(ctx context.Context) {
 	cctx, cancel := d.bounded(ctx)
 	defer cancel()
 	resp, err := d.get(cctx, u, header)
+	base, asked := redact.URL(l.BaseURL), redact.URL(u)
 	if err != nil {
-		d.warn("llm", "cannot reach %s (%s): post-mortems would be drafted from the template: check llm.base_url / RUNBOT_LLM_BASE_URL", l.BaseURL, cause(err))
+		d.warn("llm", "cannot reach %s (%s): post-mortems would be drafted from the template: check llm.base_url / RUNBOT_LLM_BASE_URL", base, cause(err))
 		return
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized, http.StatusForbidden:
-		d.warn("llm", "%s refused the key (%d): set RUNBOT_LLM_API_KEY", l.BaseURL, resp.StatusCode)
+		d.warn("llm", "%s refused the key (%d): set RUNBOT_LLM_API_KEY", base, resp.StatusCode)
 		return
 	default:
-		d.warn("llm", "GET %s answered %d: is llm.base_url the API's base (ending in /v1 for OpenAI, Ollama and vLLM)?", u, resp.StatusCode)
+		d.warn("llm", "GET %s answered %d: is llm.base_url the API's base (ending in /v1 for OpenAI, Ollama and vLLM)?", asked, resp.StatusCode)
 		return
 	}
 	var models struct {
 		Data []llmModel `json:"data"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&models); err != nil {
-		d.warn("llm", "GET %s did not answer a list of models (%s): is llm.base_url an OpenAI-compatible API?", u, cause(err))
+		d.warn("llm", "GET %s did not answer a list of models (%s): is llm.base_url an OpenAI-compatible API?", asked, cause(err))
 		return
 	}
 	// Azure lists models, not the deployments llm.model names.
 	served := l.APIType == "azure" || slices.ContainsFunc(models.Data, func(m llmModel) bool { return m.ID == l.Model })
 	if !served {
 		d.warn("llm", "%s does not serve model %q (%d others): fix llm.model / RUNBOT_LLM_MODEL, or pull the model (ollama pull %s)",
-			l.BaseURL, l.Model, len(models.Data), l.Model)
+			base, l.Model, len(models.Data), l.Model)
 		return
 	}
-	d.ok("llm", "%s answers; model %s", l.BaseURL, l.Model)
+	d.ok("llm", "%s answers; model %s", base, l.Model)
 }
 
 type llmModel struct {

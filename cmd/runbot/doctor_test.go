@@ -312,9 +312,22 @@ func TestDoctorOpenListenWithoutTokenFails(t *testing.T) {
 		t.Errorf("beyond loopback without a token: exit %d, want 1\n%s", r.code, r)
 	}
 	r.wantLine(t, "FAIL", "access", "set intake_token / RUNBOT_INTAKE_TOKEN")
-	env["RUNBOT_INTAKE_TOKEN"] = "secret"
+	env["RUNBOT_INTAKE_TOKEN"] = "doctor-token-0123456789"
 	if r := runDoctorCmd(t, env); r.code != 0 {
 		t.Errorf("beyond loopback with a token: exit %d, want 0\n%s", r.code, r)
+	}
+}
+
+func TestDoctorShortTokenFails(t *testing.T) {
+	env := doctorEnv(t)
+	env["RUNBOT_LISTEN"], env["RUNBOT_INTAKE_TOKEN"] = "0.0.0.0:0", "hunter2"
+	r := runDoctorCmd(t, env)
+	if r.code != 1 {
+		t.Errorf("a 7-character token: exit %d, want 1\n%s", r.code, r)
+	}
+	r.wantLine(t, "FAIL", "config", "RUNBOT_INTAKE_TOKEN: too short: 7 characters", "at least 16", "openssl rand -hex 32", "runbot would not start")
+	if strings.Contains(r.String(), "hunter2") {
+		t.Errorf("the doctor printed the token:\n%s", r)
 	}
 }
 
