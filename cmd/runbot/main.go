@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/runbot-dev/runbot/config"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
@@ -35,6 +36,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "doctor" {
 		return runDoctor(args[1:], getenv, stdout, stderr)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, getenv, stderr)
+}
+
+// serve is runbot without a subcommand: flags, configuration, logger, and
+// the bot until ctx ends. It takes ctx, not signals, so that a test runs
+// the binary's whole start-up and stops it.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runbot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
@@ -75,8 +85,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 
 	logger := newLogger(cfg, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := Run(ctx, cfg, Deps{Logger: logger, Demo: *demo}); err != nil {
 		logger.Error("runbot stopped", "operation", "running runbot", "error", err)
 		return 1
@@ -84,12 +92,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// newLogger writes cfg's log format at its level. The places that print
+// a URL mask it themselves; the logger also removes the configured
+// secrets and URL credentials from every record, for the text that no
+// call site controls, such as a client library's error quoting a URL
+// with its key.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.New(cfg.Secrets()).Handler(h))
 }
 
 // version is the module version and VCS revision the binary was built from.
