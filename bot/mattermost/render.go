@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ func (p *Platform) render(m bot.Message, root bool) []*model.Post {
 	first := posts[0]
 	if m.Card != nil {
 		first.AddProp(model.PostPropsAttachments, []*model.MessageAttachment{p.attachment(m.Card)})
+		// The public half of a button's binding to its post: a press counts
+		// only on runbot's post that names the incident its context signs.
+		first.AddProp(incidentProp, strconv.FormatInt(m.Card.IncidentID, 10))
 	}
 	if root && m.Key != "" {
 		first.AddProp(keyProp, m.Key)
@@ -125,9 +129,12 @@ func (p *Platform) attachment(c *bot.Card) *model.MessageAttachment {
 	}
 	incident := strconv.FormatInt(c.IncidentID, 10)
 	for _, act := range c.Actions {
+		signed := map[string]any{"incident": incident, "action": act.ID, "mac": p.actionMAC(incident, act.ID, act.Options)}
+		if len(act.Options) > 0 {
+			signed["options"] = act.Options
+		}
 		pa := &model.PostAction{Id: act.ID, Name: act.Label, Integration: &model.PostActionIntegration{
-			URL:     p.cfg.CallbackURL + actionsPath,
-			Context: map[string]any{"incident": incident, "action": act.ID, "mac": p.actionMAC(incident, act.ID)},
+			URL: p.cfg.CallbackURL + actionsPath, Context: signed,
 		}}
 		if len(act.Options) > 0 {
 			pa.Type = model.PostActionTypeSelect
@@ -146,10 +153,19 @@ func (p *Platform) attachment(c *bot.Card) *model.MessageAttachment {
 	return a
 }
 
-// actionMAC signs a button's context: Mattermost keeps contexts from its
-// clients, so a call bearing a valid one came through Mattermost.
-func (p *Platform) actionMAC(incident, action string) string {
+// incidentProp names, on a post with a card, the incident the card is.
+const incidentProp = "runbot_incident"
+
+// actionMAC signs what a button's context decides: the incident, the
+// action and, for a menu, the options it offers. Mattermost keeps
+// contexts from its clients, so a call bearing a valid one carries a
+// context runbot drew. Each field goes in with its length: no two lists
+// of fields sign alike.
+func (p *Platform) actionMAC(incident, action string, options []string) string {
 	h := hmac.New(sha256.New, p.cfg.ActionSecret)
-	h.Write([]byte("runbot mattermost action\x00" + incident + "\x00" + action))
+	h.Write([]byte("runbot mattermost action"))
+	for _, f := range append([]string{incident, action}, options...) {
+		fmt.Fprintf(h, "\x00%d:%s", len(f), f)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }

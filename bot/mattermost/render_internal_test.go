@@ -117,11 +117,17 @@ func TestCardRendersAsAnAttachmentWithSignedButtons(t *testing.T) {
 	if ack.Type != model.PostActionTypeButton || ack.Id != "ack" || ack.Integration.URL != "https://runbot.example.com/mattermost/actions" {
 		t.Errorf("ack button %+v %+v", ack, ack.Integration)
 	}
-	if ack.Integration.Context["mac"] != p.actionMAC("42", "ack") || ack.Integration.Context["mac"] == p.actionMAC("42", "resolve") {
+	if ack.Integration.Context["mac"] != p.actionMAC("42", "ack", nil) || ack.Integration.Context["mac"] == p.actionMAC("42", "resolve", nil) {
 		t.Errorf("ack context %v", ack.Integration.Context)
 	}
 	if prio.Type != model.PostActionTypeSelect || prio.DefaultOption != "P1" || len(prio.Options) != 2 {
 		t.Errorf("priority menu %+v", prio)
+	}
+	if prio.Integration.Context["mac"] != p.actionMAC("42", "prio", []string{"P1", "P2"}) || p.actionMAC("42", "prio", []string{"P1", "P2"}) == p.actionMAC("42", "prio", []string{"P1P2"}) {
+		t.Errorf("the menu's context must sign the options it offers: %v", prio.Integration.Context)
+	}
+	if post.GetProp(incidentProp) != "42" {
+		t.Errorf("the card's post does not name its incident: %v", post.GetProps())
 	}
 	for _, act := range a.Actions {
 		if err := act.IsValid(); err != nil {
