@@ -457,3 +457,99 @@ func sortByCreate(ps []*model.Post) {
 		}
 	}
 }
+
+// incidentsEngine is an engine stand-in that finds the incident of a
+// press by its thread, as runbot's does, and acknowledges it.
+type incidentsEngine struct {
+	counting
+	mu       sync.Mutex
+	byThread map[string]int64
+	ackedBy  map[int64][]string
+}
+
+func (e *incidentsEngine) Action(_ context.Context, a bot.ActionEvent) bot.Reply {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, ok := e.byThread[a.Root]
+	if !ok {
+		return bot.Reply{Text: "this thread is not an incident's", Ephemeral: true}
+	}
+	if a.Action == "ack" {
+		e.ackedBy[id] = append(e.ackedBy[id], a.User)
+	}
+	return bot.Reply{Text: fmt.Sprintf("#%d acknowledged", id), Ephemeral: true}
+}
+
+func (e *incidentsEngine) acked(id int64) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.ackedBy[id]...)
+}
+
+// TestE2EAButtonActsOnlyOnItsOwnIncident: the context Mattermost sends
+// for #1's button, replayed to runbot's action endpoint with #2's post,
+// is refused and leaves #2 open.
+func TestE2EAButtonActsOnlyOnItsOwnIncident(t *testing.T) {
+	s := realServer(t)
+	var mu sync.Mutex
+	var bodies [][]byte
+	var actionsURL string
+	p := newPlatform(t, s, options{actionsURL: &actionsURL,
+		seeAction: func(b []byte) { mu.Lock(); bodies = append(bodies, b); mu.Unlock() }})
+	e := &incidentsEngine{byThread: map[string]int64{}, ackedBy: map[int64][]string{}}
+	listen(t, p, e)
+	ctx := ctxT(t, 30*time.Second)
+	roots := map[int64]string{}
+	for _, id := range []int64{1, 2} {
+		root, err := p.Post(ctx, "", bot.Message{Key: bot.RootKey(id), Text: fmt.Sprintf("P1 #%d checkout: down", id),
+			Card: &bot.Card{IncidentID: id, Priority: "P1", State: "open", Title: "down", Actions: []bot.Action{{ID: "ack", Label: "Acknowledge"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[id] = root
+		e.mu.Lock()
+		e.byThread[root] = id
+		e.mu.Unlock()
+	}
+	if _, err := s.users["alice"].DoPostActionWithCookie(ctx, roots[1], "ack", "", "", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(bodies) != 1 {
+		mu.Unlock()
+		t.Fatalf("Mattermost called runbot %d times for one press", len(bodies))
+	}
+	var call map[string]any
+	if err := json.Unmarshal(bodies[0], &call); err != nil {
+		t.Fatal(err)
+	}
+	mu.Unlock()
+	if got := e.acked(1); len(got) != 1 || got[0] != "alice" {
+		t.Fatalf("#1 acknowledged by %v, want alice", got)
+	}
+
+	call["post_id"] = roots[2]
+	call["user_id"] = s.ids["bob"]
+	body, _ := json.Marshal(call)
+	resp, err := http.Post(actionsURL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("#1's context on #2's post: status %d, want 401", resp.StatusCode)
+	}
+	if got := e.acked(2); len(got) != 0 {
+		t.Fatalf("#2 acknowledged by %v with #1's button", got)
+	}
+	if got := e.acked(1); len(got) != 1 {
+		t.Fatalf("#1 acknowledged %d times, want once", len(got))
+	}
+	// #2's own button still works: the refusal did not touch it.
+	if _, err := s.users["alice"].DoPostActionWithCookie(ctx, roots[2], "ack", "", "", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.acked(2); len(got) != 1 || got[0] != "alice" {
+		t.Fatalf("#2 acknowledged by %v after its own press, want alice", got)
+	}
+}

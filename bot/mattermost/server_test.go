@@ -193,6 +193,9 @@ type options struct {
 	cursor mattermost.Cursor
 	// seeAction sees the body of each button call Mattermost makes.
 	seeAction func([]byte)
+	// actionsURL, when set, is given the address Mattermost calls for
+	// buttons, for a test to call it as someone else would.
+	actionsURL *string
 }
 
 // newPlatform returns a platform on the real server whose callbacks
@@ -209,6 +212,9 @@ func newPlatform(t testing.TB, s *server, o options) *mattermost.Platform {
 		Dialer: o.dialer, Cursor: o.cursor})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.actionsURL != nil {
+		*o.actionsURL = srv.URL + "/mattermost/actions"
 	}
 	h := p.Handler()
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
