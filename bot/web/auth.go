@@ -1,77 +1,131 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runbot-dev/runbot/access"
+	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // Auth decides who is using the console.
 //
 // On loopback with no token configured a name is enough: it is asked once
-// and kept in a signed cookie. With a token (required beyond loopback) the
+// and kept in a session. With a token (required beyond loopback) the
 // sign-in asks for it too, and API clients may send it as a bearer token.
 // With UserHeader configured, a reverse proxy in front has authenticated
 // people and names them in that header.
+//
+// Sessions live in the database, so that signing out ends one for good,
+// and each remembers the access rule it was made under (a keyed hash of
+// the token, or "no token"): changing the token ends every session, and a
+// session made when no token was asked for is worth nothing once one is.
 type Auth struct {
 	Token      string
 	UserHeader string
-	// Secret signs the session cookie; it must survive restarts.
+	// Secret keys the hash of the access rule; it must survive restarts.
 	Secret []byte
 	// Secure marks the cookie for HTTPS only (public URL in https).
 	Secure bool
-	Now    func() time.Time
+	// Sessions stores sign-ins; nil only with UserHeader.
+	Sessions SessionStore
+	// Lifetime of a session; zero means SessionLifetime.
+	Lifetime time.Duration
+	Now      func() time.Time
 }
 
-const (
-	cookieName = "runbot_session"
-	sessionFor = 30 * 24 * time.Hour
-)
+// SessionStore keeps sign-ins.
+type SessionStore interface {
+	Create(ctx context.Context, s sqlite.Session) error
+	Find(ctx context.Context, idHash string) (sqlite.Session, bool, error)
+	Delete(ctx context.Context, idHash string) error
+}
 
-// User returns who makes the request, if anyone.
-func (a *Auth) User(r *http.Request) (string, bool) {
+// SessionLifetime is a RUN week and a day: signed in on the first
+// morning, the RUN person is not asked again before the handover.
+const SessionLifetime = 8 * 24 * time.Hour
+
+const cookieName = "runbot_session"
+
+// User returns who makes the request, if anyone. An error is the store's
+// failure, not a stranger's.
+func (a *Auth) User(r *http.Request) (string, bool, error) {
 	if a.UserHeader != "" {
 		u := strings.TrimSpace(r.Header.Get(a.UserHeader))
-		return u, u != ""
+		return u, u != "", nil
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
-		if u, ok := a.verify(c.Value); ok {
-			return u, true
-		}
+	c, err := r.Cookie(cookieName)
+	if err != nil || a.Sessions == nil {
+		return "", false, nil
 	}
-	return "", false
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(id) != sessionIDBytes {
+		return "", false, nil
+	}
+	s, ok, err := a.Sessions.Find(r.Context(), hashID(id))
+	if err != nil {
+		return "", false, fmt.Errorf("reading the session: %w", err)
+	}
+	if !ok || !hmac.Equal([]byte(s.Access), []byte(a.accessRule())) || !a.now().Before(s.ExpiresAt) {
+		return "", false, nil
+	}
+	return s.User, true, nil
 }
 
-// TokenOK checks a token given at sign-in, or as a bearer header.
+// TokenOK checks a token given at sign-in.
 func (a *Auth) TokenOK(given string) bool {
-	if a.Token == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(given), []byte(a.Token)) == 1
+	return a.Token == "" || access.TokenMatches(given, a.Token)
 }
 
 // Bearer reports whether the request carries the configured token.
-func (a *Auth) Bearer(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && a.Token != "" && a.TokenOK(tok)
-}
+func (a *Auth) Bearer(r *http.Request) bool { return access.HasToken(r, a.Token) }
 
-// SignIn sets the session cookie for a name.
-func (a *Auth) SignIn(w http.ResponseWriter, user string) {
-	exp := a.now().Add(sessionFor)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.sign(user, exp), Path: "/", Expires: exp,
+const sessionIDBytes = 32
+
+// SignIn starts a session for a name and sets its cookie.
+func (a *Auth) SignIn(ctx context.Context, w http.ResponseWriter, user string) error {
+	id := make([]byte, sessionIDBytes)
+	rand.Read(id)
+	now := a.now()
+	exp := now.Add(a.lifetime())
+	if err := a.Sessions.Create(ctx, sqlite.Session{IDHash: hashID(id), User: user, Access: a.accessRule(), CreatedAt: now, ExpiresAt: exp}); err != nil {
+		return fmt.Errorf("signing in: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(id), Path: "/", Expires: exp,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.Secure})
+	return nil
 }
 
-// SignOut clears the session cookie.
-func (a *Auth) SignOut(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+// SignOut ends the request's session, in the store and in the browser.
+func (a *Auth) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.Secure})
+	c, err := r.Cookie(cookieName)
+	if err != nil || a.Sessions == nil {
+		return nil
+	}
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return nil
+	}
+	if err := a.Sessions.Delete(ctx, hashID(id)); err != nil {
+		return fmt.Errorf("signing out: %w", err)
+	}
+	return nil
+}
+
+func (a *Auth) lifetime() time.Duration {
+	if a.Lifetime > 0 {
+		return a.Lifetime
+	}
+	return SessionLifetime
 }
 
 func (a *Auth) now() time.Time {
@@ -81,35 +135,19 @@ func (a *Auth) now() time.Time {
 	return time.Now()
 }
 
-// sign makes "name.expiry.mac" with the name in base64: names may hold
-// any character, the cookie may not.
-func (a *Auth) sign(user string, exp time.Time) string {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + strconv.FormatInt(exp.Unix(), 10)
-	return payload + "." + a.mac(payload)
-}
-
-func (a *Auth) mac(payload string) string {
+// accessRule names the rule a session is made under, keyed so that the
+// stored value says nothing of the token.
+func (a *Auth) accessRule() string {
+	rule := "open"
+	if a.Token != "" {
+		rule = "token:" + a.Token
+	}
 	m := hmac.New(sha256.New, a.Secret)
-	m.Write([]byte(payload))
+	m.Write([]byte(rule))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (a *Auth) verify(v string) (string, bool) {
-	i := strings.LastIndexByte(v, '.')
-	if i < 0 || !hmac.Equal([]byte(v[i+1:]), []byte(a.mac(v[:i]))) {
-		return "", false
-	}
-	name, expS, ok := strings.Cut(v[:i], ".")
-	if !ok {
-		return "", false
-	}
-	exp, err := strconv.ParseInt(expS, 10, 64)
-	if err != nil || a.now().Unix() > exp {
-		return "", false
-	}
-	user, err := base64.RawURLEncoding.DecodeString(name)
-	if err != nil || len(user) == 0 {
-		return "", false
-	}
-	return string(user), true
+func hashID(id []byte) string {
+	sum := sha256.Sum256(id)
+	return hex.EncodeToString(sum[:])
 }

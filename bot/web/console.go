@@ -144,7 +144,11 @@ type userKey struct{}
 // bearer token (scripts, named by the X-Runbot-User header).
 func (c *Console) signedIn(next func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, ok := c.auth.User(r)
+		user, ok, err := c.auth.User(r)
+		if err != nil {
+			c.fail(w, r, "reading the session", err)
+			return
+		}
 		if !ok && c.auth.Bearer(r) {
 			user, ok = r.Header.Get("X-Runbot-User"), r.Header.Get("X-Runbot-User") != ""
 		}
@@ -525,19 +529,36 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.auth.User(r); ok {
+	if _, ok, err := c.auth.User(r); err == nil && ok {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: r.URL.Query().Get("next"), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+	c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: localPath(r.URL.Query().Get("next")), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+}
+
+// localPath returns next when it is a path of the console, else "/":
+// after sign-in, a person goes back into the console, never to another
+// site. Browsers read a backslash as a slash and drop tabs and newlines,
+// so "/\evil.example" and "/\t/evil.example" lead off-site like "//evil.example".
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, ch := range next {
+		if ch == '\\' || ch < 0x20 || ch == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	return next
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(strings.TrimSpace(r.FormValue("name")), "@")
-	next := r.FormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/" // only back into the console, never to another site
-	}
+	next := localPath(r.FormValue("next"))
 	d := pageData{Title: "Sign in", Next: next, NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""}
 	switch {
 	case name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n<>\"'"):
@@ -545,7 +566,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	case !c.auth.TokenOK(r.FormValue("token")):
 		d.Said = "that is not runbot's access token"
 	default:
-		c.auth.SignIn(w, name)
+		if err := c.auth.SignIn(r.Context(), w, name); err != nil {
+			c.fail(w, r, "signing in", err)
+			return
+		}
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
@@ -554,7 +578,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	c.auth.SignOut(w)
+	if err := c.auth.SignOut(r.Context(), w, r); err != nil {
+		c.fail(w, r, "signing out", err)
+		return
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

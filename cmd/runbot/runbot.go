@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
 		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
 		Banner:  stuck.Banner,
-		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret),
+		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret), Sessions: sqlite.NewSessions(db),
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
 	if err != nil {
