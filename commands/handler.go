@@ -129,7 +129,16 @@ func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	}
 	text := a.Action
 	if a.Action == "prio" {
-		text = "prio " + a.Value
+		// The value is the menu's choice, sent by the browser: only a
+		// priority, never more words that the router would read as an
+		// incident number or a reason.
+		p, err := incidents.ParsePriority(a.Value)
+		if err != nil {
+			return bot.Reply{Text: "pick a priority from the menu, P1 to P5", Ephemeral: true, Code: incidents.EINVALID}
+		}
+		text = "prio " + p.String()
+	} else if strings.ContainsAny(a.Action, " \t\n") {
+		return bot.Reply{Text: "that button does not exist", Ephemeral: true, Code: incidents.EINVALID}
 	}
 	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
 }
