@@ -425,12 +425,20 @@ func (c *Console) runbook(w http.ResponseWriter, r *http.Request, user string) {
 // events streams "something changed" to the page. The browser reconnects
 // by itself after a restart of runbot, and the page then refreshes.
 func (c *Console) events(w http.ResponseWriter, r *http.Request, user string) {
+	ch, stop, err := c.hub.Subscribe(user)
+	if err != nil {
+		// The page's script falls back to refreshing every 30s and tries
+		// again later; the log says who opened so many.
+		c.logger.Warn("live page refused", "operation", "streaming events", "user", user, "error", err)
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	}
+	defer stop()
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{}) // the server's write timeout is for ordinary requests
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
-	ch, stop := c.hub.Subscribe()
-	defer stop()
 	fmt.Fprint(w, "retry: 1000\n\n")
 	if err := rc.Flush(); err != nil {
 		return

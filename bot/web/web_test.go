@@ -320,3 +320,31 @@ func TestBoardSurvivesAFailingMorningCheck(t *testing.T) {
 		t.Errorf("the board waited %s for the morning check", d)
 	}
 }
+
+// TestLiveStreamsAreCapped: past the caps a stream gets 429 saying why,
+// per person and in all; a stream ended frees its place.
+func TestLiveStreamsAreCapped(t *testing.T) {
+	h := web.NewHub()
+	h.MaxPerUser, h.MaxTotal = 2, 3
+	_, stopA1, err1 := h.Subscribe("alice")
+	_, _, err2 := h.Subscribe("alice")
+	_, _, err3 := h.Subscribe("alice")
+	var tooMany *web.TooManyStreams
+	if err1 != nil || err2 != nil || !errors.As(err3, &tooMany) || !tooMany.PerUser {
+		t.Fatalf("alice's third stream: %v %v %v, want the per-person cap", err1, err2, err3)
+	}
+	if _, _, err := h.Subscribe("bob"); err != nil {
+		t.Fatalf("bob's first: %v", err)
+	}
+	if _, _, err := h.Subscribe("carol"); !errors.As(err, &tooMany) || tooMany.PerUser {
+		t.Fatalf("a fourth stream in all: %v, want the total cap", err)
+	}
+	stopA1()
+	stopA1() // twice is once
+	if _, _, err := h.Subscribe("carol"); err != nil {
+		t.Fatalf("after alice closed a page: %v", err)
+	}
+	if _, _, err := h.Subscribe("dave"); err == nil {
+		t.Fatal("the place freed twice")
+	}
+}

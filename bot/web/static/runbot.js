@@ -61,7 +61,15 @@ function listen() {
   // After a restart of runbot the browser reconnects by itself; what
   // changed meanwhile is caught up by refreshing on every (re)connection.
   es.addEventListener("open", () => { if (live) live.hidden = true; refreshSoon(); });
-  es.addEventListener("error", () => { if (live) live.hidden = false; });
+  es.addEventListener("error", () => {
+    if (live) live.hidden = false;
+    // Closed for good (runbot refused the stream: too many pages open):
+    // refresh by polling, and ask again later.
+    if (es.readyState === EventSource.CLOSED) {
+      const poll = setInterval(refreshSoon, 30000);
+      setTimeout(() => { clearInterval(poll); listen(); }, 60000);
+    }
+  });
   es.addEventListener("message", (e) => {
     const ev = JSON.parse(e.data);
     const mine = document.body.dataset.incident;
