@@ -1,6 +1,9 @@
 package incidents
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // Bounds of an incident's label breakdown. An alert storm must not grow an
 // incident row without limit, yet a value that dominates late (the one pod
@@ -25,13 +28,40 @@ type ValueCount struct {
 // sum stays the number of alerts, and a value that keeps recurring stays.
 type LabelCounts map[string][]ValueCount
 
-// Add counts one alert's labels.
+// WellKnownLabel reports whether a label is one people look at first when
+// an incident comes in (Prometheus, Kubernetes and Grafana conventions):
+// those are always counted, whatever else an alert carries.
+func WellKnownLabel(name string) bool {
+	switch name {
+	case "alertname", "service", "severity", "env", "environment", "cluster", "region",
+		"namespace", "job", "instance", "pod", "container", "node", "deployment", "app", "team":
+		return true
+	}
+	return false
+}
+
+// Add counts one alert's labels. Past MaxLabels names, the well-known
+// ones are still counted and the others are taken in name order, so that
+// the same alerts always give the same breakdown (a map's order would
+// keep a random set).
 func (lc LabelCounts) Add(labels map[string]string) {
+	var fresh []string // names not yet counted, when there may be no room for all
 	for name, v := range labels {
-		if _, ok := lc[name]; !ok && len(lc) >= MaxLabels {
+		if _, ok := lc[name]; ok || WellKnownLabel(name) {
+			lc[name] = addValue(lc[name], truncate(v, MaxLabelValueLen))
 			continue
 		}
-		lc[name] = addValue(lc[name], truncate(v, MaxLabelValueLen))
+		fresh = append(fresh, name)
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	slices.Sort(fresh)
+	for _, name := range fresh {
+		if len(lc) >= MaxLabels {
+			return
+		}
+		lc[name] = addValue(nil, truncate(labels[name], MaxLabelValueLen))
 	}
 }
 
