@@ -4,12 +4,16 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +31,31 @@ type Config struct {
 	// Client sends the requests; default: keep-alive with one idle
 	// connection per client.
 	Client *http.Client
+	// Flood, when set, sends heavy requests beside the load for as long as
+	// it runs: what single alerts cost while large bodies arrive.
+	Flood *Flood
+	// SampleRSS reads the server's resident memory from its /metrics
+	// (process_resident_memory_bytes) every 50 ms while the load runs.
+	SampleRSS bool
+}
+
+// Flood is a stream of heavy requests: each of Clients senders posts Body
+// to Path, one request after another.
+type Flood struct {
+	Clients     int // default 1
+	Path        string
+	Body        []byte
+	ContentType string
+	Gzip        bool // send Body gzipped (Content-Encoding: gzip)
+}
+
+// FloodResult is what the heavy requests met. Their refusals are results,
+// not errors: a 413 may be the answer the flood is meant to get.
+type FloodResult struct {
+	Requests    int
+	Statuses    map[int]int // answers by status; 0 counts transport errors
+	P50, Max    time.Duration
+	AnswerBytes int // the largest answer
 }
 
 // Result is what a load measured.
@@ -37,15 +66,27 @@ type Result struct {
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	Max      time.Duration
+	Flood    *FloodResult // with Config.Flood
+	// RSSStart and RSSPeak are the server's resident memory when the load
+	// began and the most sampled during it (with Config.SampleRSS).
+	RSSStart, RSSPeak int64
 }
 
 // AlertsPerSecond is the intake rate of the run.
 func (r Result) AlertsPerSecond() float64 { return float64(r.Alerts) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d requests, %d alerts in %s: %.0f alerts/s, %.0f requests/s, latency p50 %s p99 %s max %s, %d errors",
+	s := fmt.Sprintf("%d requests, %d alerts in %s: %.0f alerts/s, %.0f requests/s, latency p50 %s p99 %s max %s, %d errors",
 		r.Requests, r.Alerts, r.Elapsed.Round(time.Millisecond), r.AlertsPerSecond(),
 		float64(r.Requests)/r.Elapsed.Seconds(), r.P50, r.P99, r.Max, r.Errors)
+	if f := r.Flood; f != nil {
+		s += fmt.Sprintf("; beside %d heavy requests (statuses %v) taking p50 %s max %s, largest answer %d bytes",
+			f.Requests, f.Statuses, f.P50.Round(time.Millisecond), f.Max.Round(time.Millisecond), f.AnswerBytes)
+	}
+	if r.RSSPeak > 0 {
+		s += fmt.Sprintf("; server RSS %d MB at start, %d MB at peak", r.RSSStart>>20, r.RSSPeak>>20)
+	}
+	return s
 }
 
 // Bodies builds request bodies ahead of time, so the generator measures
@@ -105,6 +146,28 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
+	var rssStart, rssPeak int64
+	stopSampling := func() {}
+	if cfg.SampleRSS {
+		var err error
+		if rssStart, err = residentMemory(ctx, cfg.Client, cfg.URL); err != nil {
+			return Result{}, fmt.Errorf("reading the server's memory: %w", err)
+		}
+		stopSampling = sampleRSS(cfg.Client, cfg.URL, &rssPeak)
+	}
+	// Heavy requests start with the load and stop being sent when it
+	// ends; those under way are waited for, so each is measured whole.
+	loadDone := make(chan struct{})
+	var flood *FloodResult
+	var floodWG sync.WaitGroup
+	if cfg.Flood != nil {
+		flood = &FloodResult{Statuses: map[int]int{}}
+		floodWG.Add(1)
+		go func() {
+			defer floodWG.Done()
+			runFlood(ctx, cfg, loadDone, flood)
+		}()
+	}
 	start := time.Now()
 	for c := range cfg.Clients {
 		wg.Add(1)
@@ -130,13 +193,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	close(loadDone)
+	floodWG.Wait()
+	stopSampling()
 
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	r := Result{Requests: len(all), Errors: int(errs.Load()), Elapsed: elapsed}
+	r := Result{Requests: len(all), Errors: int(errs.Load()), Elapsed: elapsed, Flood: flood,
+		RSSStart: rssStart, RSSPeak: max(rssStart, rssPeak)}
 	r.Alerts = (r.Requests - r.Errors) * cfg.Batch
 	if len(all) > 0 {
 		r.P50, r.P99, r.Max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
@@ -182,4 +249,137 @@ func BareHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"accepted":1,"incidents":[{"id":1,"opened":false}]}`+"\n")
 	})
+}
+
+// runFlood sends cfg.Flood until loadDone is closed or ctx ends; each
+// sender sends at least once, however short the load.
+func runFlood(ctx context.Context, cfg Config, loadDone <-chan struct{}, out *FloodResult) {
+	f := cfg.Flood
+	body := f.Body
+	if f.Gzip {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(body)
+		zw.Close()
+		body = b.Bytes()
+	}
+	// Answers to heavy requests may take long; they are measured, not cut.
+	client := &http.Client{Timeout: 2 * time.Minute}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for range max(f.Clients, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				t0 := time.Now()
+				status, size := sendHeavy(client, cfg.URL+f.Path, cfg.Token, f, body)
+				took := time.Since(t0)
+				mu.Lock()
+				out.Requests++
+				out.Statuses[status]++
+				out.AnswerBytes = max(out.AnswerBytes, size)
+				lat = append(lat, took)
+				mu.Unlock()
+				select {
+				case <-loadDone:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		out.P50, out.Max = lat[len(lat)/2], lat[len(lat)-1]
+	}
+}
+
+// sendHeavy posts one heavy request and returns its status (0 for a
+// transport error) and the size of its answer.
+func sendHeavy(client *http.Client, url, token string, f *Flood, body []byte) (int, int) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0
+	}
+	if f.ContentType != "" {
+		req.Header.Set("Content-Type", f.ContentType)
+	}
+	if f.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, int(n)
+	}
+	return resp.StatusCode, int(n)
+}
+
+// sampleRSS keeps the largest resident memory the server reports in peak
+// until the returned stop is called.
+func sampleRSS(client *http.Client, url string, peak *int64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		sample := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if rss, err := residentMemory(ctx, client, url); err == nil {
+				*peak = max(*peak, rss)
+			}
+		}
+		for {
+			sample()
+			select {
+			case <-done:
+				sample() // what the last requests left, however short the run
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// residentMemory reads process_resident_memory_bytes from the server's
+// /metrics.
+func residentMemory(ctx context.Context, client *http.Client, url string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("process_resident_memory_bytes %q: %w", v, err)
+			}
+			return int64(f), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s/metrics has no process_resident_memory_bytes", url)
 }

@@ -1,8 +1,11 @@
 package loadgen_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,5 +61,49 @@ func TestRunCountsFailures(t *testing.T) {
 	res, err := loadgen.Run(context.Background(), loadgen.Config{URL: srv.URL, Clients: 1, Requests: 10})
 	if err == nil || res.Errors != 5 || res.Alerts != 5 {
 		t.Fatalf("result %+v, error %v: want 5 failures reported", res, err)
+	}
+}
+
+// Heavy requests go beside the load, gzipped when asked, and are measured
+// apart: their refusals are counted by status, not as the load's errors.
+// The server's memory is read from its /metrics, start and peak.
+func TestFloodIsMeasuredBesideTheLoad(t *testing.T) {
+	body := loadgen.LogFlood(64 << 10)
+	var heavy, wrong atomic.Int64
+	var rss atomic.Int64
+	rss.Store(30 << 20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			fmt.Fprintf(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", rss.Load())
+		case "/api/v1/alerts/log":
+			zr, err := gzip.NewReader(r.Body)
+			got, _ := io.ReadAll(zr)
+			if err != nil || r.Header.Get("Content-Encoding") != "gzip" || r.Header.Get("Content-Type") != "text/plain" || !bytes.Equal(got, body) {
+				wrong.Add(1)
+			}
+			heavy.Add(1)
+			rss.Store(200 << 20)
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			io.WriteString(w, `{"error":"too many"}`)
+		default:
+			io.Copy(io.Discard, r.Body)
+		}
+	}))
+	defer srv.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{URL: srv.URL, Clients: 2, Requests: 2000, SampleRSS: true,
+		Flood: &loadgen.Flood{Clients: 2, Path: "/api/v1/alerts/log", ContentType: "text/plain", Body: body, Gzip: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Flood
+	if f == nil || f.Requests == 0 || int64(f.Requests) != heavy.Load() || f.Statuses[413] != f.Requests || f.AnswerBytes != len(`{"error":"too many"}`) {
+		t.Fatalf("flood %+v; server saw %d heavy requests", f, heavy.Load())
+	}
+	if wrong.Load() != 0 {
+		t.Fatalf("%d heavy requests did not carry the gzipped body", wrong.Load())
+	}
+	if res.Errors != 0 || res.Requests != 2000 || res.RSSStart != 30<<20 || res.RSSPeak != 200<<20 {
+		t.Fatalf("result %+v", res)
 	}
 }
