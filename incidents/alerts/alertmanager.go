@@ -43,28 +43,43 @@ func ParseGrafana(body []byte) ([]incidents.Alert, error) {
 }
 
 func parseWebhook(body []byte, source, version string) ([]incidents.Alert, error) {
+	var out []incidents.Alert
+	err := eachWebhookAlert(body, source, version, func(a incidents.Alert) error {
+		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachWebhookAlert reads a webhook payload and hands each alert to fn in
+// order, stopping at the first error (an invalid entry, or fn's own).
+func eachWebhookAlert(body []byte, source, version string, fn func(incidents.Alert) error) error {
 	var w webhook
 	if err := json.Unmarshal(bytes.TrimSpace(body), &w); err != nil {
 		if len(bytes.TrimSpace(body)) == 0 {
-			return nil, errors.New("empty body: expected a JSON webhook payload")
+			return errors.New("empty body: expected a JSON webhook payload")
 		}
-		return nil, jsonError(err)
+		return jsonError(err)
 	}
 	if w.Version != "" && w.Version != version {
-		return nil, fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, w.Version, version)
+		return fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, w.Version, version)
 	}
 	if len(w.Alerts) == 0 {
-		return nil, ErrNoAlerts
+		return ErrNoAlerts
 	}
-	out := make([]incidents.Alert, 0, len(w.Alerts))
 	for i, raw := range w.Alerts {
 		a, err := webhookEntry(raw, source)
 		if err != nil {
-			return nil, entryError(i, err)
+			return entryError(i, err)
 		}
-		out = append(out, a)
+		if err := fn(a); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func webhookEntry(raw json.RawMessage, source string) (incidents.Alert, error) {

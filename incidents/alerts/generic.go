@@ -28,35 +28,51 @@ type genericAlert struct {
 // are refused: a hand-written "sevrity" silently ignored would page at the
 // wrong priority, which is worse than a 400 naming it.
 func ParseGeneric(body []byte) ([]incidents.Alert, error) {
+	var out []incidents.Alert
+	err := eachGeneric(body, func(a incidents.Alert) error {
+		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachGeneric reads one generic alert or an array of them and hands each
+// to fn in order, stopping at the first error (an invalid entry, or fn's
+// own).
+func eachGeneric(body []byte, fn func(incidents.Alert) error) error {
 	body = bytes.TrimSpace(body)
 	switch {
 	case len(body) == 0:
-		return nil, errors.New("empty body: expected a JSON object or array of alerts")
+		return errors.New("empty body: expected a JSON object or array of alerts")
 	case body[0] == '{':
 		a, err := genericEntry(body)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return []incidents.Alert{a}, nil
+		return fn(a)
 	case body[0] != '[':
-		return nil, errors.New("expected a JSON object or array of alerts")
+		return errors.New("expected a JSON object or array of alerts")
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, jsonError(err)
+		return jsonError(err)
 	}
 	if len(raws) == 0 {
-		return nil, ErrNoAlerts
+		return ErrNoAlerts
 	}
-	out := make([]incidents.Alert, 0, len(raws))
 	for i, raw := range raws {
 		a, err := genericEntry(raw)
 		if err != nil {
-			return nil, entryError(i, err)
+			return entryError(i, err)
 		}
-		out = append(out, a)
+		if err := fn(a); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func genericEntry(raw json.RawMessage) (incidents.Alert, error) {

@@ -1,8 +1,6 @@
 package alerts
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"regexp"
@@ -34,16 +32,11 @@ var logfmtStartRE = regexp.MustCompile(`^[A-Za-z_@][A-Za-z0-9_.@-]*=`)
 // dropped for its form.
 func ParseLog(body []byte) ([]incidents.Alert, error) {
 	var out []incidents.Alert
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 0, 64*1024), len(body)+1)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		out = append(out, ParseLine(line))
-	}
-	if err := sc.Err(); err != nil {
+	err := eachLine(body, func(line []byte) error {
+		out = append(out, ParseLine(string(line)))
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
