@@ -173,6 +173,7 @@ type pageData struct {
 	IncidentID int64
 	Said       string
 	Next       string
+	Name       string // the name typed at a failed sign-in, kept
 	NeedToken  bool
 
 	Rows     []boardRow
@@ -572,7 +573,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	case name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n<>\"'"):
 		d.Said = "your name, one word: the one your team uses in chat"
 	case !c.auth.TokenOK(r.FormValue("token")):
-		d.Said = "that is not runbot's access token"
+		d.Said, d.Name = "that is not runbot's access token", name
 	default:
 		if err := c.auth.SignIn(r.Context(), w, name); err != nil {
 			c.fail(w, r, "signing in", err)

@@ -381,3 +381,60 @@ func sortedCopy(s []string) []string {
 	slices.Sort(c)
 	return c
 }
+
+// TestSignInAndOutInABrowser: a link to an incident, opened by someone
+// not signed in, asks for the name and the token, then leads to that
+// incident; signing out ends the session, and the same page then asks
+// again. A wrong token is said in words.
+func TestSignInAndOutInABrowser(t *testing.T) {
+	ctx := browser(t)
+	cfg := engineConfig(t)
+	cfg.IntakeToken = "browser-test-token-0123456789"
+	b := startBot(t, cfg)
+	code := callBody(t, "POST", b.url+"/api/v1/alerts/generic",
+		map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + cfg.IntakeToken},
+		`{"service":"checkout","summary":"[checkout] placing order: 502","priority":"P2"}`, nil)
+	if code != 200 {
+		t.Fatalf("filing an alert: %d", code)
+	}
+	link := b.url + "/incidents/1"
+	inBrowser(t, ctx, "opening a link while signed out",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#token`), "not-the-token"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+	)
+	waitText(t, ctx, `form.login .error`, "not runbot's access token")
+	if got := eval[string](t, ctx, `document.querySelector("#name").value`); got != "alice" {
+		t.Errorf("the name typed is gone after a wrong token: %q", got)
+	}
+	if eval[bool](t, ctx, `!document.querySelector("#live").hidden`) {
+		t.Error("the sign-in page says live updates are paused")
+	}
+	screenshot(t, ctx, "signin-wrong-token.png")
+	inBrowser(t, ctx, "phone width", chromedp.EmulateViewport(390, 844))
+	screenshot(t, ctx, "signin-wrong-token-phone.png")
+	inBrowser(t, ctx, "desktop width", chromedp.EmulateViewport(1280, 900))
+
+	inBrowser(t, ctx, "signing in with the token",
+		chromedp.SendKeys(chromedp.CSS(`#token`), cfg.IntakeToken),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reply-text`)),
+	)
+	if got := eval[string](t, ctx, `location.pathname`); got != "/incidents/1" {
+		t.Fatalf("after sign-in the browser is at %s, want the incident it was sent to", got)
+	}
+	waitText(t, ctx, `#incident .card`, "placing order")
+	waitText(t, ctx, `form.who span`, "alice")
+
+	inBrowser(t, ctx, "signing out",
+		chromedp.Click(chromedp.CSS(`form.who button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+	)
+	if eval[bool](t, ctx, `document.querySelector("#reply-text") !== null`) {
+		t.Fatal("the incident page shows after signing out")
+	}
+}

@@ -55,7 +55,8 @@ function refreshSoon() {
 }
 
 function listen() {
-  if (!window.EventSource) return;
+  // Nobody is signed in on the sign-in page: there is nothing to follow.
+  if (!window.EventSource || document.body.dataset.page === "login") return;
   const live = document.getElementById("live");
   const es = new EventSource("/events");
   // After a restart of runbot the browser reconnects by itself; what
