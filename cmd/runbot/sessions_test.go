@@ -12,7 +12,7 @@ import (
 )
 
 // signIn posts the sign-in form and returns the session cookie.
-func signIn(t *testing.T, base, name, token string) *http.Cookie {
+func signIn(t testing.TB, base, name, token string) *http.Cookie {
 	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.PostForm(base+"/login", url.Values{"name": {name}, "token": {token}})
