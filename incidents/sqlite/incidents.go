@@ -24,6 +24,9 @@ type IncidentService struct {
 	// RawAlertsPerIncident bounds the raw alerts kept per incident (newest
 	// kept). Default 100.
 	RawAlertsPerIncident int
+	// IngestChunk is how many alerts of a batch go in one write
+	// transaction (see IngestRepeats). Default 100.
+	IngestChunk int
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// Platforms are the chat platforms that get every incident's thread.
@@ -47,7 +50,7 @@ var _ incidents.Service = (*IncidentService)(nil)
 
 // NewIncidentService returns the incident service over db with a policy.
 func NewIncidentService(db *DB, policy incidents.Policy) *IncidentService {
-	return &IncidentService{db: db, policy: policy, RawAlertsPerIncident: 100, Now: time.Now}
+	return &IncidentService{db: db, policy: policy, RawAlertsPerIncident: 100, IngestChunk: 100, Now: time.Now}
 }
 
 // Policy is the policy the service applies.
@@ -63,28 +66,90 @@ func (s *IncidentService) channelFor(service string) string {
 	return s.Catalog.Channel(service)
 }
 
-// Ingest files alerts into incidents in one transaction (shared with
-// concurrent writers) and returns once it is committed.
+// Ingest files alerts into incidents, in order, and returns once they are
+// committed; see IngestRepeats.
 func (s *IncidentService) Ingest(ctx context.Context, alerts []incidents.Alert) ([]incidents.Ingested, error) {
+	return s.IngestRepeats(ctx, alerts, nil)
+}
+
+// IngestRepeats files alerts into incidents, in order, where alerts[i]
+// stands for repeats[i] copies of itself sent together (nil: one each; see
+// alerts.Batch). The copies count and join the label breakdown as that
+// many alerts would, but cost one alert's writes: one row update, one raw
+// alert kept, and no timeline entry beyond what the first copy makes.
+//
+// The alerts are committed IngestChunk at a time, each chunk its own turn
+// at the writer (shared with concurrent writers by group commit): the
+// writes of other requests go in between two chunks instead of waiting
+// for the whole batch. It returns once every chunk is committed. When one
+// fails, the chunks before it stay committed and the error comes with
+// their results, a prefix of the batch's; sending the whole batch again
+// files nothing twice, as its alerts join their incidents by fingerprint.
+func (s *IncidentService) IngestRepeats(ctx context.Context, alerts []incidents.Alert, repeats []int) ([]incidents.Ingested, error) {
+	if repeats != nil && len(repeats) != len(alerts) {
+		return nil, fmt.Errorf("storing alerts: %d repeat counts for %d alerts", len(repeats), len(alerts))
+	}
+	chunk := s.IngestChunk
+	if chunk <= 0 {
+		chunk = 100
+	}
 	out := make([]incidents.Ingested, len(alerts))
-	err := s.db.update(ctx, func(tx *wtx) error {
-		now := s.now()
-		for i, a := range alerts {
-			r, err := s.ingest(tx, a, now)
-			if err != nil {
-				return fmt.Errorf("filing alert %s from %s: %w", a.Fingerprint, a.Source, err)
-			}
-			out[i] = r
+	for start := 0; start < len(alerts); start += chunk {
+		end := min(start+chunk, len(alerts))
+		err := ctx.Err()
+		if err == nil {
+			err = s.db.update(ctx, func(tx *wtx) error {
+				now := s.now()
+				for i := start; i < end; i++ {
+					n := 1
+					if repeats != nil {
+						n = max(repeats[i], 1)
+					}
+					r, err := s.ingestRepeats(tx, alerts[i], n, now)
+					if err != nil {
+						return fmt.Errorf("filing alert %s from %s: %w", alerts[i].Fingerprint, alerts[i].Source, err)
+					}
+					out[i] = r
+				}
+				return nil
+			})
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storing alerts: %w", err)
+		if err != nil {
+			return out[:start], fmt.Errorf("storing alerts: %w", err)
+		}
 	}
 	return out, nil
 }
 
+// repeatJoin counts n more copies of a firing alert that came with one
+// already filed, at the same moment: as many alerts, their labels in the
+// breakdown n more times, and nothing to tell that the first copy did not.
+func repeatJoin(inc *incidents.Incident, a incidents.Alert, n int) {
+	if n <= 0 || a.Status != incidents.AlertFiring {
+		return // a resolution repeated is the same resolution
+	}
+	inc.AlertCount += n
+	// The first copy put in the breakdown every label a copy would count
+	// (the others it had no room for); each is counted n times more.
+	for name, v := range a.Labels {
+		if _, ok := inc.Labels[name]; !ok {
+			continue
+		}
+		more := incidents.LabelCounts{}
+		more.Add(map[string]string{name: v})
+		if vals := more[name]; len(vals) == 1 {
+			vals[0].Count = n
+			inc.Labels.Merge(more)
+		}
+	}
+}
+
 func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (incidents.Ingested, error) {
+	return s.ingestRepeats(tx, a, 1, now)
+}
+
+// ingestRepeats files one alert standing for n copies of itself (n >= 1).
+func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now time.Time) (incidents.Ingested, error) {
 	inc, err := s.activeByFingerprint(tx, a.Fingerprint)
 	if err != nil {
 		return incidents.Ingested{}, err
@@ -113,6 +178,12 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	}
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
+		if n > 1 && a.Status == incidents.AlertFiring {
+			// The second copy joins as it would on its own (it schedules
+			// the repeat notice); the rest are counted.
+			events = append(events, inc.Join(a, now, s.policy)...)
+			repeatJoin(inc, a, n-2)
+		}
 		inc.Channel = s.channelFor(inc.Service)
 		var storm *stormOpening
 		if sil != nil {
@@ -158,7 +229,9 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 	if flappy {
 		before = inc.Deadlines(s.policy)
 	}
+	counted := inc.AlertCount
 	events := inc.Join(a, now, s.policy)
+	repeatJoin(inc, a, n-1)
 	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved,
 		inc.NoticedCount, nullMillis(inc.NoticeDue), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID); err != nil {
 		return incidents.Ingested{}, fmt.Errorf("updating incident %d: %w", inc.ID, err)
@@ -185,8 +258,9 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 		return incidents.Ingested{}, err
 	}
 	// Pruning every alert would double the writes of a storm; every 16th
-	// keeps the table within retention plus 16 rows per incident.
-	if inc.AlertCount%16 == 0 {
+	// keeps the table within retention plus 16 rows per incident. Repeats
+	// counted at once may step over the 16th: crossing it is what counts.
+	if inc.AlertCount%16 == 0 || inc.AlertCount/16 != counted/16 {
 		if _, err := tx.exec(pruneAlerts, inc.ID, inc.ID, s.RawAlertsPerIncident); err != nil {
 			return incidents.Ingested{}, fmt.Errorf("pruning raw alerts: %w", err)
 		}
