@@ -164,7 +164,7 @@ func TestBadInputGetsAReasonAndStoresNothing(t *testing.T) {
 		{"/api/v1/alerts/generic", `[{"service":"a","summary":"ok"},{"service":"b","summary":"ok"},{"service":"c"}]`, 400, "alerts[2]: summary is required"},
 		{"/api/v1/alerts/generic", `{"service":"a",`, 400, "malformed JSON"},
 		{"/api/v1/alerts/alertmanager", `{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"nope","labels":{"a":"b"}}]}`, 400, `alerts[1]: status "nope"`},
-		{"/api/v1/alerts/generic", big, 413, "larger than 65536 bytes"},
+		{"/api/v1/alerts/log", big, 413, "larger than 65536 bytes"}, // JSON sources take at least 8 MiB: see TestBodyLimitsSayWhichOneWasHit
 		{"/api/v1/alerts/nagios", `{}`, 404, `unknown alert source "nagios"`},
 	}
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,28 @@ import (
 	"github.com/runbot-dev/runbot/incidents/alerts"
 )
 
+// What one intake request may cost. Legitimate batches are large and must
+// go in whole: Alertmanager sends a group as one notification, never
+// split, and drops it on a 4xx (a fleet-wide crash loop of 1,800 pods is
+// 1.8 MB). What a request must not do is hold the writer or the heap for
+// the length of what it carries: copies of an alert are filed as one with
+// a count (alerts.Batch), distinct alerts are bounded, and the store
+// commits a batch a chunk at a time, letting other requests in between.
+const (
+	// jsonBodyFloor is the least body limit of the JSON sources, whatever
+	// max_body_bytes says: below it a real Alertmanager group is lost.
+	jsonBodyFloor = 8 << 20
+	// maxAlertsPerRequest bounds the distinct alerts of one request; its
+	// repeats do not count.
+	maxAlertsPerRequest = 10000
+	// listedAlerts is the largest batch whose answer lists every alert.
+	listedAlerts = 100
+)
+
 // intake answers 2xx only after the alerts are committed, so a source that
 // gets a 2xx may forget them; anything else means "send again". The answer
-// lists, per alert in the order sent, its incident and whether it opened.
+// sums up what was filed; for up to listedAlerts alerts it also lists, per
+// alert in the order sent, its incident and whether it opened it.
 func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
 	if !slices.Contains(alerts.Sources, source) {
@@ -22,41 +42,63 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown alert source %q: use one of alertmanager, grafana, generic, log", source))
 		return
 	}
-	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	limit, limitName := s.bodyLimit(source)
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			s.reject(w, r, source, "too_large", http.StatusRequestEntityTooLarge,
-				fmt.Errorf("body is larger than %d bytes: split the batch or raise max_body_bytes", tooLarge.Limit))
+				fmt.Errorf("body is larger than %d bytes, %s", tooLarge.Limit, limitName))
 			return
 		}
 		s.reject(w, r, source, "read_error", http.StatusBadRequest, fmt.Errorf("reading body: %w", err))
 		return
 	}
-	parsed, err := alerts.Parse(source, body)
-	if err != nil {
+	batch, err := alerts.ParseBatch(source, body, alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts})
+	var tooMany *alerts.TooManyAlertsError
+	switch {
+	case errors.As(err, &tooMany):
+		s.reject(w, r, source, "too_many_alerts", http.StatusRequestEntityTooLarge,
+			fmt.Errorf("%w (repeats of one alert count once): split the batch into requests of at most %d", err, tooMany.Limit))
+		return
+	case err != nil:
 		s.reject(w, r, source, "invalid", http.StatusBadRequest, err)
 		return
 	}
-	results, err := s.ingest(r, parsed)
+	results, err := s.ingest(r.Context(), batch)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(source, "store_error").Inc()
-		s.opts.Logger.Error("storing alerts failed", "operation", "receiving alerts", "source", source,
-			"alerts", len(parsed), "error", err)
+		msg := "could not store the alerts; send them again"
+		if len(results) > 0 {
+			msg = fmt.Sprintf("stored %d of %d distinct alerts before failing; send the whole batch again: "+
+				"the alerts already stored join their incidents by fingerprint, nothing opens twice", len(results), len(batch.Alerts))
+		}
+		attrs := []any{"operation", "receiving alerts", "source", source, "alerts", batch.Sent, "distinct", len(batch.Alerts),
+			"stored", len(results), "error", err}
+		if r.Context().Err() != nil {
+			s.opts.Logger.Warn("sender went away while its alerts were stored", attrs...)
+		} else {
+			s.opts.Logger.Error("storing alerts failed", attrs...)
+		}
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "could not store the alerts; send them again")
+		writeError(w, http.StatusServiceUnavailable, msg)
 		return
 	}
-	opened := 0
-	for _, res := range results {
-		if res.Opened {
-			opened++
-		}
-	}
-	s.metrics.received[source].Add(float64(len(results)))
-	s.metrics.opened[source].Add(float64(opened))
+	ans := summarize(batch, results)
+	s.metrics.received[source].Add(float64(batch.Sent))
+	s.metrics.opened[source].Add(float64(ans.opened))
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(appendIntakeResponse(make([]byte, 0, 32+32*len(results)), results))
+	w.Write(ans.appendJSON(make([]byte, 0, 96+8*len(ans.ids)+32*len(batch.Of))))
+}
+
+// bodyLimit is a source's body limit (decoded) and how to name it in a 413.
+func (s *Server) bodyLimit(source string) (int64, string) {
+	if source == alerts.SourceLog {
+		return s.opts.MaxBodyBytes, "max_body_bytes: send fewer lines per request (the log shipper's batch size) or raise max_body_bytes"
+	}
+	return max(s.opts.MaxBodyBytes, jsonBodyFloor), fmt.Sprintf(
+		"the limit of JSON alert sources (max_body_bytes, at least %d MiB): split the batch (Alertmanager: group_by more labels) or raise max_body_bytes",
+		jsonBodyFloor>>20)
 }
 
 // Heartbeats is the dead-man's switch as intake sees it.
@@ -66,63 +108,162 @@ type Heartbeats interface {
 	Heard(a incidents.Alert) bool
 }
 
-// ingest files the alerts, but for heartbeats: those are taken by the
-// dead-man's switch and answered {"id": 0, "opened": false}, so the
-// answer still lists every alert in the order sent.
-func (s *Server) ingest(r *http.Request, parsed []incidents.Alert) ([]incidents.Ingested, error) {
+// ingest files a batch's alerts, but for heartbeats: those are taken by
+// the dead-man's switch and answered {"id": 0, "opened": false}. The
+// results are per alert of batch.Alerts; on failure, those committed.
+func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.Ingested, error) {
 	if s.opts.Heartbeats == nil {
-		return s.opts.Incidents.Ingest(r.Context(), parsed)
+		return s.store(ctx, batch.Alerts, batch.Repeats)
 	}
 	// Every alert is shown to the switch (it records the heartbeat's
 	// time); the batch is copied only when one of them was the heartbeat,
 	// which keeps ordinary batches on the intake's fast path.
-	heard := make([]bool, len(parsed))
+	heard := make([]bool, len(batch.Alerts))
 	found := false
-	for i, a := range parsed {
+	for i, a := range batch.Alerts {
 		heard[i] = s.opts.Heartbeats.Heard(a)
 		found = found || heard[i]
 	}
 	if !found {
-		return s.opts.Incidents.Ingest(r.Context(), parsed)
+		return s.store(ctx, batch.Alerts, batch.Repeats)
 	}
 	var keep []incidents.Alert
-	var at []int // index in parsed of each alert kept
-	for i, a := range parsed {
+	var repeats, at []int // at: index in batch.Alerts of each alert kept
+	for i, a := range batch.Alerts {
 		if !heard[i] {
-			keep, at = append(keep, a), append(at, i)
+			keep, repeats, at = append(keep, a), append(repeats, batch.Repeats[i]), append(at, i)
 		}
 	}
-	results := make([]incidents.Ingested, len(parsed))
+	results := make([]incidents.Ingested, len(batch.Alerts))
 	if len(keep) == 0 {
 		return results, nil
 	}
-	filed, err := s.opts.Incidents.Ingest(r.Context(), keep)
-	if err != nil {
-		return nil, err
-	}
+	filed, err := s.store(ctx, keep, repeats)
 	for j, res := range filed {
 		results[at[j]] = res
+	}
+	if err != nil {
+		stored := len(batch.Alerts)
+		if len(filed) < len(keep) {
+			stored = at[len(filed)] // the alerts before the first one not stored
+		}
+		return results[:stored], err
 	}
 	return results, nil
 }
 
-// appendIntakeResponse writes {"accepted":N,"incidents":[{"id":1,"opened":true},...]}
-// by hand: it is the answer to every alert sent, so it stays off reflection.
-func appendIntakeResponse(b []byte, results []incidents.Ingested) []byte {
+// repeatIngester is a store that files copies of an alert as one, with
+// their count (sqlite.IncidentService).
+type repeatIngester interface {
+	IngestRepeats(ctx context.Context, alerts []incidents.Alert, repeats []int) ([]incidents.Ingested, error)
+}
+
+// store files alerts with their repeats. A store that cannot count copies
+// gets every copy, so that none goes uncounted.
+func (s *Server) store(ctx context.Context, as []incidents.Alert, repeats []int) ([]incidents.Ingested, error) {
+	if ri, ok := s.opts.Incidents.(repeatIngester); ok {
+		return ri.IngestRepeats(ctx, as, repeats)
+	}
+	var copies []incidents.Alert
+	first := make([]int, len(as)) // index in copies of each alert's first copy
+	for i, a := range as {
+		first[i] = len(copies)
+		for range repeats[i] {
+			copies = append(copies, a)
+		}
+	}
+	filed, err := s.opts.Incidents.Ingest(ctx, copies)
+	out := make([]incidents.Ingested, 0, len(as))
+	for i := range as {
+		if first[i]+repeats[i] > len(filed) {
+			break // not every copy stored: the alert is not
+		}
+		out = append(out, filed[first[i]])
+	}
+	return out, err
+}
+
+// intakeAnswer sums up a filed batch.
+type intakeAnswer struct {
+	accepted, distinct, opened int
+	ids                        []int64 // distinct incidents, ascending
+	listed                     []incidents.Ingested
+}
+
+// summarize builds the answer from a batch and its results (one per
+// distinct alert). An incident is opened or updated, never both: one
+// opened by the batch and joined by a later alert of it was opened.
+func summarize(batch *alerts.Batch, results []incidents.Ingested) intakeAnswer {
+	ans := intakeAnswer{accepted: batch.Sent, distinct: len(batch.Alerts)}
+	for _, res := range results {
+		if res.IncidentID != 0 {
+			ans.ids = append(ans.ids, res.IncidentID)
+		}
+		if res.Opened {
+			ans.opened++
+		}
+	}
+	slices.Sort(ans.ids)
+	ans.ids = slices.Compact(ans.ids)
+	if batch.Of != nil {
+		// Per alert sent: only the first copy of an alert that opened an
+		// incident opened it.
+		told := make([]bool, len(results))
+		ans.listed = make([]incidents.Ingested, len(batch.Of))
+		for k, i := range batch.Of {
+			ans.listed[k] = incidents.Ingested{IncidentID: results[i].IncidentID, Opened: results[i].Opened && !told[i]}
+			told[i] = true
+		}
+	}
+	return ans
+}
+
+// appendJSON writes
+//
+//	{"accepted":N,"distinct":D,"opened":O,"updated":U,"incident_ids":[...],"incidents":[{"id":1,"opened":true},...]}
+//
+// by hand, "incidents" only for a listed batch: it answers every request.
+func (a intakeAnswer) appendJSON(b []byte) []byte {
 	b = append(b, `{"accepted":`...)
-	b = strconv.AppendInt(b, int64(len(results)), 10)
-	b = append(b, `,"incidents":[`...)
-	for i, res := range results {
+	b = strconv.AppendInt(b, int64(a.accepted), 10)
+	b = append(b, `,"distinct":`...)
+	b = strconv.AppendInt(b, int64(a.distinct), 10)
+	b = append(b, `,"opened":`...)
+	b = strconv.AppendInt(b, int64(a.opened), 10)
+	b = append(b, `,"updated":`...)
+	b = strconv.AppendInt(b, int64(len(a.ids)-a.opened), 10)
+	b = append(b, `,"incident_ids":[`...)
+	for i, id := range a.ids {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"id":`...)
-		b = strconv.AppendInt(b, res.IncidentID, 10)
-		b = append(b, `,"opened":`...)
-		b = strconv.AppendBool(b, res.Opened)
-		b = append(b, '}')
+		b = strconv.AppendInt(b, id, 10)
 	}
-	return append(b, "]}\n"...)
+	b = append(b, ']')
+	if a.listed != nil {
+		b = append(b, `,"incidents":[`...)
+		for i, res := range a.listed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = strconv.AppendInt(b, res.IncidentID, 10)
+			b = append(b, `,"opened":`...)
+			b = strconv.AppendBool(b, res.Opened)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
+}
+
+// reject refuses a payload and logs why: a misconfigured source is
+// otherwise invisible until someone wonders why nothing pages.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason string, status int, err error) {
+	s.metrics.rejected.WithLabelValues(source, reason).Inc()
+	s.opts.Logger.Warn("rejected alerts", "operation", "receiving alerts", "source", source,
+		"remote", r.RemoteAddr, "status", status, "error", err)
+	writeError(w, status, err.Error())
 }
 
 // readBody reads a request body of at most max bytes, in one allocation
@@ -140,13 +281,4 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 		return buf, nil
 	}
 	return io.ReadAll(body)
-}
-
-// reject refuses a payload and logs why: a misconfigured source is
-// otherwise invisible until someone wonders why nothing pages.
-func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason string, status int, err error) {
-	s.metrics.rejected.WithLabelValues(source, reason).Inc()
-	s.opts.Logger.Warn("rejected alerts", "operation", "receiving alerts", "source", source,
-		"remote", r.RemoteAddr, "status", status, "error", err)
-	writeError(w, status, err.Error())
 }
