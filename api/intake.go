@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/alerts"
@@ -42,16 +43,25 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown alert source %q: use one of alertmanager, grafana, generic, log", source))
 		return
 	}
+	if ct := r.Header.Get("Content-Type"); source != alerts.SourceLog && !isJSON(ct) {
+		// A web page can POST text/plain or a form to any site without
+		// asking first; JSON it cannot, so requiring it keeps pages out.
+		s.reject(w, r, source, "content_type", http.StatusUnsupportedMediaType, fmt.Errorf(
+			"Content-Type %q is not accepted for %s alerts: send application/json (curl: -H 'Content-Type: application/json')", ct, source))
+		return
+	}
 	limit, limitName := s.bodyLimit(source)
 	body, err := readBody(w, r, limit)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.reject(w, r, source, "too_large", http.StatusRequestEntityTooLarge,
-				fmt.Errorf("body is larger than %d bytes, %s", tooLarge.Limit, limitName))
-			return
+		status := bodyErrorStatus(w, err)
+		reason := "read_error"
+		switch status {
+		case http.StatusRequestEntityTooLarge:
+			reason, err = "too_large", fmt.Errorf("%w, %s", err, limitName)
+		case http.StatusUnsupportedMediaType:
+			reason = "content_encoding"
 		}
-		s.reject(w, r, source, "read_error", http.StatusBadRequest, fmt.Errorf("reading body: %w", err))
+		s.reject(w, r, source, reason, status, err)
 		return
 	}
 	batch, err := alerts.ParseBatch(source, body, alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts})
@@ -99,6 +109,18 @@ func (s *Server) bodyLimit(source string) (int64, string) {
 	return max(s.opts.MaxBodyBytes, jsonBodyFloor), fmt.Sprintf(
 		"the limit of JSON alert sources (max_body_bytes, at least %d MiB): split the batch (Alertmanager: group_by more labels) or raise max_body_bytes",
 		jsonBodyFloor>>20)
+}
+
+// isJSON reports whether a Content-Type is JSON (application/json or a
+// +json type). A missing one is let through: scripts and tests often send
+// none, and a browser sending none from a page carries an Origin, which
+// the API's origin check refuses.
+func isJSON(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // Heartbeats is the dead-man's switch as intake sees it.
@@ -264,21 +286,4 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason s
 	s.opts.Logger.Warn("rejected alerts", "operation", "receiving alerts", "source", source,
 		"remote", r.RemoteAddr, "status", status, "error", err)
 	writeError(w, status, err.Error())
-}
-
-// readBody reads a request body of at most max bytes, in one allocation
-// when the sender declared its length.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, max)
-	if r.ContentLength > max {
-		return nil, &http.MaxBytesError{Limit: max}
-	}
-	if r.ContentLength > 0 {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(body)
 }
