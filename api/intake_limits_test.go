@@ -22,7 +22,7 @@ import (
 
 // newIntakeEnv serves the API as runbot runs it: a real database file and
 // the configured default body limit (config's max_body_bytes, 1 MiB).
-func newIntakeEnv(t *testing.T) *env {
+func newIntakeEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "runbot.db"), sqlite.Options{})
 	if err != nil {

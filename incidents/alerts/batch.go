@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"slices"
@@ -155,19 +154,27 @@ func (c *collector) count(i int) {
 // no start, so its copy lands where the first one did.
 func (c *collector) addLines(body []byte) error {
 	seen := map[string]int{}
+	var last []byte // the line before, for the commonest flood: one line over and over
+	at := 0         // its index in Alerts
 	err := eachLine(body, func(line []byte) error {
-		if i, ok := seen[string(line)]; ok {
-			c.count(i)
+		if last != nil && bytes.Equal(line, last) {
+			c.count(at)
 			return nil
 		}
-		s := string(line)
-		i, err := c.place(ParseLine(s))
-		if err != nil {
-			return err
+		i, ok := seen[string(line)]
+		if ok {
+			c.count(i)
+		} else {
+			s := string(line)
+			var err error
+			if i, err = c.place(ParseLine(s)); err != nil {
+				return err
+			}
+			if len(seen) < lineCacheSize {
+				seen[s] = i
+			}
 		}
-		if len(seen) < lineCacheSize {
-			seen[s] = i
-		}
+		last, at = line, i
 		return nil
 	})
 	if err != nil {
@@ -179,21 +186,24 @@ func (c *collector) addLines(body []byte) error {
 	return nil
 }
 
-// eachLine calls fn with every non-blank line of body, trimmed. The line
-// is only valid during the call.
+// eachLine calls fn with every non-blank line of body, trimmed (a "\r\n"
+// ending included), as a slice of body.
 func eachLine(body []byte, fn func(line []byte) error) error {
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 0, 64*1024), len(body)+1)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if line = bytes.TrimSpace(line); len(line) == 0 {
 			continue
 		}
 		if err := fn(line); err != nil {
 			return err
 		}
 	}
-	return sc.Err()
+	return nil
 }
 
 // labelsKey is a label set as one comparable string. Each name and value
