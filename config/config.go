@@ -5,13 +5,16 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -101,10 +104,11 @@ func Default() Config {
 // setting is one scalar: its key in the file, RUNBOT_<KEY> in the
 // environment, and how to apply a value.
 type setting struct {
-	key    string
-	help   string
-	secret bool
-	set    func(c *Config, v string) error
+	key     string
+	help    string
+	secret  bool
+	envOnly bool // no key in the file: a secret that stays out of files
+	set     func(c *Config, v string) error
 }
 
 var settings = []setting{
@@ -279,30 +283,57 @@ var settings = []setting{
 	}},
 }
 
-// tables are the keys that hold more than a scalar: file only.
-var tables = map[string]func(c *Config, n *yaml.Node) error{
-	"sla":           parseSLA,
-	"severity":      parseSeverity,
-	"members":       parseMembers,
-	"reminders":     parseReminders,
-	"resolve_by":    parseResolveBy,
-	"llm":           parseLLM,
-	"redact":        parseRedact,
-	"rotation":      parseRotation,
-	"oncall":        parseOnCall,
-	"working_hours": parseWorkingHours,
-	"triage":        parseTriage,
-	"morning_check": parseMorning,
-	"heartbeat":     parseHeartbeat,
-	"outbox_alarm":  parseOutboxAlarm,
-	"storm":         parseStorm,
+// table is a key of the file that holds more than a scalar. help says
+// what it holds for runbot --help; a table whose keys are settings
+// (llm, storm, heartbeat) has none: the help lists its settings instead.
+type table struct {
+	key   string
+	help  string
+	parse func(c *Config, n *yaml.Node) error
+}
+
+// tables are the file's tables, in the order the help lists them.
+var tables = []table{
+	{"sla", "TTA and TRS targets per priority, like {P1: {ack: 15m, restore: 4h}}", parseSLA},
+	{"severity", "alert severities to priorities, like {critical: P1, warning: P3}", parseSeverity},
+	{"reminders", "reminders at shares (%) of the targets, like {ack: [50], restore: [50, 75, 90]}", parseReminders},
+	{"resolve_by", "how long a restored incident may stay unresolved, per priority, like {P1: 72h}", parseResolveBy},
+	{"members", "the team, like [alice, bob]: they alone requalify, resolve and reopen", parseMembers},
+	{"rotation", `the RUN rotation, like {members: [alice, bob], start: 2026-11-23, handover: "Monday 09:00"}`, parseRotation},
+	{"working_hours", `working days and hours, like {days: [Mon, Tue, Wed, Thu, Fri], from: "09:00", to: "18:00", holidays: [2026-12-25]}`, parseWorkingHours},
+	{"oncall", "the night-and-weekend rotation: as rotation, with repeat, secondary_after and webhook", parseOnCall},
+	{"morning_check", `when and where the morning check is posted, like {at: "09:00", channel: team}, or {off: true}`, parseMorning},
+	{"triage", "point of contact, like {channels: [team-payments], threshold: 30m, emoji: white_check_mark}", parseTriage},
+	{"redact", "regular expressions kept out of LLM prompts, like ['INT-[0-9]{6}']", parseRedact},
+	{"llm", "", parseLLM},
+	{"storm", "", parseStorm},
+	{"heartbeat", "", parseHeartbeat},
+	{"outbox_alarm", "", parseOutboxAlarm},
+}
+
+// settingsTables are the tables whose keys are settings: the setting
+// llm_model is model in the file's llm table, and RUNBOT_LLM_MODEL.
+var settingsTables = []string{"llm", "storm", "heartbeat"}
+
+// fileKey is where a setting sits in the file, as the help names it:
+// llm.model for a key of a settings table, "" for the environment only.
+func fileKey(s setting) string {
+	if s.envOnly {
+		return ""
+	}
+	for _, t := range settingsTables {
+		if name, ok := strings.CutPrefix(s.key, t+"_"); ok {
+			return t + "." + name
+		}
+	}
+	return s.key
 }
 
 // envSettings are the settings read from the environment: the scalars,
-// the llm and storm tables' keys, the LLM key, which only the environment
-// holds, and the self-monitoring keys.
+// the llm table's keys and the LLM key, which only the environment holds,
+// the storm table's keys and the self-monitoring keys.
 func envSettings() []setting {
-	return append(append(append(append(settings[:len(settings):len(settings)], llmSettings...), stormSettings...), llmKey), selfmonSettings...)
+	return slices.Concat(settings, llmSettings, []setting{llmKey}, stormSettings, selfmonSettings)
 }
 
 // EnvName is the environment variable for a setting key.
@@ -383,8 +414,8 @@ func (c *Config) loadFile(path string) error {
 }
 
 func (c *Config) apply(key string, v *yaml.Node) error {
-	if parse, ok := tables[key]; ok {
-		return parse(c, v)
+	if i := slices.IndexFunc(tables, func(t table) bool { return t.key == key }); i >= 0 {
+		return tables[i].parse(c, v)
 	}
 	if s, ok := findSetting(settings, key); ok {
 		return setScalar(c, key, s, v)
@@ -398,8 +429,8 @@ func Keys() []string {
 	for _, s := range settings {
 		keys = append(keys, s.key)
 	}
-	for k := range tables {
-		keys = append(keys, k)
+	for _, t := range tables {
+		keys = append(keys, t.key)
 	}
 	sort.Strings(keys)
 	return keys
@@ -615,11 +646,25 @@ func webhookHost(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// Help describes every setting with its environment variable.
+// Help describes every setting with its key in the file and its
+// environment variable, then the tables, which the file alone holds. It
+// is written from the lists the parser reads, so that it names only keys
+// the file takes.
 func Help() string {
 	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "settings: config file key, environment variable, meaning")
+	fmt.Fprintln(w, "(llm.model is model inside the file's llm table; - is the environment only)")
 	for _, s := range envSettings() {
-		fmt.Fprintf(&b, "  %-24s %-32s %s\n", s.key, EnvName(s.key), s.help)
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", cmp.Or(fileKey(s), "-"), EnvName(s.key), s.help)
 	}
+	w.Flush()
+	fmt.Fprintln(&b, "\ntables: config file only")
+	for _, t := range tables {
+		if t.help != "" {
+			fmt.Fprintf(w, "  %s\t%s\n", t.key, t.help)
+		}
+	}
+	w.Flush()
 	return b.String()
 }

@@ -70,7 +70,7 @@ var llmSettings = []setting{
 }
 
 // llmKey is read from the environment only.
-var llmKey = setting{key: "llm_api_key", help: "LLM API key (environment only)", secret: true, set: func(c *Config, v string) error {
+var llmKey = setting{key: "llm_api_key", help: "LLM API key (environment only)", secret: true, envOnly: true, set: func(c *Config, v string) error {
 	c.LLM.APIKey = strings.TrimSpace(v)
 	return nil
 }}

@@ -11,7 +11,7 @@ import (
 // stormSettings are the storm table's keys; each is also
 // RUNBOT_STORM_<KEY>.
 var stormSettings = []setting{
-	{key: "storm_incidents", help: "more incidents than this in one channel within storm_within are told in one storm thread (0: off)", set: func(c *Config, v string) error {
+	{key: "storm_incidents", help: "more incidents than this in one channel within storm.within are told in one storm thread (0: off)", set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return fmt.Errorf("%q is not a count (0 turns storm control off)", v)

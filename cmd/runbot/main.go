@@ -54,7 +54,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n       runbot doctor [--config file] [--db file]\n       runbot version\n\nflags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nsettings (config file key, environment variable):\n%s", config.Help())
+		fmt.Fprintf(stderr, "\n%s", config.Help())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
