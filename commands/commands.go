@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/runbooks"
@@ -154,7 +155,7 @@ func (r *Router) Handle(ctx context.Context, req Request) Response {
 	}
 	i := slices.IndexFunc(r.commands(), func(c command) bool { return c.name == name })
 	if i < 0 {
-		return Response{Text: fmt.Sprintf("unknown command /%s; /runbot help lists the commands", name), Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: fmt.Sprintf("unknown command /%s;%s /runbot help lists the commands", name, r.didYouMean(name)), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	c := r.commands()[i]
 	if strings.TrimSpace(req.User) == "" {
@@ -172,6 +173,73 @@ func (r *Router) Handle(ctx context.Context, req Request) Response {
 			"incident", req.Incident, "error", cmp.Or[error](resp.Err, errors.New(resp.Text)))
 	}
 	return resp
+}
+
+// didYouMean names the commands nearest to an unknown one (" did you
+// mean /ack?"), "" when none is near: a slip of the fingers ("/akc") is
+// the usual cause, and the answer should fix it rather than send the
+// person to read the whole help.
+func (r *Router) didYouMean(name string) string {
+	var names []string
+	for _, c := range r.commands() {
+		names = append(names, c.name)
+	}
+	near := nearest(name, names)
+	if len(near) == 0 {
+		return ""
+	}
+	return " did you mean /" + strings.Join(near, " or /") + "?"
+}
+
+// nearest lists the names within a small edit distance of s, the nearest
+// first: one edit for names of up to four letters, where two would make
+// most short words near, two edits beyond.
+func nearest(s string, names []string) []string {
+	best, out := 3, []string(nil)
+	for _, n := range names {
+		limit := 2
+		if utf8.RuneCountInString(n) <= 4 {
+			limit = 1
+		}
+		d := editDistance(s, n)
+		switch {
+		case d > limit || d > best:
+		case d < best:
+			best, out = d, []string{n}
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// editDistance counts the insertions, deletions, substitutions and swaps
+// of two neighbouring letters that turn a into b (the optimal string
+// alignment distance): "akc" is one swap from "ack", where counting
+// substitutions alone would make it two.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 func (c command) summaryVerb() string {
@@ -243,13 +311,7 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 	if req.Incident != 0 {
 		return req.Incident, args, nil
 	}
-	var active []*incidents.Incident
-	var err error
-	if req.AnyChannel {
-		active, err = r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: 6})
-	} else {
-		active, err = r.Incidents.ActiveInChannel(ctx, req.Channel, req.DefaultChannel || req.Channel == "")
-	}
+	active, err := r.activeHere(ctx, req, 6)
 	if err != nil {
 		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err), Err: err}
 	}
@@ -268,6 +330,16 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 		lines = append(lines, fmt.Sprintf("#%d %s %s: %s", inc.ID, inc.Priority, inc.Service, inc.Title))
 	}
 	return 0, nil, &Response{Text: "which incident? give its number (" + usage + "):\n" + strings.Join(lines, "\n"), Ephemeral: true, Code: incidents.EINVALID}
+}
+
+// activeHere lists the active incidents a command without a number may
+// mean, by deadline: the channel's, or with AnyChannel the first limit of
+// all of them.
+func (r *Router) activeHere(ctx context.Context, req Request, limit int) ([]*incidents.Incident, error) {
+	if req.AnyChannel {
+		return r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: limit})
+	}
+	return r.Incidents.ActiveInChannel(ctx, req.Channel, req.DefaultChannel || req.Channel == "")
 }
 
 // done answers a change that went through, or says why it did not.

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,7 @@ type Analysis interface {
 const fiveWhysUsage = "/five-whys [incident] [problem | back | done | more [n] | show]"
 
 func (r *Router) fiveWhys(ctx context.Context, req Request, args []string) Response {
-	id, rest, resp := r.target(ctx, req, args, "/five-whys 42 [problem]")
+	id, rest, resp := r.chainTarget(ctx, req, args)
 	if resp != nil {
 		return *resp
 	}
@@ -62,6 +63,41 @@ func (r *Router) fiveWhys(ctx context.Context, req Request, args []string) Respo
 		return done(nil, err, "")
 	}
 	return Response{Text: fmt.Sprintf("🔎 #%d five whys #%d started: answer each why by replying in the incident's thread", id, c.Seq), Incident: id}
+}
+
+// chainCandidates bounds the incidents searched for a five whys in
+// progress: a storm can put hundreds in a channel, each a query.
+const chainCandidates = 100
+
+// chainTarget picks the incident of a five-whys step given without a
+// number ("/five-whys back"): among the channel's active incidents, the
+// one whose five whys is in progress, the way another command acts on the
+// channel's only active incident. Otherwise, and for a new chain, the
+// usual rule applies.
+func (r *Router) chainTarget(ctx context.Context, req Request, args []string) (int64, []string, *Response) {
+	const usage = "/five-whys 42 [problem]"
+	_, _, numbered := incidentArg(args)
+	if numbered || req.Incident != 0 || len(args) == 0 || !slices.Contains([]string{"back", "done", "more", "show"}, strings.ToLower(args[0])) {
+		return r.target(ctx, req, args, usage)
+	}
+	active, err := r.activeHere(ctx, req, chainCandidates)
+	if err != nil {
+		return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err), Err: err}
+	}
+	var asking []int64
+	for _, inc := range active[:min(len(active), chainCandidates)] {
+		chains, err := r.Incidents.Chains(ctx, inc.ID)
+		if err != nil {
+			return 0, nil, &Response{Text: incidents.ErrorMessage(err), Ephemeral: true, Code: incidents.ErrorCode(err), Err: err}
+		}
+		if slices.ContainsFunc(chains, (*incidents.Chain).InProgress) {
+			asking = append(asking, inc.ID)
+		}
+	}
+	if len(asking) == 1 {
+		return asking[0], args, nil
+	}
+	return r.target(ctx, req, args, usage)
 }
 
 func (r *Router) showChains(ctx context.Context, id int64) Response {

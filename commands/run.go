@@ -25,22 +25,45 @@ func (r *Router) ack(ctx context.Context, req Request, args []string) Response {
 }
 
 func (r *Router) prio(ctx context.Context, req Request, args []string) Response {
-	id, rest, resp := r.target(ctx, req, args, "/prio 42 P1 [reason]")
-	if resp != nil {
-		return *resp
-	}
+	const prioUsage = "/prio [incident] P1..P5 [reason]"
+	args = priorityFirst(args)
+	// The priority is read before the incident is looked for: a "P9" is
+	// what the person must fix, whichever incident they meant, and the
+	// channel's list of candidates would only hide it.
+	_, rest, _ := incidentArg(args)
 	if len(rest) == 0 {
-		return usage("/prio [incident] P1..P5 [reason]")
+		return usage(prioUsage)
 	}
 	p, err := incidents.ParsePriority(rest[0])
 	if err != nil {
-		return Response{Text: incidents.ErrorMessage(err) + "; usage: /prio [incident] P1..P5 [reason]", Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: incidents.ErrorMessage(err) + "; usage: " + prioUsage, Ephemeral: true, Code: incidents.EINVALID}
+	}
+	id, rest, resp := r.target(ctx, req, args, "/prio 42 P1 [reason]")
+	if resp != nil {
+		return *resp
 	}
 	inc, err := r.Incidents.SetPriority(ctx, id, p, req.User, strings.Join(rest[1:], " "))
 	if err != nil {
 		return done(inc, err, "")
 	}
 	return done(inc, nil, "⚖️ #%d is now %s: %s", inc.ID, inc.Priority, inc.Countdown(r.now(), r.Policy))
+}
+
+// priorityFirst turns "P1 42 [reason]" into "42 P1 [reason]": people say
+// the priority first as often as the incident ("make it a P1, #42"). A
+// number after the priority is read as the incident, not as the start of
+// the reason.
+func priorityFirst(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	if _, _, first := incidentArg(args); first {
+		return args
+	}
+	if _, _, second := incidentArg(args[1:]); !second {
+		return args
+	}
+	return append([]string{args[1], args[0]}, args[2:]...)
 }
 
 func (r *Router) assign(ctx context.Context, req Request, args []string) Response {
@@ -237,7 +260,7 @@ func (r *Router) help(ctx context.Context, req Request, args []string) Response 
 				return Response{Text: fmt.Sprintf("%s: %s%s", c.usage, c.summary, who), Ephemeral: true}
 			}
 		}
-		return Response{Text: fmt.Sprintf("no command /%s; /runbot help lists them", name), Ephemeral: true, Code: incidents.EINVALID}
+		return Response{Text: fmt.Sprintf("no command /%s;%s /runbot help lists them", name, r.didYouMean(name)), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	lines := []string{"runbot commands (each also works as /runbot <command>; in an incident's thread, @runbot <command> acts on it):"}
 	for _, c := range cmds {
