@@ -15,7 +15,9 @@ import (
 // oneThread says every thread is one incident's.
 type oneThread int64
 
-func (id oneThread) IncidentByThread(context.Context, string, string) (int64, error) { return int64(id), nil }
+func (id oneThread) IncidentByThread(context.Context, string, string) (int64, error) {
+	return int64(id), nil
+}
 
 // TestButtonValueIsOnlyAPriority: a card's priority menu sends its
 // choice from the browser; more words ("7 P1") must not reach the router,
