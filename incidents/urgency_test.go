@@ -137,10 +137,10 @@ func TestUrgencyPutsTheOutageOnTop(t *testing.T) {
 	for i := range 14 { // opened 09:00..09:52: TTA 11:00..11:52
 		list = append(list, at(t, int64(10+i), incidents.P3, t0.Add(-60*m+time.Duration(4*i)*m)))
 	}
-	p1 := at(t, 30, incidents.P1, t0.Add(-6*m), ack(t0.Add(-4*m)))    // TRS 13:54: in 3h54m
-	p2 := at(t, 31, incidents.P2, t0.Add(-10*m), ack(t0.Add(-9*m)))   // TRS 17:50
-	breachP4 := at(t, 32, incidents.P4, t0.Add(-9*time.Hour))         // TTA 09:00: breached
-	breachP3 := at(t, 33, incidents.P3, t0.Add(-150*m))               // TTA 09:30: breached
+	p1 := at(t, 30, incidents.P1, t0.Add(-6*m), ack(t0.Add(-4*m)))  // TRS 13:54: in 3h54m
+	p2 := at(t, 31, incidents.P2, t0.Add(-10*m), ack(t0.Add(-9*m))) // TRS 17:50
+	breachP4 := at(t, 32, incidents.P4, t0.Add(-9*time.Hour))       // TTA 09:00: breached
+	breachP3 := at(t, 33, incidents.P3, t0.Add(-150*m))             // TTA 09:30: breached
 	restored := at(t, 34, incidents.P2, t0.Add(-2*time.Hour), mitigate(t0.Add(-1*time.Hour)))
 	p5 := at(t, 35, incidents.P5, t0.Add(-1*m))
 	list = append(list, p1, p2, breachP4, breachP3, restored, p5)
