@@ -27,7 +27,7 @@ func printHandover(args []string, getenv func(string) string, now time.Time, std
 		fmt.Fprintf(stderr, "usage: runbot handover [flags]\n\nprints the RUN week's handover summary (markdown); /run handover in the chat shows the same\n\nflags:\n")
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
+	if err := parseInterspersed(fset, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -23,6 +23,14 @@ func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
 
 // run is main with its inputs passed in, so tests can call it.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "help" {
+		// "runbot help" is "runbot -h", and "runbot help handover" is
+		// "runbot handover -h": people type the word as often as the flag.
+		if len(args) > 1 && args[1] != "help" {
+			return run([]string{args[1], "-h"}, getenv, stdout, stderr)
+		}
+		return run([]string{"-h"}, getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintln(stdout, "runbot", version())
 		return 0
@@ -52,7 +60,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
 	demo := fs.Bool("demo", false, "feed a stream of sample alerts, to see the console move")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n       runbot doctor [--config file] [--db file]\n       runbot version\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n"+
+			"       runbot doctor [--config file] [--db file]\n       runbot version\n       runbot help [command]\n\n"+
+			"a command's flags may come before or after its arguments\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\n%s", config.Help())
 	}
@@ -90,6 +100,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses a command's flags wherever they stand among its
+// arguments: "runbot postmortem 12 --config x.yaml" is "runbot postmortem
+// --config x.yaml 12". The flag package stops at the first argument that
+// is not a flag, while people add a flag at the end of the line they just
+// typed. "--" ends the flags; the arguments are then fs.Args().
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	// Parsing "--" alone leaves the flags set and makes the arguments
+	// what fs.Args() returns.
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // newLogger writes cfg's log format at its level. The places that print

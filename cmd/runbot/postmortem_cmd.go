@@ -27,7 +27,7 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 		fmt.Fprintf(stderr, "usage: runbot postmortem [flags] INCIDENT\n\nprints an incident's post-mortem draft (markdown); /postmortem in the chat drafts one\n\nflags:\n")
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
+	if err := parseInterspersed(fset, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
