@@ -337,7 +337,7 @@ func (r *Router) target(ctx context.Context, req Request, args []string, usage s
 // all of them.
 func (r *Router) activeHere(ctx context.Context, req Request, limit int) ([]*incidents.Incident, error) {
 	if req.AnyChannel {
-		return r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: limit})
+		return r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByUrgency: true, Limit: limit})
 	}
 	return r.Incidents.ActiveInChannel(ctx, req.Channel, req.DefaultChannel || req.Channel == "")
 }

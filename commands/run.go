@@ -184,7 +184,7 @@ func (r *Router) list(ctx context.Context, req Request, args []string) Response 
 	if err != nil {
 		return done(nil, err, "")
 	}
-	list, err := r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: size, Offset: (page - 1) * size})
+	list, err := r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{ByUrgency: true, Limit: size, Offset: (page - 1) * size})
 	if err != nil {
 		return done(nil, err, "")
 	}

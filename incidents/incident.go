@@ -170,9 +170,9 @@ type IncidentFilter struct {
 	Priorities []Priority
 	Limit      int // at most this many; zero means the store's default
 	Offset     int
-	// ByDeadline sorts by the next SLA deadline, earliest (so breaches)
-	// first, instead of newest first.
-	ByDeadline bool
+	// ByUrgency lists active incidents only, most urgent first
+	// (CompareUrgency at the store's clock), instead of newest first.
+	ByUrgency bool
 }
 
 // Catalog is what the incident rules need to know about services.

@@ -273,7 +273,7 @@ func statusWord(s bot.Status) (icon, word string) {
 }
 
 func (c *Console) boardData(ctx context.Context) (pageData, error) {
-	active, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{ByDeadline: true, Limit: 200})
+	active, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{ByUrgency: true, Limit: 200})
 	if err != nil {
 		return pageData{}, err
 	}

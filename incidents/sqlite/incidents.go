@@ -547,7 +547,7 @@ const (
 	MaxLimit     = 1000
 )
 
-// FindIncidents lists incidents matching f, newest first or by deadline.
+// FindIncidents lists incidents matching f, newest first or most urgent first.
 func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error) {
 	var where []string
 	var args []any
@@ -568,11 +568,11 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 		}
 	}
 	order := " ORDER BY id DESC"
-	if f.ByDeadline {
-		// Active incidents by their next deadline, breaches (the earliest)
-		// first; those with no deadline left (mitigated) after them.
+	if f.ByUrgency {
 		where = append(where, "state <> 'resolved'")
-		order = " ORDER BY next_due IS NULL, next_due, id"
+		order = urgencyOrder
+		passed := passedBy(s.now())
+		args = append(args, passed, passed)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -585,6 +585,28 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 	q += order + " LIMIT ? OFFSET ?"
 	args = append(args, min(limit, MaxLimit), max(f.Offset, 0))
 	return s.queryIncidents(ctx, q, args...)
+}
+
+// urgencyOrder is incidents.CompareUrgency in SQL, so that a page of the
+// list is read without the whole active set: next_due is NextDeadline,
+// and a deadline is passed when next_due <= passedBy(now) (its two
+// parameters). The ranks: passed deadline 0, restored 3, P1/P2 not
+// restored 1, the rest 2; P1/P2 and breaches by priority, then by time
+// left (none last), priority and number. TestUrgencyOrderAgreesWithTheDomain
+// holds the two definitions together.
+const urgencyOrder = ` ORDER BY
+	CASE WHEN next_due <= ? THEN 0 WHEN state = 'mitigated' THEN 3 WHEN priority <= 2 THEN 1 ELSE 2 END,
+	CASE WHEN next_due <= ? OR (state <> 'mitigated' AND priority <= 2) THEN priority ELSE 0 END,
+	next_due IS NULL, next_due, priority, id`
+
+// passedBy is the latest millisecond a deadline may fall on and have
+// passed at now: before now, strictly, as Incident.SLAAt counts it.
+func passedBy(now time.Time) int64 {
+	ms := now.UnixMilli()
+	if now.Equal(time.UnixMilli(ms)) {
+		return ms - 1
+	}
+	return ms
 }
 
 func (s *IncidentService) queryIncidents(ctx context.Context, q string, args ...any) ([]*incidents.Incident, error) {
