@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -112,17 +113,35 @@ type DocumentPoster interface {
 	PostsDocuments()
 }
 
-// Status is a card's colour, always shown with its word too.
+// Status is a card's colour, always shown with its word too (Card.Word):
+// the domain's incidents.Incident.StatusAt decides both.
 type Status string
 
-// Card statuses.
+// Card statuses, one per colour of incidents.Colour.
 const (
-	StatusOK       Status = "ok"       // green: time left on every target
-	StatusWatch    Status = "watch"    // orange: a target is close
-	StatusBreach   Status = "breach"   // red: a target was missed
+	StatusOK       Status = "ok"       // green: on time
+	StatusWatch    Status = "watch"    // orange: past half of a target, late once, snoozed or flapping
+	StatusBreach   Status = "breach"   // red: a deadline passed, or a P1/P2 not restored
 	StatusRestored Status = "restored" // service restored, not yet resolved
 	StatusResolved Status = "resolved"
 )
+
+// defaultWords say a status when a card carries no word of its own.
+var defaultWords = map[Status]string{StatusOK: "on time", StatusWatch: "watch", StatusBreach: "breach",
+	StatusRestored: "restored", StatusResolved: "resolved"}
+
+// StatusText is the card's status in a word for chat texts, upper-case
+// when red so that it reads as an alarm without its colour.
+func (c *Card) StatusText() string {
+	w := c.Word
+	if w == "" {
+		w = defaultWords[c.Status]
+	}
+	if c.Status == StatusBreach {
+		w = strings.ToUpper(w)
+	}
+	return w
+}
 
 // Card is an incident's root message.
 type Card struct {
@@ -130,6 +149,7 @@ type Card struct {
 	Priority   string
 	State      string
 	Status     Status
+	Word       string // why the colour: breach, urgent, past half, on time...
 	Service    string
 	Title      string
 	Fields     []Field  // deadlines, counts, people

@@ -176,11 +176,12 @@ func (r *Renderer) Card(inc *incidents.Incident) *Card {
 		IncidentID: inc.ID,
 		Priority:   inc.Priority.String(),
 		State:      string(inc.State),
-		Status:     r.status(inc, now),
 		Service:    inc.Service,
 		// The service is shown apart: "[svc] op: error" need not say it twice.
 		Title: strings.TrimPrefix(inc.Title, "["+inc.Service+"] "),
 	}
+	st := inc.StatusAt(now)
+	c.Status, c.Word = cardStatus[st.Colour], st.Word
 	c.Fields = append(c.Fields,
 		Field{"Acknowledge", r.clock(inc.AckDue, inc.AcknowledgedAt, inc.AcknowledgedBy, sla.AckBreached, now)},
 		Field{"Restore", r.clock(inc.RestoreDue, inc.MitigatedAt, inc.MitigatedBy, sla.RestoreBreached, now)})
@@ -227,30 +228,10 @@ func (r *Renderer) Card(inc *incidents.Incident) *Card {
 	return c
 }
 
-// status colours a card: red once a target is missed, orange when less
-// than a quarter of the running target is left, green otherwise.
-func (r *Renderer) status(inc *incidents.Incident, now time.Time) Status {
-	switch {
-	case inc.State == incidents.StateResolved:
-		return StatusResolved
-	case inc.SLAAt(now).AckBreached || inc.SLAAt(now).RestoreBreached:
-		return StatusBreach
-	case inc.State == incidents.StateMitigated:
-		return StatusRestored
-	}
-	due := inc.NextDeadline()
-	if due.IsZero() {
-		return StatusOK
-	}
-	t := r.Policy.Target(inc.Priority)
-	total := t.Restore
-	if inc.AcknowledgedAt.IsZero() {
-		total = t.Ack
-	}
-	if due.Sub(now) < total/4 {
-		return StatusWatch
-	}
-	return StatusOK
+// cardStatus is the card's status for each colour of the domain's rule.
+var cardStatus = map[incidents.Colour]Status{
+	incidents.Red: StatusBreach, incidents.Orange: StatusWatch, incidents.Green: StatusOK,
+	incidents.Blue: StatusRestored, incidents.Grey: StatusResolved,
 }
 
 // clock renders one SLA target: done (by whom, how fast), breached, or
@@ -332,7 +313,7 @@ func TellingLabels(inc *incidents.Incident, maxLabels, maxValues int) []string {
 // cards (notifications, screen readers).
 func cardText(c *Card) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s **%s #%d %s**: %s (%s, %s)", statusIcon(c.Status), c.Priority, c.IncidentID, c.Service, c.Title, c.State, c.Status)
+	fmt.Fprintf(&b, "%s **%s #%d %s**: %s (%s, %s)", statusIcon(c.Status), c.Priority, c.IncidentID, c.Service, c.Title, c.State, c.StatusText())
 	for _, f := range c.Fields {
 		fmt.Fprintf(&b, "\n%s: %s", f.Name, f.Value)
 	}
@@ -348,19 +329,15 @@ func cardText(c *Card) string {
 	return b.String()
 }
 
-// statusIcon pairs a status with a symbol for text renderings.
+// statusIcon pairs a status with a symbol for text renderings, the
+// domain's emoji for its colour.
 func statusIcon(s Status) string {
-	switch s {
-	case StatusBreach:
-		return "🔴"
-	case StatusWatch:
-		return "🟠"
-	case StatusRestored:
-		return "🩹"
-	case StatusResolved:
-		return "✅"
+	for colour, st := range cardStatus {
+		if st == s {
+			return colour.Emoji()
+		}
 	}
-	return "🟢"
+	return incidents.Green.Emoji()
 }
 
 // page is a direct message calling someone about an incident: whole on its

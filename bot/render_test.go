@@ -36,8 +36,8 @@ func field(c *bot.Card, name string) string {
 
 func TestCardShowsDeadlinesInTheTeamsTimezone(t *testing.T) {
 	c := renderer(t0.Add(10 * time.Minute)).Card(incident()) // P2: ack by 09:30 UTC = 10:30 CET
-	if c.Status != bot.StatusOK || field(c, "Acknowledge") != "by 10:30 CET (in 20m)" {
-		t.Fatalf("status %s, acknowledge %q", c.Status, field(c, "Acknowledge"))
+	if field(c, "Acknowledge") != "by 10:30 CET (in 20m)" {
+		t.Fatalf("acknowledge %q", field(c, "Acknowledge"))
 	}
 	if !strings.HasPrefix(field(c, "Restore"), "by 18:00 CET") {
 		t.Fatalf("restore %q", field(c, "Restore"))
@@ -50,18 +50,56 @@ func TestCardShowsDeadlinesInTheTeamsTimezone(t *testing.T) {
 	}
 }
 
+// TestCardColoursSayTheirWord: the card (and so every chat's card) takes
+// the domain's one colour rule, with its word in the text too. An
+// unacknowledged P1 is red on its card, as in the morning check.
 func TestCardColoursSayTheirWord(t *testing.T) {
-	inc := incident()
-	if s := renderer(t0.Add(25 * time.Minute)).Card(inc).Status; s != bot.StatusWatch {
-		t.Fatalf("5m left of a 30m ack target: %s, want watch", s)
+	open := func(p incidents.Priority) *incidents.Incident {
+		inc := incident()
+		if _, err := inc.SetPriority(p, t0, "bob", "", incidents.DefaultPolicy()); err != nil && inc.Priority != p {
+			t.Fatal(err)
+		}
+		return inc
 	}
-	c := renderer(t0.Add(40 * time.Minute)).Card(inc)
-	if c.Status != bot.StatusBreach || !strings.Contains(field(c, "Acknowledge"), "BREACHED") {
-		t.Fatalf("past the ack deadline: %s %q", c.Status, field(c, "Acknowledge"))
+	mitigated := open(incidents.P2)
+	if _, err := mitigated.Mitigate(t0.Add(time.Hour), "bob", ""); err != nil {
+		t.Fatal(err)
 	}
-	m := renderer(t0.Add(40*time.Minute)).Message(&incidents.Intent{Kind: incidents.IntentRoot}, inc)
-	if !strings.Contains(m.Text, "breach") || m.Key != "runbot-incident-42" {
-		t.Fatalf("text fallback %q key %q: the status must be in words too", m.Text, m.Key)
+	resolved := open(incidents.P3)
+	if _, err := resolved.Resolve(t0.Add(time.Hour), "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		inc    *incidents.Incident
+		after  time.Duration
+		status bot.Status
+		word   string
+		text   string
+	}{
+		{"an unacknowledged P1 within its TTA", open(incidents.P1), time.Minute, bot.StatusBreach, "urgent", "🔴 **P1 #42 checkout**: payments failing (open, URGENT)"},
+		{"a P3 just opened", open(incidents.P3), 10 * time.Minute, bot.StatusOK, "on time", "🟢 **P3 #42"},
+		{"a P3 past half of its TTA", open(incidents.P3), 70 * time.Minute, bot.StatusWatch, "past half", "🟠 **P3 #42"},
+		{"a P3 past its TTA", open(incidents.P3), 121 * time.Minute, bot.StatusBreach, "breach", "(open, BREACH)"},
+		{"a restored P2", mitigated, 2 * time.Hour, bot.StatusRestored, "restored", "🩹 **P2 #42"},
+		{"a resolved P3", resolved, 2 * time.Hour, bot.StatusResolved, "resolved", "(resolved, resolved)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := renderer(t0.Add(c.after))
+			card := r.Card(c.inc)
+			if card.Status != c.status || card.Word != c.word {
+				t.Errorf("card %s %q, want %s %q", card.Status, card.Word, c.status, c.word)
+			}
+			m := r.Message(&incidents.Intent{Kind: incidents.IntentRoot}, c.inc)
+			if !strings.Contains(m.Text, c.text) || m.Key != "runbot-incident-42" {
+				t.Errorf("text fallback %q lacks %q (key %q): the status must be in words too", m.Text, c.text, m.Key)
+			}
+		})
+	}
+	breach := renderer(t0.Add(121 * time.Minute)).Card(open(incidents.P3))
+	if !strings.Contains(field(breach, "Acknowledge"), "BREACHED") {
+		t.Errorf("past the ack deadline: %q", field(breach, "Acknowledge"))
 	}
 }
 

@@ -18,9 +18,10 @@ import (
 // maxMessage is the longest post Mattermost takes, in characters.
 const maxMessage = model.PostMessageMaxRunesV2
 
-var statusWord = map[bot.Status]string{
-	bot.StatusOK: "🟢 on time", bot.StatusWatch: "🟠 watch", bot.StatusBreach: "🔴 BREACH",
-	bot.StatusRestored: "🩹 restored", bot.StatusResolved: "✅ resolved",
+// statusEmoji goes before the card's status word, never alone.
+var statusEmoji = map[bot.Status]string{
+	bot.StatusOK: "🟢", bot.StatusWatch: "🟠", bot.StatusBreach: "🔴",
+	bot.StatusRestored: "🩹", bot.StatusResolved: "✅",
 }
 
 var statusColor = map[bot.Status]string{
@@ -107,7 +108,7 @@ func (p *Platform) attachment(c *bot.Card) *model.MessageAttachment {
 	a := &model.MessageAttachment{
 		Fallback: c.Priority + " #" + strconv.FormatInt(c.IncidentID, 10) + " " + c.Service + ": " + c.Title,
 		Color:    statusColor[c.Status],
-		Text:     defuse(strings.TrimSpace(statusWord[c.Status] + " · state **" + c.State + "**")),
+		Text:     defuse(strings.TrimSpace(statusEmoji[c.Status] + " " + c.StatusText() + " · state **" + c.State + "**")),
 	}
 	for _, f := range c.Fields {
 		a.Fields = append(a.Fields, &model.MessageAttachmentField{Title: f.Name, Value: defuse(f.Value), Short: true})

@@ -21,10 +21,11 @@ const (
 // Action ids of the card's buttons, as Slack sends them back.
 const actionPrefix = "runbot:"
 
+// statusEmoji goes before the card's status word, never alone.
 var statusEmoji = map[bot.Status]string{
-	bot.StatusOK: ":large_green_circle: on time", bot.StatusWatch: ":large_orange_circle: watch",
-	bot.StatusBreach: ":red_circle: BREACH", bot.StatusRestored: ":adhesive_bandage: restored",
-	bot.StatusResolved: ":white_check_mark: resolved",
+	bot.StatusOK: ":large_green_circle:", bot.StatusWatch: ":large_orange_circle:",
+	bot.StatusBreach: ":red_circle:", bot.StatusRestored: ":adhesive_bandage:",
+	bot.StatusResolved: ":white_check_mark:",
 }
 
 // render builds the Slack message: Block Kit for a card, mrkdwn text for
@@ -90,7 +91,7 @@ func plain(s string) *slack.TextBlockObject {
 func cardBlocks(c *bot.Card, mentions string) []slack.Block {
 	var blocks []slack.Block
 	title := fmt.Sprintf("%s*%s #%d %s*: %s\n%s · state *%s*", mentions, c.Priority, c.IncidentID, escape(c.Service), escape(c.Title),
-		statusEmoji[c.Status], c.State)
+		statusEmoji[c.Status]+" "+c.StatusText(), c.State)
 	blocks = append(blocks, slack.NewSectionBlock(md(title), nil, nil))
 	var fields []*slack.TextBlockObject
 	for _, f := range c.Fields {
