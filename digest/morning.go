@@ -77,7 +77,7 @@ type MorningInput struct {
 type Morning struct {
 	At        time.Time       // Now, in the input's Location: Markdown renders times there
 	Since     time.Time       // in the input's Location too
-	Services  []ServiceStatus // red, then orange, then green; alphabetical within a colour
+	Services  []ServiceStatus // red, then orange, then green; by their most urgent active incident within a colour, then by name
 	Overnight []string        // what happened since Since, in time order
 	Counts    map[Colour]int  // services per colour; all three keys present
 }
@@ -93,13 +93,15 @@ type finding struct {
 
 // MorningCheck colours every service by its worst finding.
 //
-// Red: an active P1 or P2 that is not mitigated, or an active incident with
-// any SLA breach (met late or overdue; an unacknowledged incident past its
-// TTA target is such a breach). Orange: an active P3-P5 that is not
-// mitigated, an active incident at or past 75% of the target it is now
-// running against (TTA while unacknowledged, else TRS while not restored),
-// a mitigated incident not yet resolved, an incident resolved at source
-// since Since, a flapping fingerprint, an incident snoozed until after Now.
+// An active incident colours its service as the board colours it
+// (incidents.Incident.StatusAt, the one rule): red for a passed deadline or
+// a P1/P2 not restored; orange for one flapping, snoozed, late once, or
+// past half of the target it runs against; a restored one not yet resolved
+// is orange too (to watch: the cause is not dealt with); green otherwise.
+// Beside the incidents, the night: an incident resolved at source since
+// Since and a flapping fingerprint make their service orange, even when
+// their incidents are closed. Green services with an active incident still
+// list it.
 //
 // A snooze mutes reminders, not this check: a snoozed breach stays red.
 // A flapping fingerprint is attributed through the incidents that carry
@@ -114,11 +116,17 @@ func MorningCheck(in MorningInput) Morning {
 		byService[svc] = append(byService[svc], finding{colour: c, priority: inc.Priority, id: inc.ID,
 			ids: []int64{inc.ID}, text: fmt.Sprintf(format, args...)})
 	}
+	lead := map[string]*incidents.Incident{} // each service's most urgent active incident
 	for _, inc := range incs {
 		if inc.State.Active() {
-			activeFindings(inc, in.Now, in.Policy, add)
+			inc = asNoted(inc, in)
+			c := activeFindings(inc, in.Now, add)
 			if until, ok := in.Snoozed[inc.ID]; ok && until.After(in.Now) {
-				add(inc, Orange, "#%d snoozed until %s: %s", inc.ID, clock(until, in.Now, loc), inc.Title)
+				add(inc, c, "#%d snoozed until %s: %s", inc.ID, clock(until, in.Now, loc), inc.Title)
+			}
+			svc := serviceName(inc.Service)
+			if l := lead[svc]; l == nil || incidents.CompareUrgency(inc, l, in.Now) < 0 {
+				lead[svc] = inc
 			}
 		}
 		if at, ok := lastSourceResolved(inc, in.Since, in.Now); ok {
@@ -147,9 +155,21 @@ func MorningCheck(in MorningInput) Morning {
 		m.Services = append(m.Services, st)
 		m.Counts[st.Colour]++
 	}
+	// As the board: most urgent first within a colour, not by name.
 	slices.SortFunc(m.Services, func(a, b ServiceStatus) int {
 		if d := b.Colour.rank() - a.Colour.rank(); d != 0 {
 			return d
+		}
+		la, lb := lead[a.Service], lead[b.Service]
+		switch {
+		case la != nil && lb != nil:
+			if c := incidents.CompareUrgency(la, lb, in.Now); c != 0 {
+				return c
+			}
+		case la != nil:
+			return -1
+		case lb != nil:
+			return 1
 		}
 		return strings.Compare(a.Service, b.Service)
 	})
@@ -180,19 +200,43 @@ func mergeIncidents(lists ...[]*incidents.Incident) []*incidents.Incident {
 	return out
 }
 
-// activeFindings states where an active incident stands: one status line
-// always, then any breach, then an approaching deadline.
-func activeFindings(inc *incidents.Incident, now time.Time, p incidents.Policy, add func(*incidents.Incident, Colour, string, ...any)) {
-	inc = withDues(inc, p)
+// asNoted is the incident with what the input says of it that a list
+// query may not carry: its deadlines (filled from the policy when
+// missing) and its snooze and flapping, so that its status is the one
+// the board shows.
+func asNoted(inc *incidents.Incident, in MorningInput) *incidents.Incident {
+	c := *withDues(inc, in.Policy)
+	if until, ok := in.Snoozed[inc.ID]; ok && until.After(c.SnoozedUntil) {
+		c.SnoozedUntil = until
+	}
+	if in.Flapping[inc.Fingerprint] && c.FlappingSince.IsZero() {
+		c.FlappingSince = in.Now
+	}
+	return &c
+}
+
+// morningColour is an incident's status colour in the check's three: a
+// restored incident is still to watch until it is resolved.
+func morningColour(c incidents.Colour) Colour {
+	switch c {
+	case incidents.Red:
+		return Red
+	case incidents.Orange, incidents.Blue:
+		return Orange
+	}
+	return Green
+}
+
+// activeFindings states where an active incident stands, every line in
+// the incident's one colour: a status line always, then any breach, then
+// the share of the running target used once past half.
+func activeFindings(inc *incidents.Incident, now time.Time, add func(*incidents.Incident, Colour, string, ...any)) Colour {
+	c := morningColour(inc.StatusAt(now).Colour)
 	switch inc.State {
 	case incidents.StateMitigated:
-		add(inc, Orange, "#%d %s mitigated %s ago, not resolved: %s", inc.ID, inc.Priority,
+		add(inc, c, "#%d %s mitigated %s ago, not resolved: %s", inc.ID, inc.Priority,
 			incidents.FormatDuration(now.Sub(inc.MitigatedAt)), inc.Title)
 	default:
-		c := Orange
-		if inc.Priority == incidents.P1 || inc.Priority == incidents.P2 {
-			c = Red
-		}
 		add(inc, c, "#%d %s %s: %s", inc.ID, inc.Priority, inc.State, inc.Title)
 	}
 
@@ -200,45 +244,45 @@ func activeFindings(inc *incidents.Incident, now time.Time, p incidents.Policy, 
 	ackTarget, restoreTarget := inc.AckDue.Sub(inc.OpenedAt), inc.RestoreDue.Sub(inc.OpenedAt)
 	switch {
 	case s.AckBreached && inc.AcknowledgedAt.IsZero():
-		add(inc, Red, "#%d TTA breached by %s (target %s)", inc.ID,
+		add(inc, c, "#%d TTA breached by %s (target %s)", inc.ID,
 			incidents.FormatDuration(now.Sub(inc.AckDue)), incidents.FormatDuration(ackTarget))
 	case s.AckBreached:
-		add(inc, Red, "#%d TTA breached: acknowledged after %s (target %s)", inc.ID,
+		add(inc, c, "#%d TTA breached: acknowledged after %s (target %s)", inc.ID,
 			incidents.FormatDuration(inc.AcknowledgedAt.Sub(inc.OpenedAt)), incidents.FormatDuration(ackTarget))
 	}
 	switch {
 	case s.RestoreBreached && inc.MitigatedAt.IsZero():
-		add(inc, Red, "#%d TRS breached by %s (target %s)", inc.ID,
+		add(inc, c, "#%d TRS breached by %s (target %s)", inc.ID,
 			incidents.FormatDuration(now.Sub(inc.RestoreDue)), incidents.FormatDuration(restoreTarget))
 	case s.RestoreBreached:
-		add(inc, Red, "#%d TRS breached: restored after %s (target %s)", inc.ID,
+		add(inc, c, "#%d TRS breached: restored after %s (target %s)", inc.ID,
 			incidents.FormatDuration(inc.MitigatedAt.Sub(inc.OpenedAt)), incidents.FormatDuration(restoreTarget))
 	}
 
 	elapsed := now.Sub(inc.OpenedAt)
 	switch {
 	case inc.AcknowledgedAt.IsZero():
-		if pct, ok := nearly(elapsed, ackTarget); ok && !s.AckBreached {
-			add(inc, Orange, "#%d unacknowledged for %s: %d%% of the %s TTA target", inc.ID,
+		if pct, ok := pastHalf(elapsed, ackTarget); ok && !s.AckBreached {
+			add(inc, c, "#%d unacknowledged for %s: %d%% of the %s TTA target", inc.ID,
 				incidents.FormatDuration(elapsed), pct, incidents.FormatDuration(ackTarget))
 		}
 	case inc.MitigatedAt.IsZero():
-		if pct, ok := nearly(elapsed, restoreTarget); ok && !s.RestoreBreached {
-			add(inc, Orange, "#%d not restored after %s: %d%% of the %s TRS target", inc.ID,
+		if pct, ok := pastHalf(elapsed, restoreTarget); ok && !s.RestoreBreached {
+			add(inc, c, "#%d not restored after %s: %d%% of the %s TRS target", inc.ID,
 				incidents.FormatDuration(elapsed), pct, incidents.FormatDuration(restoreTarget))
 		}
 	}
+	return c
 }
 
-// nearly reports whether elapsed is at or past 75% of target, the last
-// restore reminder of the default policy: from there on the deadline is
-// a matter for the morning, not for later in the day.
-func nearly(elapsed, target time.Duration) (pct int, ok bool) {
+// pastHalf reports whether elapsed is at or past half of target, where
+// the status turns orange: the line says how far.
+func pastHalf(elapsed, target time.Duration) (pct int, ok bool) {
 	if target <= 0 {
 		return 0, false
 	}
 	pct = int(elapsed * 100 / target)
-	return pct, elapsed*100 >= target*75
+	return pct, elapsed*2 >= target
 }
 
 // lastSourceResolved finds the latest "resolved at source" in the window:
@@ -401,8 +445,9 @@ func clock(t, now time.Time, loc *time.Location) string {
 }
 
 // Markdown renders the check compactly for a chat channel: counts, the
-// red and orange services with their reasons, the green ones on one line,
-// then the night. Each colour is written as a word next to its emoji.
+// services with something to tell (red, orange, green with an incident on
+// time) and their reasons, the quiet green ones on one line, then the
+// night. Each colour is written as a word next to its emoji.
 func (m Morning) Markdown() string {
 	loc := m.At.Location()
 	var b strings.Builder
@@ -411,7 +456,7 @@ func (m Morning) Markdown() string {
 		Red.emoji(), m.Counts[Red], Orange.emoji(), m.Counts[Orange], Green.emoji(), m.Counts[Green])
 	var green []string
 	for _, s := range m.Services {
-		if s.Colour == Green {
+		if s.Colour == Green && len(s.Reasons) == 0 {
 			green = append(green, s.Service)
 			continue
 		}

@@ -42,11 +42,12 @@ func scriptedNight(t *testing.T) (digest.MorningInput, *scene) {
 	s.ok(bill)(bill.Resolve(s.at(24, 7, 45), "carol", "job rerun"))
 
 	// search #7: P3 opened 06:54, unacknowledged. At 08:30 it has waited
-	// 1h36m = 96m of the 120m TTA target = 80% (>= 75%, < 100%).
+	// 1h36m = 96m of the 120m TTA target = 80% (past half, < 100%).
 	search := s.open(7, "search", "search-latency", "search latency above 2s", incidents.P3, s.at(24, 6, 54))
 
 	// checkout #12: P2 opened 07:50, acknowledged 08:00 (TTA 10m, within
-	// 30m); not mitigated. 40m of the 8h TRS target is 8%: only the P2 counts.
+	// 30m); not mitigated. 40m of the 8h TRS target is 8%: a P2 not restored
+	// is red however much time is left.
 	co := s.open(12, "checkout", "checkout-5xx", "checkout 502s", incidents.P2, s.at(24, 7, 50))
 	s.ok(co)(co.Acknowledge(s.at(24, 8, 0), "bob"))
 
@@ -67,23 +68,26 @@ func TestMorningCheckScriptedNight(t *testing.T) {
 	in, _ := scriptedNight(t)
 	m := digest.MorningCheck(in)
 
+	// Within a colour, services go as the board orders their most urgent
+	// incident (a breach, then P1/P2 not restored, then time left), and
+	// those without an active one after, by name.
 	want := []digest.ServiceStatus{
-		{Service: "checkout", Colour: digest.Red, Incidents: []int64{12}, Reasons: []string{
-			"#12 P2 acknowledged: checkout 502s",
-		}},
 		{Service: "payments", Colour: digest.Red, Incidents: []int64{40}, Reasons: []string{
 			"#40 P4 open: card tokenisation slow",
 			"#40 TTA breached by 1h30m (target 8h00m)", // 08:30 - 07:00
+		}},
+		{Service: "checkout", Colour: digest.Red, Incidents: []int64{12}, Reasons: []string{
+			"#12 P2 acknowledged: checkout 502s",
+		}},
+		{Service: "search", Colour: digest.Orange, Incidents: []int64{7}, Reasons: []string{
+			"#7 P3 open: search latency above 2s",
+			"#7 unacknowledged for 1h36m: 80% of the 2h00m TTA target",
 		}},
 		{Service: "auth", Colour: digest.Orange, Incidents: []int64{20, 21}, Reasons: []string{
 			"#20, #21 flapping (fingerprint auth-token-refresh): token refresh errors",
 		}},
 		{Service: "billing", Colour: digest.Orange, Incidents: []int64{31}, Reasons: []string{
 			"#31 P3 fired and resolved at source overnight (opened 02:00, resolved at source 02:20): invoice job failed",
-		}},
-		{Service: "search", Colour: digest.Orange, Incidents: []int64{7}, Reasons: []string{
-			"#7 P3 open: search latency above 2s",
-			"#7 unacknowledged for 1h36m: 80% of the 2h00m TTA target",
 		}},
 		{Service: "inventory", Colour: digest.Green},
 		{Service: "notifications", Colour: digest.Green},
@@ -155,9 +159,9 @@ func TestMorningMarkdown(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}
 	}
-	// Red before orange before green, alphabetical within a colour.
+	// Red before orange before green, most urgent first within a colour.
 	last := -1
-	for _, svc := range []string{"**checkout**", "**payments**", "**auth**", "**billing**", "**search**", "All well", "**Overnight**"} {
+	for _, svc := range []string{"**payments**", "**checkout**", "**search**", "**auth**", "**billing**", "All well", "**Overnight**"} {
 		i := strings.Index(md, svc)
 		if i <= last {
 			t.Errorf("%s is out of order in:\n%s", svc, md)
@@ -200,24 +204,31 @@ func TestMorningRules(t *testing.T) {
 				return inc
 			},
 			reasons: []string{"#1 P1 mitigated 1h00m ago, not resolved: down"}},
-		{name: "a target met late keeps an active incident red", colour: digest.Red,
+		{name: "a target met late on a restored incident is orange: the outage is over", colour: digest.Orange,
 			inc: func() *incidents.Incident {
 				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(23, 20, 0))
 				s.ok(inc)(inc.Mitigate(s.at(23, 23, 0), "bob", "")) // acknowledged at 3h, target 2h
 				return inc
 			},
 			reasons: []string{"#1 P3 mitigated 9h30m ago, not resolved: slow", "#1 TTA breached: acknowledged after 3h00m (target 2h00m)"}},
-		{name: "TRS at exactly 75% is orange with a reason", colour: digest.Orange,
+		{name: "a target met late on an unrestored P3 is orange", colour: digest.Orange,
 			inc: func() *incidents.Incident {
-				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(23, 14, 30)) // 18h of 24h at 08:30
-				s.ok(inc)(inc.Acknowledge(s.at(23, 15, 0), "bob"))
+				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(24, 4, 0))
+				s.ok(inc)(inc.Acknowledge(s.at(24, 6, 30), "bob")) // 2h30m, target 2h
 				return inc
 			},
-			reasons: []string{"#1 P3 acknowledged: slow", "#1 not restored after 18h00m: 75% of the 1d00h TRS target"}},
-		{name: "TRS at 74% has no deadline reason", colour: digest.Orange,
+			reasons: []string{"#1 P3 acknowledged: slow", "#1 TTA breached: acknowledged after 2h30m (target 2h00m)"}},
+		{name: "TRS at exactly half is orange with a reason", colour: digest.Orange,
 			inc: func() *incidents.Incident {
-				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(23, 14, 45)) // 17h45m of 24h = 73.9%
-				s.ok(inc)(inc.Acknowledge(s.at(23, 15, 0), "bob"))
+				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(23, 20, 30)) // 12h of 24h at 08:30
+				s.ok(inc)(inc.Acknowledge(s.at(23, 21, 0), "bob"))
+				return inc
+			},
+			reasons: []string{"#1 P3 acknowledged: slow", "#1 not restored after 12h00m: 50% of the 1d00h TRS target"}},
+		{name: "a P3 before half of its TRS is green, listed", colour: digest.Green,
+			inc: func() *incidents.Incident {
+				inc := s.open(1, "svc", "fp", "slow", incidents.P3, s.at(23, 20, 45)) // 11h45m of 24h = 49%
+				s.ok(inc)(inc.Acknowledge(s.at(23, 21, 0), "bob"))
 				return inc
 			},
 			reasons: []string{"#1 P3 acknowledged: slow"}},
@@ -232,7 +243,7 @@ func TestMorningRules(t *testing.T) {
 			inc:     func() *incidents.Incident { return s.open(1, "svc", "fp", "noise", incidents.P5, s.at(24, 8, 0)) },
 			snoozed: map[int64]time.Time{1: s.at(24, 12, 0)},
 			reasons: []string{"#1 P5 open: noise", "#1 snoozed until 12:00: noise"}},
-		{name: "an expired snooze says nothing", colour: digest.Orange,
+		{name: "an expired snooze says nothing", colour: digest.Green,
 			inc:     func() *incidents.Incident { return s.open(1, "svc", "fp", "noise", incidents.P5, s.at(24, 8, 0)) },
 			snoozed: map[int64]time.Time{1: s.at(24, 8, 15)},
 			reasons: []string{"#1 P5 open: noise"}},
@@ -253,8 +264,16 @@ func TestMorningRules(t *testing.T) {
 				s.sourceResolved(inc, s.at(24, 3, 5))
 				return inc
 			},
-			reasons: []string{"#1 P4 open: blip",
+			reasons: []string{"#1 P4 open: blip", "#1 unacknowledged for 5h30m: 68% of the 8h00m TTA target",
 				"#1 P4 fired and resolved at source overnight (opened 03:00, resolved at source 03:05): blip"}},
+		{name: "a fresh P4 resolved at source overnight is orange for the night", colour: digest.Orange,
+			inc: func() *incidents.Incident {
+				inc := s.open(1, "svc", "fp", "blip", incidents.P4, s.at(24, 8, 0))
+				s.sourceResolved(inc, s.at(24, 8, 5))
+				return inc
+			},
+			reasons: []string{"#1 P4 open: blip",
+				"#1 P4 fired and resolved at source overnight (opened 08:00, resolved at source 08:05): blip"}},
 		{name: "a flapping fingerprint of another service does not colour this one", colour: digest.Green,
 			flapping: map[string]bool{"other": true},
 			inc: func() *incidents.Incident {
@@ -262,7 +281,7 @@ func TestMorningRules(t *testing.T) {
 				s.ok(inc)(inc.Resolve(s.at(24, 3, 5), "bob", ""))
 				return inc
 			}},
-		{name: "an incident without deadlines is not breached", colour: digest.Orange,
+		{name: "an incident without deadlines is not breached", colour: digest.Green,
 			inc: func() *incidents.Incident {
 				return &incidents.Incident{ID: 1, Service: "svc", Title: "imported", Priority: incidents.P3,
 					State: incidents.StateOpen, OpenedAt: s.at(24, 8, 20)}
@@ -291,10 +310,10 @@ func TestMorningRules(t *testing.T) {
 
 // Within a service an incident's lines stay together, the incident with
 // the worst finding first, then by priority: a breached P4 comes before a
-// P2 that is only mitigated, which comes before an open P3.
+// P2 that is only mitigated, which comes before an open P3 on time.
 func TestMorningReasonOrder(t *testing.T) {
 	s := newScene(t)
-	p3 := s.open(1, "svc", "a", "slow pages", incidents.P3, s.at(24, 8, 0))     // orange
+	p3 := s.open(1, "svc", "a", "slow pages", incidents.P3, s.at(24, 8, 0))     // green: 25% of its TTA
 	p4 := s.open(2, "svc", "b", "queue backlog", incidents.P4, s.at(23, 20, 0)) // TTA due 04:00: red
 	p2 := s.open(3, "svc", "c", "errors", incidents.P2, s.at(24, 7, 0))         // mitigated: orange
 	s.ok(p2)(p2.Mitigate(s.at(24, 7, 10), "bob", ""))
@@ -332,6 +351,48 @@ func TestMorningUnattributedAndEmpty(t *testing.T) {
 	for _, want := range []string{"🔴 0 red · 🟠 0 orange · 🟢 0 green", "No services known.", "Nothing happened."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("empty markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestMorningColoursAsTheBoard: for every incident, the colour its service
+// takes from it alone is the board's colour (restored counts as orange:
+// not yet resolved), and a red list goes by urgency, not by name.
+func TestMorningColoursAsTheBoard(t *testing.T) {
+	s := newScene(t)
+	now := s.at(24, 8, 30)
+	zulu := s.open(1, "zulu", "a", "down", incidents.P1, s.at(24, 8, 25))    // unacknowledged P1: red
+	alpha := s.open(2, "alpha", "b", "errors", incidents.P2, s.at(24, 8, 0)) // acknowledged P2: red
+	s.ok(alpha)(alpha.Acknowledge(s.at(24, 8, 5), "bob"))
+	mid := s.open(3, "mid", "c", "backlog", incidents.P4, s.at(23, 20, 0)) // TTA passed at 04:00: red
+	quiet := s.open(4, "quiet", "d", "slow", incidents.P3, s.at(24, 8, 20)) // on time: green
+	fixed := s.open(5, "fixed", "e", "gone", incidents.P2, s.at(24, 7, 0))  // restored: orange
+	s.ok(fixed)(fixed.Mitigate(s.at(24, 7, 30), "bob", ""))
+	all := []*incidents.Incident{zulu, alpha, mid, quiet, fixed}
+	m := digest.MorningCheck(digest.MorningInput{Now: now, Since: s.at(23, 18, 0), Location: s.loc, Policy: s.pol,
+		Active: all, Services: []string{"empty"}})
+
+	morning := map[incidents.Colour]digest.Colour{incidents.Red: digest.Red, incidents.Orange: digest.Orange,
+		incidents.Green: digest.Green, incidents.Blue: digest.Orange}
+	var got []string
+	for _, st := range m.Services {
+		got = append(got, st.Service)
+		for _, inc := range all {
+			if inc.Service == st.Service {
+				if want := morning[inc.StatusAt(now).Colour]; st.Colour != want {
+					t.Errorf("%s is %s in the morning check, %s on the board", st.Service, st.Colour, inc.StatusAt(now).Colour)
+				}
+			}
+		}
+	}
+	if want := []string{"mid", "zulu", "alpha", "fixed", "quiet", "empty"}; !slices.Equal(got, want) {
+		t.Errorf("services %v, want %v", got, want)
+	}
+
+	md := m.Markdown()
+	for _, want := range []string{"🟢 green · **quiet**\n- #4 P3 open: slow\n", "🟢 green · All well: empty\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
 }
