@@ -364,7 +364,7 @@ func TestMorningColoursAsTheBoard(t *testing.T) {
 	zulu := s.open(1, "zulu", "a", "down", incidents.P1, s.at(24, 8, 25))    // unacknowledged P1: red
 	alpha := s.open(2, "alpha", "b", "errors", incidents.P2, s.at(24, 8, 0)) // acknowledged P2: red
 	s.ok(alpha)(alpha.Acknowledge(s.at(24, 8, 5), "bob"))
-	mid := s.open(3, "mid", "c", "backlog", incidents.P4, s.at(23, 20, 0)) // TTA passed at 04:00: red
+	mid := s.open(3, "mid", "c", "backlog", incidents.P4, s.at(23, 20, 0))  // TTA passed at 04:00: red
 	quiet := s.open(4, "quiet", "d", "slow", incidents.P3, s.at(24, 8, 20)) // on time: green
 	fixed := s.open(5, "fixed", "e", "gone", incidents.P2, s.at(24, 7, 0))  // restored: orange
 	s.ok(fixed)(fixed.Mitigate(s.at(24, 7, 30), "bob", ""))
