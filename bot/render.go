@@ -118,7 +118,7 @@ func (r *Renderer) Storm(st *incidents.Storm, channel string) Message {
 	if r.PublicURL != "" {
 		board = strings.TrimRight(r.PublicURL, "/") + "/"
 	}
-	fmt.Fprintf(&b, "\nevery incident has its page on %s; /incidents lists them by time left", board)
+	fmt.Fprintf(&b, "\nevery incident has its page on %s; /incidents lists them most urgent first", board)
 	return Message{Key: StormKey(st.ID), Text: b.String()}
 }
 

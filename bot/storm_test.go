@@ -26,7 +26,7 @@ func TestStormRootReadsAsTheStormIsNow(t *testing.T) {
 	want := "🌩️ **storm in #payments**: 37 incidents opened since 10:00 CET — newest: #312 P3 checkout: [checkout] paying: card declined\n" +
 		"P1: #305 checkout (open), 2 more\n" +
 		"27 of them are told in this thread (25 not yet acknowledged)\n" +
-		"every incident has its page on https://runbot.example.com/; /incidents lists them by time left"
+		"every incident has its page on https://runbot.example.com/; /incidents lists them most urgent first"
 	if m.Key != "runbot-storm-4" || m.Text != want {
 		t.Fatalf("storm root %q:\n%s\nwant:\n%s", m.Key, m.Text, want)
 	}

@@ -122,7 +122,7 @@ func (r *Router) commands() []command {
 		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
 		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},
 		{name: "triage", usage: triageUsage, summary: "open asks from other teams in the team channels, oldest first", run: (*Router).triage},
-		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, by time left on their SLA", run: (*Router).list},
+		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, most urgent first", run: (*Router).list},
 		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},
 		{name: "help", usage: "/runbot help [command]", summary: "this help", run: (*Router).help},
 	}

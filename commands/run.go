@@ -196,18 +196,14 @@ func (r *Router) list(ctx context.Context, req Request, args []string) Response 
 		return Response{Text: fmt.Sprintf("there are %d pages of active incidents; /incidents %d is the last", pages, pages), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	now := r.now()
-	lines := []string{fmt.Sprintf("%d active %s, by time left (page %d of %d):", total, incidents.Plural(total, "incident", "incidents"), page, pages)}
+	lines := []string{fmt.Sprintf("%d active %s, most urgent first (page %d of %d):", total, incidents.Plural(total, "incident", "incidents"), page, pages)}
 	for _, inc := range list {
-		word := "ok"
-		switch s := inc.SLAAt(now); {
-		case s.AckBreached || s.RestoreBreached:
-			word = "🔴 BREACH"
-		case inc.State == incidents.StateMitigated:
-			word = "🩹 restored"
-		default:
-			word = "🟢 on time"
+		st := inc.StatusAt(now)
+		word := st.Word
+		if st.Colour == incidents.Red {
+			word = strings.ToUpper(word) // an alarm without its colour too
 		}
-		lines = append(lines, fmt.Sprintf("%s #%d %s %s (%s): %s — %s", word, inc.ID, inc.Priority, inc.Service, inc.State, inc.Title, inc.Countdown(now, r.Policy)))
+		lines = append(lines, fmt.Sprintf("%s %s #%d %s %s (%s): %s — %s", st.Colour.Emoji(), word, inc.ID, inc.Priority, inc.Service, inc.State, inc.Title, inc.Countdown(now, r.Policy)))
 	}
 	if page < pages {
 		lines = append(lines, fmt.Sprintf("more: /incidents %d", page+1))
