@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,12 +57,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 // the bot until ctx ends. It takes ctx, not signals, so that a test runs
 // the binary's whole start-up and stops it.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	return serveWith(ctx, args, getenv, stderr, Deps{})
+}
+
+// serveWith is serve with some of Run's dependencies given: tests set
+// the demo's pace and learn the address.
+func serveWith(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, base Deps) int {
 	fs := flag.NewFlagSet("runbot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
 	fs.String("db", "", "SQLite database `file` (default runbot.db; env RUNBOT_DB)")
 	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
-	demo := fs.Bool("demo", false, "feed a stream of sample alerts, to see the console move")
+	demo := fs.Bool("demo", false, "tell a two-minute story of sample alerts, in a database of its own removed at exit (never runbot.db)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n"+
 			"       runbot doctor [--config file] [--db file]\n       runbot version\n       runbot help [command]\n\n"+
@@ -94,8 +104,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return 2
 	}
 
+	var demoDir string
+	if *demo {
+		// The demo's story goes in a database of its own, gone when it
+		// stops: sample incidents must never mix with a team's real ones
+		// in runbot.db, and a second demo starts its story afresh.
+		if demoDir, err = os.MkdirTemp("", "runbot-demo-"); err != nil {
+			fmt.Fprintln(stderr, "runbot: creating the demo's database:", err)
+			return 1
+		}
+		defer os.RemoveAll(demoDir)
+		cfg.DB = filepath.Join(demoDir, "runbot-demo.db")
+		// Two minutes of story would otherwise tell no repeat at all.
+		cfg.Policy.RepeatNotice = min(cfg.Policy.RepeatNotice, 20*time.Second)
+	}
+
 	logger := newLogger(cfg, stderr)
-	if err := Run(ctx, cfg, Deps{Logger: logger, Demo: *demo}); err != nil {
+	if *demo {
+		logger.Info("demo: a database of its own, removed when runbot stops; no runbot.db is read or written", "operation", "starting the demo",
+			"db", cfg.DB)
+	}
+	deps := base
+	deps.Logger, deps.Demo = logger, *demo
+	ready := base.Ready
+	deps.Ready = func(a net.Addr) {
+		logger.Info("console ready: open "+consoleURL(cfg.PublicURL, a)+" in a browser", "operation", "starting")
+		if ready != nil {
+			ready(a)
+		}
+	}
+	if err := Run(ctx, cfg, deps); err != nil {
 		logger.Error("runbot stopped", "operation", "running runbot", "error", err)
 		return 1
 	}
@@ -160,4 +198,22 @@ func version() string {
 		}
 	}
 	return v
+}
+
+// consoleURL is the address to open the console at: the public URL when
+// one is set, else the listening address, with 127.0.0.1 for one that
+// listens on every interface (a browser cannot open 0.0.0.0 everywhere).
+func consoleURL(publicURL string, addr net.Addr) string {
+	if publicURL != "" {
+		return redact.URL(strings.TrimRight(publicURL, "/")) + "/"
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String() + "/"
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port)) + "/"
 }
