@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // Name is the platform name pages to the webhook carry in the outbox.
@@ -78,7 +80,7 @@ func (w *Webhook) Direct(ctx context.Context, user string, m bot.Message) (strin
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))
 	if err != nil {
-		return "", bot.Permanent(fmt.Errorf("building page request: %w", err))
+		return "", bot.Permanent(fmt.Errorf("building page request: %w", withoutURL(err)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range w.Headers {
@@ -90,7 +92,7 @@ func (w *Webhook) Direct(ctx context.Context, user string, m bot.Message) (strin
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("posting page: %w", err)
+		return "", fmt.Errorf("posting page to %s: %w", redact.URL(req.URL.Scheme+"://"+req.URL.Host), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -105,6 +107,17 @@ func (w *Webhook) Direct(ctx context.Context, user string, m bot.Message) (strin
 		return "", bot.Permanent(fmt.Errorf("posting page: the webhook refused it: %s %s", resp.Status, bytes.TrimSpace(reply)))
 	}
 	return "", fmt.Errorf("posting page: %s %s", resp.Status, bytes.TrimSpace(reply))
+}
+
+// withoutURL is the cause of a *url.Error without the URL it quotes: a
+// webhook's path and query are often its only secret, and the error is
+// logged and shown in the console. The cause keeps telling a timeout.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // plain drops the chat's bold markers: a gateway reads the text out or

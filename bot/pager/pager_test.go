@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,41 @@ func TestWebhookAnswers(t *testing.T) {
 	}
 	if _, err := w.Post(context.Background(), "", m); !errors.As(err, &perm) {
 		t.Fatalf("a post to the pager: %v, want a permanent refusal", err)
+	}
+}
+
+// TestFailedPageHidesTheWebhook: a webhook's path and query are often its
+// only secret, and the error of a page that did not go is logged and
+// shown. It names the host and keeps the cause.
+func TestFailedPageHidesTheWebhook(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	host := srv.Listener.Addr().String()
+	srv.Close() // nothing listens there any more
+	w := &Webhook{URL: "http://hookuser:HookPass-1@" + host + "/page/HookPath-2?token=HookTok-3"}
+	_, err := w.Direct(context.Background(), "carol", bot.Message{Text: "P1"})
+	if err == nil {
+		t.Fatal("a page to a closed port went")
+	}
+	for _, secret := range []string{"HookPass-1", "HookPath-2", "HookTok-3", "hookuser"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows %s: %v", secret, err)
+		}
+	}
+	if want := "posting page to http://" + host + ": "; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("error %q, want it to start with %q and keep the cause", err, want)
+	}
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer slow.Close()
+	defer close(release)
+	w = &Webhook{URL: slow.URL + "/page/HookPath-2", Client: &http.Client{Timeout: 50 * time.Millisecond}}
+	_, err = w.Direct(context.Background(), "carol", bot.Message{Text: "P1"})
+	if err == nil || strings.Contains(err.Error(), "HookPath-2") || !strings.Contains(err.Error(), "Client.Timeout exceeded") {
+		t.Errorf("a timeout: %v, want the cause without the path", err)
+	}
+	var timeout interface{ Timeout() bool }
+	if !errors.As(err, &timeout) || !timeout.Timeout() {
+		t.Errorf("a timeout: %v no longer tells it timed out", err)
 	}
 }
