@@ -35,12 +35,53 @@ func Normalize(s string) string {
 	return s
 }
 
+// normalizeOnce runs each rule once. A rule's regular expression only runs
+// on a string that has what every match of it needs (mightHold): most
+// messages have no address or timestamp, and the regular expressions were
+// most of the cost of reading a log line.
 func normalizeOnce(s string) string {
-	s = timestampRE.ReplaceAllString(s, "<ts>")
-	s = uuidRE.ReplaceAllString(s, "<uuid>")
-	s = ipv4RE.ReplaceAllString(s, "<ip>")
-	s = replaceIPv6(s)
+	if mightHoldTimestamp(s) {
+		s = timestampRE.ReplaceAllString(s, "<ts>")
+	}
+	if strings.Count(s, "-") >= 4 {
+		s = uuidRE.ReplaceAllString(s, "<uuid>")
+	}
+	if strings.Count(s, ".") >= 3 {
+		s = ipv4RE.ReplaceAllString(s, "<ip>")
+	}
+	if mightHoldIPv6(s) {
+		s = replaceIPv6(s)
+	}
 	return normalizeWords(s)
+}
+
+// mightHoldTimestamp reports whether s has two digits, a '-' or ':' and two
+// digits in a row, which every match of timestampRE has.
+func mightHoldTimestamp(s string) bool {
+	for i := 2; i+2 < len(s); i++ {
+		if (s[i] == ':' || s[i] == '-') && isDigit(s[i-2]) && isDigit(s[i-1]) && isDigit(s[i+1]) && isDigit(s[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// mightHoldIPv6 reports whether s has two colons with at most four hex
+// digits between them, which every match of ipv6RE has.
+func mightHoldIPv6(s string) bool {
+	last := -1
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == ':':
+			if last >= 0 {
+				return true
+			}
+			last = i
+		case last >= 0 && (i-last > 4 || !allHex(s[i:i+1])):
+			last = -1
+		}
+	}
+	return false
 }
 
 // replaceIPv6 replaces IPv6 addresses that stand on their own: a match
