@@ -151,15 +151,28 @@ func (c *collector) count(i int) {
 
 // addLines reads log lines. A line seen before is not parsed again:
 // ParseLine gives the same alert for the same line, always firing and with
-// no start, so its copy lands where the first one did.
+// no start, so its copy lands where the first one did. The commonest flood,
+// one line over and over, is counted a block of copies at a time.
 func (c *collector) addLines(body []byte) error {
 	seen := map[string]int{}
-	var last []byte // the line before, for the commonest flood: one line over and over
+	var unit []byte // the line before with its "\n", when sent exactly so
 	at := 0         // its index in Alerts
-	err := eachLine(body, func(line []byte) error {
-		if last != nil && bytes.Equal(line, last) {
-			c.count(at)
-			return nil
+	for len(body) > 0 {
+		if unit != nil && bytes.HasPrefix(body, unit) {
+			n := leadingCopies(body, unit)
+			c.countN(at, n)
+			body = body[n*len(unit):]
+			continue
+		}
+		raw := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			raw, body = body[:i+1], body[i+1:]
+		} else {
+			body = nil
+		}
+		line := bytes.TrimSpace(raw)
+		if len(line) == 0 {
+			continue
 		}
 		i, ok := seen[string(line)]
 		if ok {
@@ -174,16 +187,50 @@ func (c *collector) addLines(body []byte) error {
 				seen[s] = i
 			}
 		}
-		last, at = line, i
-		return nil
-	})
-	if err != nil {
-		return err
+		at, unit = i, nil
+		if len(raw) == len(line)+1 && raw[len(line)] == '\n' {
+			unit = raw
+		}
 	}
 	if c.b.Sent == 0 {
 		return ErrNoAlerts
 	}
 	return nil
+}
+
+// leadingCopies counts how many times unit repeats at the start of body:
+// one at a time for a short run, then a block of about 4 KiB at a time,
+// one comparison per block.
+func leadingCopies(body, unit []byte) int {
+	n := 0
+	for ; n < 64 && bytes.HasPrefix(body, unit); n++ {
+		body = body[len(unit):]
+	}
+	if n < 64 {
+		return n
+	}
+	per := max(1, 4096/len(unit))
+	block := bytes.Repeat(unit, per)
+	for bytes.HasPrefix(body, block) {
+		body, n = body[len(block):], n+per
+	}
+	for bytes.HasPrefix(body, unit) {
+		body, n = body[len(unit):], n+1
+	}
+	return n
+}
+
+// countN records n alerts sent as Alerts[i].
+func (c *collector) countN(i, n int) {
+	if c.b.Sent+n <= c.lim.KeepOrder {
+		for range n {
+			c.count(i)
+		}
+		return
+	}
+	c.b.Repeats[i] += n
+	c.b.Sent += n
+	c.b.Of = nil
 }
 
 // eachLine calls fn with every non-blank line of body, trimmed (a "\r\n"

@@ -1,6 +1,7 @@
 package alerts_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,6 +50,21 @@ func TestBatchCollapsesRepeatsOfOneFailure(t *testing.T) {
 		if a.Fingerprint != plain[i].Fingerprint {
 			t.Fatalf("alert %d files under %s, ParseLog says %s", i, a.Fingerprint, plain[i].Fingerprint)
 		}
+	}
+}
+
+// A long run of one line is counted whole, however it ends, and its order
+// is kept while the batch is small.
+func TestBatchCountsALongRunOfOneLine(t *testing.T) {
+	body := append(bytes.Repeat([]byte("x\n"), 10000), "x \n\r\nx\r\nx"...)
+	b, err := alerts.ParseBatch(alerts.SourceLog, body, alerts.BatchLimits{KeepOrder: 100})
+	if err != nil || len(b.Alerts) != 1 || b.Repeats[0] != 10003 || b.Sent != 10003 || b.Of != nil {
+		t.Fatalf("%v: %d alerts, repeats %v, sent %d, order kept %v", err, len(b.Alerts), b.Repeats, b.Sent, b.Of != nil)
+	}
+	body = append([]byte("[a] b: c\n"), bytes.Repeat([]byte("x\n"), 70)...)
+	b, err = alerts.ParseBatch(alerts.SourceLog, body, alerts.BatchLimits{KeepOrder: 100})
+	if err != nil || fmt.Sprint(b.Repeats) != "[1 70]" || len(b.Of) != 71 || b.Of[70] != 1 {
+		t.Fatalf("%v: repeats %v, order %v", err, b.Repeats, b.Of)
 	}
 }
 
@@ -157,6 +173,7 @@ func TestBatchReadsEverySourceAsParse(t *testing.T) {
 func FuzzParseBatchCountsEveryLine(f *testing.F) {
 	f.Add(readTestdataF(f, "app.log"))
 	f.Add([]byte("x\nx\n x \n[a] b: c 12345\n[a] b: c 67890\n"))
+	f.Add(append(bytes.Repeat([]byte("ab\n"), 3000), "ab\r\nab\n\nab"...))
 	f.Add([]byte(`{"msg":"[api] saving: disk full","pod":"a"}` + "\n" + `{"msg":"[api] saving: disk full","pod":"b"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		want, werr := alerts.ParseLog(body)
