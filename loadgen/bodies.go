@@ -61,3 +61,18 @@ func DistinctLogLines(size int) []byte {
 		b.WriteString(line)
 	}
 }
+
+// NearIdenticalLogLines is at most size bytes of one failure logged over
+// and over, each line for another user id: one alert once normalized, but
+// every line must be read to know it.
+func NearIdenticalLogLines(size int) []byte {
+	var b bytes.Buffer
+	b.Grow(size + 64)
+	for i := 100000; ; i++ {
+		line := fmt.Sprintf("[user-sync-service] creating user: POST /api/users/%d: 403\n", i)
+		if b.Len()+len(line) > size {
+			return b.Bytes()
+		}
+		b.WriteString(line)
+	}
+}

@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run when -requests is 0")
 	fs.IntVar(&cfg.Fingerprints, "fingerprints", 1000, "distinct fingerprints cycled through")
 	bare := fs.Bool("bare", false, "first run the same load against a bare handler on loopback")
-	flood := fs.String("flood", "", "heavy requests sent beside the load: `kind` log-flood (one-byte lines), log-distinct (a failure per line) or alertmanager (one large group)")
+	flood := fs.String("flood", "", "heavy requests sent beside the load: `kind` log-flood (one-byte lines), log-near (one failure, other ids), log-distinct (a failure per line) or alertmanager (one large group)")
 	floodClients := fs.Int("flood-clients", 1, "concurrent senders of heavy requests")
 	floodBytes := fs.Int("flood-bytes", 1<<20, "size of a log-flood or log-distinct body")
 	floodAlerts := fs.Int("flood-alerts", 1800, "alerts in an alertmanager group")
@@ -47,12 +47,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "":
 	case "log-flood":
 		cfg.Flood = &loadgen.Flood{Path: "/api/v1/alerts/log", ContentType: "text/plain", Body: loadgen.LogFlood(*floodBytes)}
+	case "log-near":
+		cfg.Flood = &loadgen.Flood{Path: "/api/v1/alerts/log", ContentType: "text/plain", Body: loadgen.NearIdenticalLogLines(*floodBytes)}
 	case "log-distinct":
 		cfg.Flood = &loadgen.Flood{Path: "/api/v1/alerts/log", ContentType: "text/plain", Body: loadgen.DistinctLogLines(*floodBytes)}
 	case "alertmanager":
 		cfg.Flood = &loadgen.Flood{Path: "/api/v1/alerts/alertmanager", ContentType: "application/json", Body: loadgen.AlertmanagerGroup(*floodAlerts)}
 	default:
-		fmt.Fprintf(stderr, "runbot-load: -flood %q is not log-flood, log-distinct or alertmanager\n", *flood)
+		fmt.Fprintf(stderr, "runbot-load: -flood %q is not log-flood, log-near, log-distinct or alertmanager\n", *flood)
 		return 2
 	}
 	if cfg.Flood != nil {
