@@ -180,6 +180,12 @@ var settings = []setting{
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
 		}
+		// runbot puts public_url in the links it posts to chat and shows
+		// in the console: credentials in it would be read by everyone.
+		if u.User != nil {
+			return fmt.Errorf("%q holds credentials (user:password@): public_url goes into links posted to chat and shown in the console, "+
+				"where every reader would see them; remove them (protect runbot with intake_token or a proxy's login instead)", redact.URL(v))
+		}
 		c.PublicURL = strings.TrimRight(v, "/")
 		return nil
 	}},
@@ -249,6 +255,12 @@ var settings = []setting{
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%q is not an http(s) URL", redact.URL(v))
+		}
+		// Mattermost would not use them (the bot token authenticates
+		// runbot), and its WebSocket client refuses such a URL.
+		if u.User != nil {
+			return fmt.Errorf("%q holds credentials (user:password@): Mattermost authenticates runbot with mattermost_token, "+
+				"never with credentials in its URL; remove them", redact.URL(v))
 		}
 		c.Mattermost.URL = strings.TrimRight(v, "/")
 		return nil

@@ -11,13 +11,14 @@ import (
 	"github.com/runbot-dev/runbot/config"
 )
 
-// urlSecrets is a configuration with a credential in every URL setting.
+// urlSecrets is a configuration with a credential in every URL setting
+// that may hold one (public_url and mattermost_url refuse them).
 func urlSecrets(t *testing.T) config.Config {
 	t.Helper()
 	c, err := config.Load(write(t, "oncall:\n  members: [carol]\n  start: 2026-11-23\n  webhook: https://hook:HookPass1@sms.example.com/send/HookPath0123?token=HookTok1\n"),
 		env(map[string]string{
-			"RUNBOT_PUBLIC_URL":           "https://pub:PubPass1@runbot.example.com",
-			"RUNBOT_MATTERMOST_URL":       "https://mm:MmPass1@chat.example.com",
+			"RUNBOT_PUBLIC_URL":           "https://runbot.example.com",
+			"RUNBOT_MATTERMOST_URL":       "https://chat.example.com",
 			"RUNBOT_MATTERMOST_TOKEN":     "MmToken-0123456789",
 			"RUNBOT_LLM_BASE_URL":         "https://llm:LlmPass1@llm.example.com/v1?api_key=LlmKey1",
 			"RUNBOT_LLM_MODEL":            "m",
@@ -32,7 +33,7 @@ func urlSecrets(t *testing.T) config.Config {
 	return c
 }
 
-var urlSecretValues = []string{"HookPass1", "HookPath0123", "HookTok1", "PubPass1", "MmPass1", "LlmPass1", "LlmKey1", "SlackPass1",
+var urlSecretValues = []string{"HookPass1", "HookPath0123", "HookTok1", "LlmPass1", "LlmKey1", "SlackPass1",
 	"MmToken-0123456789", "sk-0123456789", "Intake-0123456789abcdef", "Signing-0123456789"}
 
 // TestConfigPrintsNoSecret renders the configuration every way it gets
@@ -52,7 +53,7 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"https://pub:xxxxx@runbot.example.com", "https://mm:xxxxx@chat.example.com",
+	for _, want := range []string{"https://runbot.example.com", "https://chat.example.com",
 		"https://llm:xxxxx@llm.example.com/v1?api_key=xxxxx", "https://slack:xxxxx@proxy.example.com/api/", "sms.example.com"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log lacks %s: %s", want, logs.String())
@@ -93,6 +94,31 @@ func TestRejectedURLErrorsHideCredentials(t *testing.T) {
 	_, err := config.Load(write(t, "oncall:\n  members: [carol]\n  webhook: sms.example.com/send?token=Hunter2-tok\n"), env(nil))
 	if err == nil || !strings.Contains(err.Error(), "oncall.webhook") || strings.Contains(err.Error(), "Hunter2-tok") {
 		t.Errorf("webhook: error %v, want it named without the token", err)
+	}
+}
+
+// TestURLsShownOrUnusedRefuseCredentials: public_url goes into the links
+// runbot posts to chat and shows in the console, so a password in it
+// would be read by everyone in the channel; Mattermost authenticates
+// runbot with its token, and its WebSocket client refuses a URL with
+// credentials. Both settings refuse them at load, without printing them.
+func TestURLsShownOrUnusedRefuseCredentials(t *testing.T) {
+	for key, why := range map[string]string{"RUNBOT_PUBLIC_URL": "links", "RUNBOT_MATTERMOST_URL": "mattermost_token"} {
+		for _, raw := range []string{"https://user:Hunter2-pw@chat.example.com", "https://Hunter2-tok@chat.example.com/"} {
+			_, err := config.Load("", env(map[string]string{key: raw}))
+			if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "credentials") ||
+				!strings.Contains(err.Error(), why) || strings.Contains(err.Error(), "Hunter2") || !strings.Contains(err.Error(), "chat.example.com") {
+				t.Errorf("%s=%s: error %v, want it refused, saying why, the URL shown without its credentials", key, raw, err)
+			}
+		}
+	}
+	_, err := config.Load(write(t, "public_url: https://u:Hunter2-pw@runbot.example.com\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "line 1: public_url") || strings.Contains(err.Error(), "Hunter2") {
+		t.Errorf("credentials in the file's public_url: %v", err)
+	}
+	c, err := config.Load("", env(map[string]string{"RUNBOT_PUBLIC_URL": "https://runbot.example.com/ops/", "RUNBOT_MATTERMOST_URL": "https://chat.example.com"}))
+	if err != nil || c.PublicURL != "https://runbot.example.com/ops" || c.Mattermost.URL != "https://chat.example.com" {
+		t.Errorf("URLs without credentials: %v (%q, %q)", err, c.PublicURL, c.Mattermost.URL)
 	}
 }
 

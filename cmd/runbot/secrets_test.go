@@ -19,6 +19,7 @@ import (
 
 // The secrets a deployment holds: tokens, and credentials inside URLs
 // (a password in the userinfo, a key in the query, a webhook's path).
+// public_url and mattermost_url refuse credentials at load.
 const (
 	secretIntakeToken   = "Intake-4d1f9e0b7c2a5e68"
 	secretSlackBot      = "xoxb-SlackBot-7e1c0a9d3f5b"
@@ -27,9 +28,7 @@ const (
 	secretMMToken       = "MmToken-8c3a1f7d0e5b2946"
 	secretMMCommand     = "MmCommand-3e9b5d1f7a0c"
 	secretLLMKey        = "sk-LlmKey-6d2f8b0e4a1c7953"
-	secretPublicPass    = "PublicPass-1a2b3c4d5e"
 	secretSlackURLPass  = "SlackUrlPass-9f8e7d6c"
-	secretMMURLPass     = "MmUrlPass-0a9b8c7d6e"
 	secretLLMURLPass    = "LlmUrlPass-5e4d3c2b1a"
 	secretLLMQueryKey   = "LlmQueryKey-1f2e3d4c5b"
 	secretHookPass      = "HookPass-7c6b5a4f3e"
@@ -59,7 +58,7 @@ func TestNoSecretInLogsOrDoctorOutput(t *testing.T) {
 			printed := logs + doctorOut.String() + doctorErr.String()
 
 			for _, s := range []string{secretIntakeToken, secretSlackBot, secretSlackApp, secretSlackSigning, secretMMToken, secretMMCommand,
-				secretMMCommandFile, secretLLMKey, secretPublicPass, secretSlackURLPass, secretMMURLPass, secretLLMURLPass, secretLLMQueryKey,
+				secretMMCommandFile, secretLLMKey, secretSlackURLPass, secretLLMURLPass, secretLLMQueryKey,
 				secretHookPass, secretHookPath, secretHookQueryTok} {
 				for _, l := range strings.Split(printed, "\n") {
 					if strings.Contains(l, s) {
@@ -69,7 +68,7 @@ func TestNoSecretInLogsOrDoctorOutput(t *testing.T) {
 			}
 			// The URLs are still shown, their credentials masked: people
 			// need to see which server runbot talks to.
-			for _, want := range []string{"pubuser:xxxxx@127.0.0.1", "llmuser:xxxxx@127.0.0.1", "api_key=xxxxx"} {
+			for _, want := range []string{"llmuser:xxxxx@127.0.0.1", "api_key=xxxxx"} {
 				if !strings.Contains(logs, want) {
 					t.Errorf("the log does not show %q:\n%s", want, logs)
 				}
@@ -123,7 +122,7 @@ working_hours:
 		"RUNBOT_LOG_LEVEL":    "debug",
 		"RUNBOT_RUN_PERSON":   "alice",
 		"RUNBOT_INTAKE_TOKEN": secretIntakeToken,
-		"RUNBOT_PUBLIC_URL":   "http://pubuser:" + secretPublicPass + "@" + publicAddr,
+		"RUNBOT_PUBLIC_URL":   "http://" + publicAddr,
 		"RUNBOT_LLM_BASE_URL": "http://llmuser:" + secretLLMURLPass + "@" + strings.TrimPrefix(llm.URL, "http://") + "/v1?api_key=" + secretLLMQueryKey,
 		"RUNBOT_LLM_MODEL":    "fake-model",
 		"RUNBOT_LLM_API_KEY":  secretLLMKey,
@@ -138,7 +137,7 @@ working_hours:
 		env["RUNBOT_SLACK_API_URL"] = strings.Replace(fake.APIURL(), "http://", "http://slackuser:"+secretSlackURLPass+"@", 1)
 	case "mattermost":
 		mm := refusingMattermost(t)
-		env["RUNBOT_MATTERMOST_URL"] = "http://mmuser:" + secretMMURLPass + "@" + strings.TrimPrefix(mm.URL, "http://")
+		env["RUNBOT_MATTERMOST_URL"] = mm.URL
 		env["RUNBOT_MATTERMOST_TOKEN"], env["RUNBOT_MATTERMOST_TEAM"], env["RUNBOT_MATTERMOST_CHANNEL"] = secretMMToken, "ops", "incidents"
 		env["RUNBOT_MATTERMOST_COMMAND_TOKENS"] = secretMMCommand + "," + secretMMCommandFile
 	}
