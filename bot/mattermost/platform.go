@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // Name is the platform's name in the outbox and in threads.
@@ -117,7 +119,13 @@ func New(cfg Config) (*Platform, error) {
 		return nil, errors.New("mattermost needs its URL (RUNBOT_MATTERMOST_URL) and the bot account's token (RUNBOT_MATTERMOST_TOKEN)")
 	}
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
-		return nil, fmt.Errorf("mattermost URL %q must start with http:// or https://", cfg.URL)
+		return nil, fmt.Errorf("mattermost URL %q must start with http:// or https://", redact.URL(cfg.URL))
+	}
+	// The bot token authenticates runbot; credentials in the URL would go
+	// unused, and the WebSocket client refuses such a URL only after the
+	// REST calls worked.
+	if u, err := url.Parse(cfg.URL); err != nil || u.User != nil {
+		return nil, fmt.Errorf("mattermost URL %q must be the server's address without credentials: runbot signs in with the bot token", redact.URL(cfg.URL))
 	}
 	if cfg.Team == "" {
 		return nil, errors.New("mattermost needs the team's name (RUNBOT_MATTERMOST_TEAM), as in its URL")

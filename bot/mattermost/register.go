@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // builtins are the triggers of Mattermost's own slash commands (server
@@ -49,7 +51,7 @@ func (p *Platform) RegisterCommands(ctx context.Context) error {
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusForbidden {
 			p.log.Info("the bot account may not manage slash commands: register them by hand (README, Mattermost)",
-				"operation", "registering mattermost commands", "url", p.cfg.CallbackURL+commandsPath,
+				"operation", "registering mattermost commands", "url", redact.URL(p.cfg.CallbackURL+commandsPath),
 				"hint", "or give the bot the manage_slash_commands permission and restart runbot")
 			return nil
 		}
@@ -85,7 +87,7 @@ func (p *Platform) RegisterCommands(ctx context.Context) error {
 			updated++
 		case c.CreatorId != me.Id && c.URL != url:
 			p.log.Warn("another integration owns this slash command: use /runbot "+want.Trigger+" instead",
-				"operation", "registering mattermost commands", "trigger", want.Trigger, "url", c.URL)
+				"operation", "registering mattermost commands", "trigger", want.Trigger, "url", redact.URL(c.URL))
 			continue
 		}
 		p.mu.Lock()
@@ -93,6 +95,6 @@ func (p *Platform) RegisterCommands(ctx context.Context) error {
 		p.mu.Unlock()
 	}
 	p.log.Info("slash commands registered", "operation", "registering mattermost commands",
-		"created", created, "updated", updated, "commands", len(p.Triggers()), "url", url)
+		"created", created, "updated", updated, "commands", len(p.Triggers()), "url", redact.URL(url))
 	return nil
 }

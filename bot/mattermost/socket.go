@@ -14,6 +14,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/runbot-dev/runbot/bot"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // catchUpMargin is how far before the last post seen a catch-up after a
@@ -89,7 +90,7 @@ func (p *Platform) session(ctx context.Context) error {
 	close(p.connected)
 	p.connected = make(chan struct{})
 	p.mu.Unlock()
-	p.log.Info("listening to mattermost", "operation", "listening to mattermost", "url", p.cfg.URL)
+	p.log.Info("listening to mattermost", "operation", "listening to mattermost", "url", redact.URL(p.cfg.URL))
 	for {
 		select {
 		case <-ctx.Done():
