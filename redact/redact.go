@@ -142,6 +142,7 @@ func credentialParam(name string) bool {
 // credentials of its configured URLs) and the credentials of any URL in
 // the text. It is safe for concurrent use.
 type Redactor struct {
+	forms  []string          // the values as they may appear, longest first
 	values *strings.Replacer // nil when no value is long enough
 	urls   *regexp.Regexp
 }
@@ -165,7 +166,7 @@ func New(secrets []string) *Redactor {
 	}
 	// Longest first: when one secret contains another, the whole goes.
 	slices.SortStableFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	r := &Redactor{urls: urlPattern()}
+	r := &Redactor{forms: forms, urls: urlPattern()}
 	if len(forms) > 0 {
 		pairs := make([]string, 0, 2*len(forms))
 		for _, f := range forms {
@@ -195,8 +196,26 @@ func (r *Redactor) String(s string) string {
 
 // Handler wraps next so that every record's message and attributes,
 // errors and groups included, lose their secrets before next sees them.
+// A next that a Redactor of the same secrets (or more) wraps already is
+// returned as it is: runbot's Run filters the logger it is given, which
+// the binary filtered already, and cleaning every record twice would
+// cost twice for nothing.
 func (r *Redactor) Handler(next slog.Handler) slog.Handler {
+	if h, ok := next.(*handler); ok && h.r.covers(r) {
+		return next
+	}
 	return &handler{next: next, r: r}
+}
+
+// covers tells whether r removes every value o removes; URLs both mask
+// alike.
+func (r *Redactor) covers(o *Redactor) bool {
+	for _, f := range o.forms {
+		if !slices.Contains(r.forms, f) {
+			return false
+		}
+	}
+	return true
 }
 
 type handler struct {

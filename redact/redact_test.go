@@ -125,3 +125,27 @@ type failing struct{}
 func (failing) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("connection refused")
 }
+
+// TestHandlerWrapsOnce: runbot's Run filters the logger it is given, and
+// the binary gives it one filtered already; cleaning every record twice
+// would cost twice for nothing. A filter of other secrets still wraps.
+func TestHandlerWrapsOnce(t *testing.T) {
+	var buf bytes.Buffer
+	next := slog.NewJSONHandler(&buf, nil)
+	once := redact.New([]string{"secret-one", "secret-two"}).Handler(next)
+	if again := redact.New([]string{"secret-two", "secret-one"}).Handler(once); again != once {
+		t.Errorf("a filter of the same secrets wrapped the filtered handler again")
+	}
+	with := once.WithAttrs([]slog.Attr{slog.String("platform", "x")})
+	if again := redact.New([]string{"secret-one"}).Handler(with); again != with {
+		t.Errorf("a filter of fewer secrets wrapped the filtered handler again")
+	}
+	more := redact.New([]string{"secret-one", "secret-three"}).Handler(once)
+	if more == once {
+		t.Fatalf("a filter of another secret did not wrap")
+	}
+	slog.New(more).Info("x", "a", "secret-one secret-two secret-three")
+	if out := buf.String(); strings.Contains(out, "secret-") {
+		t.Errorf("a secret logged: %s", out)
+	}
+}
