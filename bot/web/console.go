@@ -176,9 +176,8 @@ type pageData struct {
 	Name       string // the name typed at a failed sign-in, kept
 	NeedToken  bool
 
-	Rows     []boardRow
-	Resolved []*incidents.Incident
-	Morning  *morningView // nil: no morning check configured
+	Board   boardView    // the board page and its live fragment
+	Morning *morningView // nil: no morning check configured
 
 	Card       *bot.Card
 	Icon       string
@@ -189,18 +188,6 @@ type pageData struct {
 	Runbook    runbooks.Runbook
 	Chains     []*incidents.Chain
 	Postmortem *incidents.Postmortem
-}
-
-type boardRow struct {
-	ID                         int64
-	Priority, Service, Title   string
-	State, Assignee            string
-	Alerts                     int
-	Status                     bot.Status
-	Icon, Word                 string
-	AckPending, RestorePending bool
-	AckDue, RestoreDue         string // RFC 3339, counted down in the browser
-	AckText, RestoreText       string
 }
 
 type threadLine struct {
@@ -254,77 +241,6 @@ func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, op string, 
 // keeps its status (the router has logged an internal failure).
 func formAnswer(w http.ResponseWriter, r *http.Request, rep bot.Reply) {
 	answer(w, r, httperr.Status(rep.Code), rep.Text)
-}
-
-// statusWord pairs a status with a shape and a word: colour is never the
-// only signal, and plain symbols render where emoji fonts are missing.
-func statusWord(s bot.Status) (icon, word string) {
-	switch s {
-	case bot.StatusBreach:
-		return "■", "breach"
-	case bot.StatusWatch:
-		return "▲", "watch"
-	case bot.StatusRestored:
-		return "◆", "restored"
-	case bot.StatusResolved:
-		return "✓", "resolved"
-	}
-	return "●", "on time"
-}
-
-func (c *Console) boardData(ctx context.Context) (pageData, error) {
-	active, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{ByUrgency: true, Limit: 200})
-	if err != nil {
-		return pageData{}, err
-	}
-	resolved, err := c.incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateResolved}, Limit: 10})
-	if err != nil {
-		return pageData{}, err
-	}
-	d := pageData{Title: "Board", Resolved: resolved}
-	for _, inc := range active {
-		card := c.render.Card(inc)
-		icon, word := statusWord(card.Status)
-		row := boardRow{ID: inc.ID, Priority: inc.Priority.String(), Service: inc.Service, Title: card.Title, State: string(inc.State),
-			Assignee: inc.Assignee, Alerts: inc.AlertCount, Status: card.Status, Icon: icon, Word: word,
-			AckPending: inc.AcknowledgedAt.IsZero(), RestorePending: inc.MitigatedAt.IsZero(),
-			AckDue: inc.AckDue.Format(time.RFC3339), RestoreDue: inc.RestoreDue.Format(time.RFC3339)}
-		for _, f := range card.Fields {
-			switch f.Name {
-			case "Acknowledge":
-				row.AckText = f.Value
-			case "Restore":
-				row.RestoreText = f.Value
-			}
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	return d, nil
-}
-
-func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
-	d, err := c.boardData(r.Context())
-	if err != nil {
-		c.fail(w, r, "showing the board", err)
-		return
-	}
-	d.User, d.Said = user, r.URL.Query().Get("said")
-	d.Morning = c.morning(r.Context(), false)
-	c.renderPage(w, r, "board", d)
-}
-
-// boardFragment carries the morning check along with the incidents: the
-// two sit on one page, and a digest left as it was at page load would
-// contradict the live board below it (a P1 on the board, "all green"
-// above) on a screen left open all day.
-func (c *Console) boardFragment(w http.ResponseWriter, r *http.Request, user string) {
-	d, err := c.boardData(r.Context())
-	if err != nil {
-		c.fail(w, r, "refreshing the board", err)
-		return
-	}
-	d.Morning = c.morning(r.Context(), false)
-	c.renderFragment(w, "board", "boardfragment", d)
 }
 
 func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, error) {

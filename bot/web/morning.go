@@ -16,45 +16,35 @@ import (
 )
 
 const (
-	// defaultMorningTimeout bounds the digest inside a board request: the
-	// board is what people act on during an incident, and a slow digest
-	// must cost it a message, not the page.
+	// defaultMorningTimeout bounds the digest inside a board request (its
+	// strip of counts): the board is what people act on during an
+	// incident, and a slow digest must cost it a message, not the page.
 	defaultMorningTimeout = 5 * time.Second
-	// overnightShown is how many overnight lines the home page keeps: a
-	// night with an alert storm would otherwise push the board off the
-	// screen. /morning has them all.
-	overnightShown = 10
-	// greenOpen is how many green services the home page lists openly;
-	// beyond it they fold behind their count, since a quiet service needs
-	// no reading and a large catalog would take screens on a phone.
-	greenOpen = 30
 	// noService is the digest's bucket for incidents without a service: it
 	// has no runbook to link to.
 	noService = "(no service)"
 )
 
-// morningView is the morning check as the templates show it.
+// morningView is the morning check as the templates show it: whole on
+// /morning, its counts on the board's strip.
 type morningView struct {
 	Err       string // set when the check could not be computed; nothing else is then
-	Full      bool   // the /morning page: nothing clipped or folded
 	At, Since string // as read
 	AtISO     string // for <time datetime>
 	SinceISO  string
 	Red       int
 	Orange    int
 	Green     int
-	Groups    []morningGroup // red, then orange; only those with services
-	GreenOnes []morningName
-	Fold      bool // the green names sit behind a <details>
+	// Groups are red, then orange, then green services with an incident
+	// on time; only those with services.
+	Groups    []morningGroup
+	GreenOnes []morningName // the quiet services
 	Overnight []string
-	Total     int // overnight lines in all
-	// Earlier counts the overnight lines left out on the home page (the
-	// earliest ones: the latest say more about the morning).
-	Earlier int
 }
 
 // morningGroup is the services of one colour.
 type morningGroup struct {
+	ID                          string // morning-red, morning-orange, morning-on-time (green with incidents)
 	Colour, Icon, Word, Heading string
 	Services                    []morningService
 }
@@ -84,7 +74,7 @@ func colourWord(c digest.Colour) (icon, heading string) {
 	case digest.Orange:
 		return "▲", "Orange: to watch"
 	}
-	return "●", "Green: all well"
+	return "●", "Green: on time"
 }
 
 // runbookURL links a service's runbook, escaped as one path segment: a
@@ -96,17 +86,20 @@ func runbookURL(service string) string {
 	return "/runbooks/" + url.PathEscape(service)
 }
 
-// newMorningView shapes a digest for the page. full keeps every line;
-// otherwise overnight is clipped and a long green list folded.
-func newMorningView(m digest.Morning, full bool) *morningView {
-	v := &morningView{Full: full, At: m.At.Format("Mon 2 Jan 15:04"), AtISO: m.At.Format(time.RFC3339),
+// newMorningView shapes a digest for the page, in the digest's order
+// (most urgent first within a colour).
+func newMorningView(m digest.Morning) *morningView {
+	v := &morningView{At: m.At.Format("Mon 2 Jan 15:04"), AtISO: m.At.Format(time.RFC3339),
 		Since: m.Since.Format("Mon 2 Jan 15:04"), SinceISO: m.Since.Format(time.RFC3339),
 		Red: m.Counts[digest.Red], Orange: m.Counts[digest.Orange], Green: m.Counts[digest.Green]}
-	for _, c := range []digest.Colour{digest.Red, digest.Orange} {
+	for _, c := range []digest.Colour{digest.Red, digest.Orange, digest.Green} {
 		icon, heading := colourWord(c)
-		g := morningGroup{Colour: string(c), Icon: icon, Word: string(c), Heading: heading}
+		g := morningGroup{ID: "morning-" + string(c), Colour: string(c), Icon: icon, Word: string(c), Heading: heading}
+		if c == digest.Green {
+			g.ID = "morning-on-time" // morning-green is the quiet services'
+		}
 		for _, s := range m.Services {
-			if s.Colour != c {
+			if s.Colour != c || len(s.Reasons) == 0 {
 				continue
 			}
 			svc := morningService{Name: s.Service, Runbook: runbookURL(s.Service), Colour: g.Colour, Icon: icon, Word: g.Word}
@@ -120,16 +113,11 @@ func newMorningView(m digest.Morning, full bool) *morningView {
 		}
 	}
 	for _, s := range m.Services {
-		if s.Colour == digest.Green {
+		if s.Colour == digest.Green && len(s.Reasons) == 0 {
 			v.GreenOnes = append(v.GreenOnes, morningName{Name: s.Service, Runbook: runbookURL(s.Service)})
 		}
 	}
-	v.Fold = !full && len(v.GreenOnes) > greenOpen
-	v.Overnight, v.Total = m.Overnight, len(m.Overnight)
-	if !full && len(v.Overnight) > overnightShown {
-		v.Earlier = len(v.Overnight) - overnightShown
-		v.Overnight = v.Overnight[v.Earlier:]
-	}
+	v.Overnight = m.Overnight
 	return v
 }
 
@@ -177,7 +165,7 @@ func linkRefs(reason string, ids []int64) []segment {
 
 // morning computes the check for a page. A failure is shown in the
 // section and logged, never returned: the board around it must still load.
-func (c *Console) morning(ctx context.Context, full bool) *morningView {
+func (c *Console) morning(ctx context.Context) *morningView {
 	if c.morningCheck == nil {
 		return nil
 	}
@@ -191,18 +179,19 @@ func (c *Console) morning(ctx context.Context, full bool) *morningView {
 			why = fmt.Sprintf("it took more than %s", c.morningTimeout)
 		}
 		c.logger.Error("morning check failed", "operation", "computing the morning check", "error", err)
-		return &morningView{Full: full, Err: "The morning check could not be computed: " + why +
+		return &morningView{Err: "The morning check could not be computed: " + why +
 			". It is tried again at the next update or reload."}
 	}
-	return newMorningView(m, full)
+	return newMorningView(m)
 }
 
-// morningPage is the check on a page of its own: the home page's section
-// with nothing clipped, the whole night and every green service named.
+// morningPage is the check on a page of its own, the board's strip
+// leading there: every service by colour with its reasons, the whole
+// night, every green service named.
 func (c *Console) morningPage(w http.ResponseWriter, r *http.Request, user string) {
-	c.renderPage(w, r, "morning", pageData{Title: "Morning check", User: user, Morning: c.morning(r.Context(), true)})
+	c.renderPage(w, r, "morning", pageData{Title: "Morning check", User: user, Morning: c.morning(r.Context())})
 }
 
 func (c *Console) morningFragment(w http.ResponseWriter, r *http.Request, user string) {
-	c.renderFragment(w, "morning", "morning", pageData{Morning: c.morning(r.Context(), true)})
+	c.renderFragment(w, "morning", "morning", pageData{Morning: c.morning(r.Context())})
 }

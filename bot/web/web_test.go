@@ -149,16 +149,26 @@ func nightDigest() digest.Morning {
 	return m
 }
 
-// TestBoardShowsTheMorningCheck: each service under its colour, worst
+// TestMorningCheckPage: the board carries the check's counts in a strip
+// leading to /morning, which shows each service under its colour, worst
 // first, with its reasons escaped and its incidents linked; green ones as
-// names; the night clipped to its latest lines with the rest counted.
-func TestBoardShowsTheMorningCheck(t *testing.T) {
+// names; the whole night.
+func TestMorningCheckPage(t *testing.T) {
 	h := newConsole(t, func(context.Context) (digest.Morning, error) { return nightDigest(), nil }, nil)
-	code, page := get(t, h, "/")
-	if code != 200 {
-		t.Fatalf("GET /: %d\n%s", code, page)
+	code, board := get(t, h, "/")
+	if code != 200 || !strings.Contains(board, `<a class="strip" href="/morning"`) || strings.Contains(board, `id="morning"`) {
+		t.Fatalf("GET /: %d, want the strip and not the whole check\n%s", code, board)
 	}
-	if !strings.Contains(page, `<section id="morning" data-live`) {
+	for _, want := range []string{"<strong>1</strong> red", "<strong>2</strong> orange", "<strong>2</strong> green"} {
+		if !strings.Contains(board, want) {
+			t.Errorf("the strip lacks %q", want)
+		}
+	}
+	code, page := get(t, h, "/morning")
+	if code != 200 {
+		t.Fatalf("GET /morning: %d\n%s", code, page)
+	}
+	if !strings.Contains(page, `<section id="morning" data-live`) || !strings.Contains(page, `<h1 id="morning-title">`) {
 		t.Fatalf("no live morning section:\n%s", page)
 	}
 	for _, want := range []string{"<strong>1</strong> red", "<strong>2</strong> orange", "<strong>2</strong> green",
@@ -168,8 +178,8 @@ func TestBoardShowsTheMorningCheck(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	// Worst first, and the digest above the board.
-	order := []string{`id="morning-red"`, `id="morning-orange"`, `id="morning-green"`, `id="morning-overnight"`, `id="board"`}
+	// Worst first, the night last.
+	order := []string{`id="morning-red"`, `id="morning-orange"`, `id="morning-green"`, `id="morning-overnight"`}
 	for i := 1; i < len(order); i++ {
 		if a, b := strings.Index(page, order[i-1]), strings.Index(page, order[i]); a < 0 || b < 0 || a > b {
 			t.Errorf("%s (at %d) should come before %s (at %d)", order[i-1], a, order[i], b)
@@ -222,35 +232,54 @@ func TestBoardShowsTheMorningCheck(t *testing.T) {
 		t.Error("a red service is listed as green")
 	}
 
-	// 14 overnight lines: the latest 10 shown, 4 counted with a link.
-	night := page[strings.Index(page, `id="morning-overnight"`):strings.Index(page, `id="board"`)]
-	if !strings.Contains(night, "latest 10 of 14 events") || !strings.Contains(night, "4 earlier events not shown") ||
-		!strings.Contains(night, `href="/morning#morning-overnight"`) || strings.Contains(night, "line 3<") || !strings.Contains(night, "line 4<") ||
-		!strings.Contains(night, "line 13<") {
-		t.Errorf("the night is not clipped to its latest 10:\n%s", night)
+	// The whole night, all 14 lines.
+	night := page[strings.Index(page, `id="morning-overnight"`):]
+	if !strings.Contains(night, "14 events since") || !strings.Contains(night, "line 0<") || !strings.Contains(night, "line 13<") {
+		t.Errorf("the night is not whole:\n%s", night)
 	}
 
-	// The live refresh carries the section; /morning has the whole night.
-	if code, frag := get(t, h, "/fragments/board"); code != 200 || !strings.Contains(frag, `<section id="morning" data-live`) || !strings.Contains(frag, `<section id="board"`) {
-		t.Errorf("the board fragment lacks the morning check: %d\n%s", code, frag)
+	// The live refreshes carry the strip with the board, the whole check
+	// on its page.
+	if code, frag := get(t, h, "/fragments/board"); code != 200 || !strings.Contains(frag, `<p id="strip" data-live`) || !strings.Contains(frag, `<section id="board"`) {
+		t.Errorf("the board fragment lacks the strip: %d\n%s", code, frag)
 	}
-	code, full := get(t, h, "/morning")
-	if code != 200 || !strings.Contains(full, "line 0<") || strings.Contains(full, "not shown") || !strings.Contains(full, `<h1 id="morning-title">`) {
-		t.Errorf("/morning is not the whole check: %d\n%s", code, full)
+	if code, frag := get(t, h, "/fragments/morning"); code != 200 || !strings.Contains(frag, `<section id="morning" data-live`) || !strings.Contains(frag, "line 13<") {
+		t.Errorf("the morning fragment: %d\n%s", code, frag)
 	}
 }
 
-// TestManyGreenServicesFold: a large quiet catalog folds behind its count
-// on the home page, and /morning names every service.
-func TestManyGreenServicesFold(t *testing.T) {
+// TestMorningCheckListsGreenServicesWithIncidents: a green service with an
+// incident on time is listed with it, apart from the quiet ones.
+func TestMorningCheckListsGreenServicesWithIncidents(t *testing.T) {
+	m := nightDigest()
+	m.Services = append(m.Services[:3], append([]digest.ServiceStatus{{Service: "search-ui", Colour: digest.Green, Incidents: []int64{44},
+		Reasons: []string{"#44 P3 open: slow suggestions"}}}, m.Services[3:]...)...)
+	h := newConsole(t, func(context.Context) (digest.Morning, error) { return m, nil }, nil)
+	_, page := get(t, h, "/morning")
+	onTime := strings.Index(page, `id="morning-on-time"`)
+	if onTime < 0 || onTime > strings.Index(page, `id="morning-green"`) || !strings.Contains(page, "● Green: on time") {
+		t.Fatalf("no green group with incidents before the quiet services:\n%s", page)
+	}
+	if !strings.Contains(page, `<a href="/incidents/44">#44</a> P3 open: slow suggestions`) {
+		t.Errorf("the green service's incident is not listed")
+	}
+	quiet := page[strings.Index(page, `id="morning-green"`):strings.Index(page, `id="morning-overnight"`)]
+	if strings.Contains(quiet, "search-ui") {
+		t.Errorf("search-ui is among the quiet services:\n%s", quiet)
+	}
+}
+
+// TestManyGreenServices: a large quiet catalog is a count on the board's
+// strip, and /morning names every service.
+func TestManyGreenServices(t *testing.T) {
 	m := nightDigest()
 	for i := range 40 {
 		m.Services = append(m.Services, digest.ServiceStatus{Service: fmt.Sprintf("svc-%02d", i), Colour: digest.Green})
 	}
 	h := newConsole(t, func(context.Context) (digest.Morning, error) { return m, nil }, nil)
 	_, page := get(t, h, "/")
-	if !strings.Contains(page, `<details class="green colour-green" id="morning-green">`) || !strings.Contains(page, "42 services: show their names") {
-		t.Errorf("42 green services are not folded on the home page:\n%s", page)
+	if strings.Contains(page, "svc-39") {
+		t.Errorf("the board lists the green services:\n%s", page)
 	}
 	_, full := get(t, h, "/morning")
 	if strings.Contains(full, `<details class="green`) || !strings.Contains(full, `<a href="/runbooks/svc-39">svc-39</a>`) {
@@ -284,9 +313,13 @@ func TestBoardSurvivesAFailingMorningCheck(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("GET / with a failing morning check: %d, want 200\n%s", code, page)
 	}
-	if !strings.Contains(page, `<p class="error" role="alert">■ The morning check could not be computed`) ||
+	if !strings.Contains(page, `<a class="strip" href="/morning">Morning check <span class="error">■ could not be computed</span></a>`) ||
 		!strings.Contains(page, `<section id="board"`) || !strings.Contains(page, "No active incident") {
 		t.Errorf("the page should carry the board and say the check failed:\n%s", page)
+	}
+	if _, morning := get(t, h, "/morning"); !strings.Contains(morning, `<p class="error" role="alert">■ The morning check could not be computed`) ||
+		strings.Contains(morning, "database is locked") {
+		t.Errorf("/morning should say the check failed, not why inside:\n%s", morning)
 	}
 	if strings.Contains(page, "database is locked") {
 		t.Error("an internal error's detail reached the page")
@@ -313,8 +346,11 @@ func TestBoardSurvivesAFailingMorningCheck(t *testing.T) {
 			return digest.Morning{}, ctx.Err()
 		}}, nil)
 	start := time.Now()
-	if code, page := get(t, slow, "/"); code != 200 || !strings.Contains(page, "took more than 50ms") {
+	if code, page := get(t, slow, "/"); code != 200 || !strings.Contains(page, "could not be computed") || !strings.Contains(page, `<section id="board"`) {
 		t.Errorf("a hanging morning check: %d\n%s", code, page)
+	}
+	if _, page := get(t, slow, "/morning"); !strings.Contains(page, "took more than 50ms") {
+		t.Errorf("/morning does not say the check took too long:\n%s", page)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the board waited %s for the morning check", d)

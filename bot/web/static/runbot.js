@@ -28,7 +28,8 @@ function tick() {
 async function refresh() {
   const page = document.body.dataset.page;
   let url;
-  if (page === "board") url = "/fragments/board";
+  // The board refreshes under the filters of its URL.
+  if (page === "board") url = "/fragments/board" + location.search;
   if (page === "incident") url = "/fragments/incidents/" + document.body.dataset.incident;
   if (page === "morning") url = "/fragments/morning";
   if (!url) return;
