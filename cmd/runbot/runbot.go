@@ -30,6 +30,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runbooks"
 	"github.com/runbot-dev/runbot/runweek"
 	"github.com/runbot-dev/runbot/selfmon"
@@ -59,6 +60,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// A caller's own logger knows nothing of runbot's secrets; the
+	// binary's, filtered already, is not wrapped twice.
+	logger = slog.New(redact.New(cfg.Secrets()).Handler(logger.Handler()))
 	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" && cfg.TrustedUserHeader == "" {
 		return fmt.Errorf("refusing to listen on %s without a token: anyone who reaches it could read and post incidents; "+
 			"set RUNBOT_INTAKE_TOKEN (or intake_token in the config), or listen on 127.0.0.1", cfg.Listen)
