@@ -140,7 +140,10 @@ func TestDemoUsesItsOwnDatabaseAndLogsTheURL(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, exited := make(chan net.Addr, 1), make(chan int, 1)
 	go func() {
-		exited <- serveWith(ctx, []string{"--demo", "--listen", "127.0.0.1:0"}, getenv(map[string]string{"RUNBOT_DB": mine}), logs,
+		exited <- serveWith(ctx, []string{"--demo", "--listen", "127.0.0.1:0"}, getenv(map[string]string{"RUNBOT_DB": mine,
+			// A shell where the team's chat is configured: the demo must not post there.
+			"RUNBOT_SLACK_BOT_TOKEN": "xoxb-demo-must-not-post", "RUNBOT_SLACK_APP_TOKEN": "xapp-demo-must-not-post",
+			"RUNBOT_SLACK_API_URL": "http://127.0.0.1:9/api/"}), logs,
 			Deps{DemoEvery: time.Millisecond, Ready: func(a net.Addr) { addrc <- a }})
 	}()
 	var addr net.Addr
@@ -161,6 +164,9 @@ func TestDemoUsesItsOwnDatabaseAndLogsTheURL(t *testing.T) {
 	}
 	defer stop()
 
+	if !regexp.MustCompile(`msg="runbot is up" .*platforms=web `).MatchString(logs.String()) {
+		t.Errorf("the demo runs beside a chat platform; it must be the console's alone:\n%s", logs)
+	}
 	url := "http://" + addr.String() + "/"
 	if !strings.Contains(logs.String(), "open "+url+" in a browser") {
 		t.Errorf("the log does not say to open %s:\n%s", url, logs)

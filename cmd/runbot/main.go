@@ -117,6 +117,11 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 		cfg.DB = filepath.Join(demoDir, "runbot-demo.db")
 		// Two minutes of story would otherwise tell no repeat at all.
 		cfg.Policy.RepeatNotice = min(cfg.Policy.RepeatNotice, 20*time.Second)
+		// Sample P1s must never reach a team's real channels (nor page
+		// its on-call person) because someone tried the demo in a shell
+		// where the chat's credentials are set: the demo is the console's.
+		cfg.Slack, cfg.Mattermost = config.Slack{}, config.Mattermost{}
+		cfg.RunWeek.OnCall.Webhook = ""
 	}
 
 	logger := newLogger(cfg, stderr)

@@ -45,8 +45,8 @@ type Deps struct {
 	// Platforms are chat platforms to run beside the configured ones
 	// (tests plug fakes in here).
 	Platforms []bot.Platform
-	// Demo feeds a stream of sample alerts, for a first look, one every
-	// DemoEvery (default 3 seconds).
+	// Demo tells the demo's story once, a step every DemoEvery (default
+	// 3 seconds), about two minutes.
 	Demo      bool
 	DemoEvery time.Duration
 	// MattermostDialer opens Mattermost's WebSocket (tests cut it).
