@@ -567,37 +567,78 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 			args = append(args, int(p))
 		}
 	}
-	order := " ORDER BY id DESC"
-	if f.ByUrgency {
-		where = append(where, "state <> 'resolved'")
-		order = urgencyOrder
-		passed := passedBy(s.now())
-		args = append(args, passed, passed)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	if f.ByUrgency {
+		return s.findByUrgency(ctx, where, args, limit, max(f.Offset, 0))
 	}
 	q := `SELECT ` + incidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += order + " LIMIT ? OFFSET ?"
-	args = append(args, min(limit, MaxLimit), max(f.Offset, 0))
+	q += " ORDER BY id DESC LIMIT ? OFFSET ?"
+	args = append(args, limit, max(f.Offset, 0))
 	return s.queryIncidents(ctx, q, args...)
 }
 
-// urgencyOrder is incidents.CompareUrgency in SQL, so that a page of the
-// list is read without the whole active set: next_due is NextDeadline,
-// and a deadline is passed when next_due <= passedBy(now) (its two
-// parameters). The ranks: passed deadline 0, restored 3, P1/P2 not
-// restored 1, the rest 2; P1/P2 and breaches by priority, then by time
-// left (none last), priority and number. TestUrgencyOrderAgreesWithTheDomain
-// holds the two definitions together.
-const urgencyOrder = ` ORDER BY
-	CASE WHEN next_due <= ? THEN 0 WHEN state = 'mitigated' THEN 3 WHEN priority <= 2 THEN 1 ELSE 2 END,
-	CASE WHEN next_due <= ? OR (state <> 'mitigated' AND priority <= 2) THEN priority ELSE 0 END,
+// findByUrgency is a page of active incidents in incidents.CompareUrgency
+// order, read in one snapshot from two indexes instead of sorting every
+// active incident (180 ms a page at 100,000): first the passed deadlines
+// (breaches, whose rank depends on the moment) from incidents_next_due,
+// sorted among themselves, then every other active incident in the order
+// of incidents_urgency. TestUrgencyOrderAgreesWithTheDomain holds the SQL
+// and the domain's rule together; TestUrgencyPageReadsIndexes the queries
+// and the indexes.
+func (s *IncidentService) findByUrgency(ctx context.Context, where []string, args []any, limit, offset int) ([]*incidents.Incident, error) {
+	tx, err := s.db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	defer tx.Rollback()
+	passed := passedBy(s.now())
+	// Breaches up to the end of the page: fewer than that means all of them.
+	breaches, err := queryIncidentsOn(ctx, tx, s.urgencyQuery(where, true), append(slices.Clone(args), passed, offset+limit, 0)...)
+	if err != nil {
+		return nil, err
+	}
+	if len(breaches) == offset+limit {
+		return breaches[offset:], nil
+	}
+	page := breaches[min(offset, len(breaches)):]
+	rest, err := queryIncidentsOn(ctx, tx, s.urgencyQuery(where, false),
+		append(slices.Clone(args), passed, limit-len(page), max(offset-len(breaches), 0))...)
+	if err != nil {
+		return nil, err
+	}
+	return append(page, rest...), nil
+}
+
+// urgencyRest is incidents.CompareUrgency's order for active incidents
+// whose deadline has not passed (next_due is NextDeadline): P1/P2 not
+// restored (rank 1) by priority, the rest (rank 2) by time left, those
+// without a running deadline after them, restored ones (rank 3) by
+// priority; then by number. It is the incidents_urgency index's
+// expression list, written the same (migration 0012), so that SQLite reads
+// the index in order instead of sorting.
+const urgencyRest = `CASE WHEN state = 'mitigated' THEN 3 WHEN priority <= 2 THEN 1 ELSE 2 END,
+	CASE WHEN state <> 'mitigated' AND priority <= 2 THEN priority ELSE 0 END,
 	next_due IS NULL, next_due, priority, id`
+
+// urgencyQuery selects a page of active incidents matching where (whose
+// arguments come first), with passed deadlines (breaches) or without,
+// given passedBy(now), the limit and the offset.
+func (s *IncidentService) urgencyQuery(where []string, breaches bool) string {
+	cond := strings.Join(append(slices.Clone(where), "state <> 'resolved'"), " AND ")
+	if breaches {
+		return `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + cond +
+			` AND next_due <= ? ORDER BY priority, next_due, id LIMIT ? OFFSET ?`
+	}
+	return `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + cond +
+		` AND (next_due > ? OR next_due IS NULL) ORDER BY ` + urgencyRest + ` LIMIT ? OFFSET ?`
+}
 
 // passedBy is the latest millisecond a deadline may fall on and have
 // passed at now: before now, strictly, as Incident.SLAAt counts it.
@@ -610,7 +651,14 @@ func passedBy(now time.Time) int64 {
 }
 
 func (s *IncidentService) queryIncidents(ctx context.Context, q string, args ...any) ([]*incidents.Incident, error) {
-	rows, err := s.db.read.QueryContext(ctx, q, args...)
+	return queryIncidentsOn(ctx, s.db.read, q, args...)
+}
+
+// queryIncidentsOn lists incidents from a database or a transaction.
+func queryIncidentsOn(ctx context.Context, db interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}, q string, args ...any) ([]*incidents.Incident, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}
