@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,8 @@ type Server struct {
 	opts      Options
 	health    *healthCheck
 	crossSite access.CrossSite
-	handler   http.Handler // mux, behind the host check when no token is set
+	handler   http.Handler  // mux, behind the host check when no token is set
+	large     chan struct{} // turns for large intake bodies, one per spare core
 	metrics   *metrics
 	mux       *http.ServeMux
 }
@@ -97,6 +99,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, metrics: newMetrics(opts.Registerer), mux: http.NewServeMux(),
 		health: &healthCheck{run: opts.Health, logger: opts.Logger}, crossSite: access.NewCrossSite()}
+	s.large = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	s.handler = s.mux
 	if opts.Token == "" {
 		s.handler = access.NewHosts(opts.Hosts...).Guard(s.mux)

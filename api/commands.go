@@ -45,7 +45,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		writeError(w, bodyErrorStatus(w, err), "reading body: "+err.Error())
 		return
 	}
 	var req commandRequest
@@ -90,7 +90,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		writeError(w, bodyErrorStatus(w, err), "reading body: "+err.Error())
 		return
 	}
 	var req struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -30,6 +31,9 @@ const (
 	maxAlertsPerRequest = 10000
 	// listedAlerts is the largest batch whose answer lists every alert.
 	listedAlerts = 100
+	// largeBody is the body size from which a request waits for a turn
+	// among large ones (Server.large); a thousand ordinary alerts is less.
+	largeBody = 256 << 10
 )
 
 // intake answers 2xx only after the alerts are committed, so a source that
@@ -64,6 +68,17 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, reason, status, err)
 		return
 	}
+	if len(body) > largeBody {
+		// Large bodies take their turn, one per spare core: parsing costs
+		// CPU in proportion to size, and several at once would starve the
+		// single alerts that must page in seconds. Small requests never wait.
+		select {
+		case s.large <- struct{}{}:
+			defer func() { <-s.large }()
+		case <-r.Context().Done():
+			return // the sender gave up; nothing was read into the store
+		}
+	}
 	batch, err := alerts.ParseBatch(source, body, alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts})
 	var tooMany *alerts.TooManyAlertsError
 	switch {
@@ -83,13 +98,12 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 			msg = fmt.Sprintf("stored %d of %d distinct alerts before failing; send the whole batch again: "+
 				"the alerts already stored join their incidents by fingerprint, nothing opens twice", len(results), len(batch.Alerts))
 		}
-		attrs := []any{"operation", "receiving alerts", "source", source, "alerts", batch.Sent, "distinct", len(batch.Alerts),
-			"stored", len(results), "error", err}
+		level, logMsg := slog.LevelError, "storing alerts failed"
 		if r.Context().Err() != nil {
-			s.opts.Logger.Warn("sender went away while its alerts were stored", attrs...)
-		} else {
-			s.opts.Logger.Error("storing alerts failed", attrs...)
+			level, logMsg = slog.LevelWarn, "sender went away while its alerts were stored"
 		}
+		s.opts.Logger.Log(context.WithoutCancel(r.Context()), level, logMsg, "operation", "receiving alerts", "source", source, "alerts", batch.Sent,
+			"distinct", len(batch.Alerts), "stored", len(results), "error", err)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, msg)
 		return
