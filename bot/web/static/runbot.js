@@ -33,9 +33,16 @@ async function refresh() {
   if (page === "incident") url = "/fragments/incidents/" + document.body.dataset.incident;
   if (page === "morning") url = "/fragments/morning";
   if (!url) return;
-  const res = await fetch(url, { credentials: "same-origin" });
-  if (!res.ok) return;
-  const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+  let doc;
+  try {
+    const res = await fetch(url, { credentials: "same-origin" });
+    if (!res.ok) return;
+    doc = new DOMParser().parseFromString(await res.text(), "text/html");
+  } catch (_) {
+    // runbot is restarting or the network is gone: the stream's
+    // reconnection refreshes again, and the page says it is paused.
+    return;
+  }
   doc.querySelectorAll("[data-live][id]").forEach((fresh) => {
     const old = document.getElementById(fresh.id);
     if (!old) return;
@@ -80,17 +87,40 @@ function listen() {
   });
 }
 
-// Forms marked data-async post in place and show runbot's answer.
+// say shows runbot's answer to a form: in the form's own output, else at
+// the top of the page, where the card's buttons are.
+function say(form, text) {
+  const out = form.querySelector(".answer") || document.getElementById("said") || document.querySelector(".command .answer");
+  if (!out) return;
+  out.textContent = text;
+  out.hidden = !text;
+}
+
+// Forms marked data-async post in place and show runbot's answer. The
+// form's attributes are read with getAttribute: a field named "action"
+// or "method" shadows form.action and form.method.
 document.addEventListener("submit", async (e) => {
   const form = e.target;
   if (!form.matches("form[data-async]")) return;
   e.preventDefault();
-  const out = form.querySelector(".answer") || document.querySelector(".command .answer");
-  const res = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" }, credentials: "same-origin" });
-  let answer = {};
-  try { answer = await res.json(); } catch (_) { answer = { reply: res.statusText }; }
-  if (out) out.textContent = answer.reply || answer.error || "";
-  if (res.ok) form.querySelectorAll("input[type=text], textarea").forEach((el) => { el.value = ""; });
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; }); // one press, one action
+  try {
+    const res = await fetch(form.getAttribute("action"), {
+      method: (form.getAttribute("method") || "post").toUpperCase(),
+      body: new URLSearchParams(new FormData(form, e.submitter)),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    let answer = {};
+    try { answer = await res.json(); } catch (_) { answer = { reply: res.statusText }; }
+    say(form, answer.reply || answer.error || "");
+    if (res.ok) form.querySelectorAll("input[type=text], textarea").forEach((el) => { el.value = ""; });
+  } catch (_) {
+    say(form, "runbot did not answer: nothing was done. Try again in a moment.");
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
   refreshSoon();
 });
 
