@@ -62,11 +62,15 @@ function refreshSoon() {
   pending = setTimeout(() => { pending = null; refresh(); }, 100);
 }
 
+let stream = null;
+
 function listen() {
-  // Nobody is signed in on the sign-in page: there is nothing to follow.
-  if (!window.EventSource || document.body.dataset.page === "login") return;
+  // A page with nothing live (sign-in, runbook, not found) follows nothing:
+  // each stream counts against the person's cap.
+  if (stream || document.hidden || !window.EventSource || !document.querySelector("[data-live]")) return;
   const live = document.getElementById("live");
   const es = new EventSource("/events");
+  stream = es;
   // After a restart of runbot the browser reconnects by itself; what
   // changed meanwhile is caught up by refreshing on every (re)connection.
   es.addEventListener("open", () => { if (live) live.hidden = true; refreshSoon(); });
@@ -74,7 +78,8 @@ function listen() {
     if (live) live.hidden = false;
     // Closed for good (runbot refused the stream: too many pages open):
     // refresh by polling, and ask again later.
-    if (es.readyState === EventSource.CLOSED) {
+    if (es.readyState === EventSource.CLOSED && stream === es) {
+      stream = null;
       const poll = setInterval(refreshSoon, 30000);
       setTimeout(() => { clearInterval(poll); listen(); }, 60000);
     }
@@ -123,5 +128,18 @@ document.addEventListener("submit", async (e) => {
   }
   refreshSoon();
 });
+
+// A browser keeps six connections to a server over HTTP/1.1, for all its
+// tabs together: streams left open by pages in the back-forward cache or
+// by tabs in the background starve the page in front, whose requests then
+// wait for ever. A page closes its stream when it is hidden and opens it
+// again when it shows, and the opening refreshes what changed meanwhile.
+function stop() {
+  if (stream) stream.close();
+  stream = null;
+}
+window.addEventListener("pagehide", stop);
+window.addEventListener("pageshow", (e) => { if (e.persisted) listen(); });
+document.addEventListener("visibilitychange", () => { if (document.hidden) stop(); else listen(); });
 
 document.addEventListener("DOMContentLoaded", () => { tick(); setInterval(tick, 1000); listen(); });
