@@ -53,6 +53,7 @@ type Console struct {
 	morningCheck   func(ctx context.Context) (digest.Morning, error)
 	morningTimeout time.Duration
 	banner         func() string
+	md             *markdown
 }
 
 // ConsoleOptions assemble a Console.
@@ -86,26 +87,20 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	c := &Console{platform: o.Platform, store: o.Store, incidents: o.Incidents, runbooks: o.Runbooks, render: o.Renderer,
 		auth: o.Auth, hub: o.Hub, logger: o.Logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection(), morningCheck: o.Morning,
-		morningTimeout: o.MorningTimeout, banner: o.Banner}
-	funcs := template.FuncMap{}
-	// digest.html holds the morning check's section, shared by the home
-	// page and /morning.
-	for _, page := range []string{"board", "incident", "runbook", "login", "morning"} {
-		files := []string{"templates/layout.html", "templates/" + page + ".html"}
-		if page == "board" || page == "morning" {
-			files = append(files, "templates/digest.html")
-		}
-		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, files...)
-		if err != nil {
-			return nil, fmt.Errorf("parsing the %s page: %w", page, err)
-		}
-		c.pages[page] = t
+		morningTimeout: o.MorningTimeout, banner: o.Banner, md: newMarkdown()}
+	funcs := template.FuncMap{"runbookPath": func(service string) string { return "/runbooks/" + url.PathEscape(service) }}
+	pages, err := parsePages(templateFiles, funcs)
+	if err != nil {
+		return nil, err
 	}
+	c.pages = pages
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		return nil, err
 	}
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	c.mux.HandleFunc("GET /favicon.ico", favicon)
+	c.mux.HandleFunc("/", c.notFound)
 	c.mux.HandleFunc("GET /login", c.loginPage)
 	c.mux.HandleFunc("POST /login", c.login)
 	c.mux.HandleFunc("POST /logout", c.logout)
@@ -154,8 +149,7 @@ func (c *Console) signedIn(next func(http.ResponseWriter, *http.Request, string)
 		}
 		if !ok {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/fragments/") && r.URL.Path != "/events" {
-				w.WriteHeader(http.StatusUnauthorized)
-				c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: r.URL.RequestURI(), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+				c.renderPageStatus(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Next: r.URL.RequestURI(), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
 				return
 			}
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in first: open the console's home page"})
@@ -179,25 +173,21 @@ type pageData struct {
 	Board   boardView    // the board page and its live fragment
 	Morning *morningView // nil: no morning check configured
 
-	Card       *bot.Card
-	Icon       string
-	Word       string
-	Thread     []threadLine
-	Timeline   []timelineLine
-	Labels     []labelLine
-	Runbook    runbooks.Runbook
-	Chains     []*incidents.Chain
-	Postmortem *incidents.Postmortem
-}
+	Card           *bot.Card
+	Icon           string
+	Word           string
+	Stream         []streamLine // the incident's thread, made from its timeline
+	Labels         []labelLine
+	RunbookView    runbookView
+	Chains         []*incidents.Chain
+	Postmortem     *incidents.Postmortem
+	PostmortemHTML template.HTML
 
-type threadLine struct {
-	Author, Text, At, AtText string
-	Document                 *bot.Document
-}
+	MorningOn bool     // the morning check has a page: the navigation links to it
+	Problem   string   // why the error page is shown
+	Services  []string // the catalog's services, for the error page's way out
 
-type timelineLine struct {
-	Kind, Text, At, AtText string
-	Related                int64 // the incident a link or a merge is about, linked from the line
+	ServiceIncidents []serviceIncident // the runbook's service's active incidents
 }
 
 type labelLine struct {
@@ -206,30 +196,35 @@ type labelLine struct {
 }
 
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, d pageData) {
+	c.renderPageStatus(w, r, page, http.StatusOK, d)
+}
+
+func (c *Console) renderPageStatus(w http.ResponseWriter, r *http.Request, page string, status int, d pageData) {
 	d.Page = page
-	if c.banner != nil && d.User != "" { // the sign-in page tells strangers nothing of runbot's state
-		d.Banner = c.banner()
+	if d.User != "" { // the sign-in page tells strangers nothing of runbot's state
+		if c.banner != nil {
+			d.Banner = c.banner()
+		}
+		d.MorningOn = c.morningCheck != nil
+	} else {
+		d.Services = nil
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
-	if err := c.pages[page].ExecuteTemplate(w, "layout", d); err != nil {
-		c.logger.Error("rendering a page failed", "operation", "serving the console", "page", page, "error", err)
-	}
+	c.execute(w, page, "layout", status, d)
 }
 
 func (c *Console) renderFragment(w http.ResponseWriter, page, name string, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := c.pages[page].ExecuteTemplate(w, name, d); err != nil {
-		c.logger.Error("rendering a fragment failed", "operation", "serving the console", "fragment", name, "error", err)
-	}
+	c.execute(w, page, name, http.StatusOK, d)
 }
 
 // fail answers a page or fragment that could not be made, through the
 // writer the API shares: the same status for the same error, and one log
 // line for an internal one.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
-	httperr.Fail(w, r, c.logger, op, err)
+	c.pageFailed(w, r, op, err)
 }
 
 // formFailed answers a form whose action failed, in the form's shape.
@@ -246,7 +241,8 @@ func formAnswer(w http.ResponseWriter, r *http.Request, rep bot.Reply) {
 func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return pageData{}, incidents.Errorf(incidents.EINVALID, "%q is not an incident number", r.PathValue("id"))
+		// No such page rather than a bad request: the path names nothing.
+		return pageData{}, incidents.Errorf(incidents.ENOTFOUND, "there is no incident %q: incidents have numbers, like /incidents/42", r.PathValue("id"))
 	}
 	inc, err := c.incidents.FindIncident(ctx, id)
 	if err != nil {
@@ -254,36 +250,16 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 	}
 	card := c.render.Card(inc)
 	icon, word := statusWord(card.Status)
-	d := pageData{Title: fmt.Sprintf("#%d %s", inc.ID, inc.Title), IncidentID: inc.ID, Card: card, Icon: icon, Word: word,
-		Runbook: c.runbooks.Runbook(inc.Service)}
-	msgs, err := c.store.Incident(ctx, inc.ID)
-	if err != nil {
-		return pageData{}, err
+	if card.Word != "" {
+		word = card.Word
 	}
+	d := pageData{Title: fmt.Sprintf("#%d %s", inc.ID, inc.Title), IncidentID: inc.ID, Card: card, Icon: icon, Word: word,
+		RunbookView: c.runbookView(c.runbooks.Runbook(inc.Service), 3)}
 	loc := c.render.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	for _, m := range msgs {
-		if m.Root == 0 {
-			continue // the root is the card above
-		}
-		msg := Decode(m)
-		text := msg.Text
-		if len(msg.Mention.Users) > 0 || msg.Mention.Channel {
-			text = mentions(msg.Mention) + text
-		}
-		d.Thread = append(d.Thread, threadLine{Author: m.Author, Text: plain(text), At: m.CreatedAt.Format(time.RFC3339),
-			AtText: m.CreatedAt.In(loc).Format("15:04:05"), Document: msg.Document})
-	}
-	for _, e := range inc.Timeline {
-		actor := ""
-		if e.Actor != "" {
-			actor = e.Actor + ": "
-		}
-		d.Timeline = append(d.Timeline, timelineLine{Kind: string(e.Kind), Text: actor + e.Text, At: e.At.Format(time.RFC3339),
-			AtText: e.At.In(loc).Format("Jan 2 15:04:05"), Related: e.Related})
-	}
+	d.Stream = stream(inc.Timeline, loc)
 	for _, name := range sortedLabels(inc.Labels) {
 		d.Labels = append(d.Labels, labelLine{Name: name, Values: inc.Labels[name]})
 	}
@@ -294,26 +270,14 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 	switch {
 	case err == nil:
 		d.Postmortem = pm
+		if pm.Drafted() {
+			d.PostmortemHTML = c.md.HTML(3, pm.Markdown)
+		}
 	case incidents.ErrorCode(err) != incidents.ENOTFOUND:
 		return pageData{}, err
 	}
 	return d, nil
 }
-
-func mentions(a incidents.Audience) string {
-	var b strings.Builder
-	if a.Channel {
-		b.WriteString("@channel ")
-	}
-	for _, u := range a.Users {
-		b.WriteString("@" + u + " ")
-	}
-	return b.String()
-}
-
-// plain drops the ** of bold: the console shows thread text as written,
-// and html/template escapes it.
-func plain(s string) string { return strings.ReplaceAll(s, "**", "") }
 
 func (c *Console) incident(w http.ResponseWriter, r *http.Request, user string) {
 	d, err := c.incidentData(r.Context(), r)
@@ -332,11 +296,6 @@ func (c *Console) incidentFragment(w http.ResponseWriter, r *http.Request, user 
 		return
 	}
 	c.renderFragment(w, "incident", "incident", d)
-}
-
-func (c *Console) runbook(w http.ResponseWriter, r *http.Request, user string) {
-	rb := c.runbooks.Runbook(r.PathValue("service"))
-	c.renderPage(w, r, "runbook", pageData{Title: "Runbook " + rb.Service, User: user, Runbook: rb})
 }
 
 // events streams "something changed" to the page. The browser reconnects
@@ -498,8 +457,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	w.WriteHeader(http.StatusUnauthorized)
-	c.renderPage(w, r, "login", d)
+	c.renderPageStatus(w, r, "login", http.StatusUnauthorized, d)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
