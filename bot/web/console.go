@@ -245,6 +245,11 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 		return pageData{}, incidents.Errorf(incidents.ENOTFOUND, "there is no incident %q: incidents have numbers, like /incidents/42", r.PathValue("id"))
 	}
 	inc, err := c.incidents.FindIncident(ctx, id)
+	if incidents.ErrorCode(err) == incidents.ENOTFOUND {
+		// The store's message names the chat's /incidents, which the
+		// console has not: the 404 page offers the board instead.
+		return pageData{}, incidents.Errorf(incidents.ENOTFOUND, "runbot has no incident #%d.", id)
+	}
 	if err != nil {
 		return pageData{}, err
 	}

@@ -169,7 +169,7 @@ func TestNotFoundPages(t *testing.T) {
 			t.Errorf("GET %s: %d %s\n%s", path, rec.Code, rec.Header().Get("Content-Type"), page)
 		}
 	}
-	if rec := request(t, h, "GET", "/incidents/999", nil); !strings.Contains(rec.Body.String(), "incident #999 does not exist") {
+	if rec := request(t, h, "GET", "/incidents/999", nil); !strings.Contains(rec.Body.String(), "runbot has no incident #999.") {
 		t.Errorf("the 404 page does not say what is missing:\n%s", rec.Body)
 	}
 	if rec := request(t, h, "GET", "/fragments/incidents/999", nil); rec.Code != 404 || strings.Contains(rec.Body.String(), "<html") {
