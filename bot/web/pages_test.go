@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -190,5 +192,31 @@ func TestNotFoundPages(t *testing.T) {
 	}
 	if rec := request(t, h, "GET", "/favicon.ico", nil); rec.Code != 200 || rec.Header().Get("Content-Type") != "image/svg+xml" {
 		t.Errorf("GET /favicon.ico: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+// brokenStore fails as a store does when its database is gone.
+type brokenStore struct{ oneIncident }
+
+func (brokenStore) FindIncident(ctx context.Context, id int64) (*incidents.Incident, error) {
+	return nil, errors.New("reading incident: no such table: incidents")
+}
+
+// TestFailedPageSaysSoInAPage: runbot's own failure is a 500 page for a
+// person, its cause in the log once and never on the page.
+func TestFailedPageSaysSoInAPage(t *testing.T) {
+	var logs bytes.Buffer
+	c, err := web.NewConsole(web.ConsoleOptions{Incidents: brokenStore{}, Renderer: &bot.Renderer{}, Hub: web.NewHub(),
+		Auth: &web.Auth{UserHeader: "X-Forwarded-User", Secret: []byte("test")}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := request(t, c, "GET", "/incidents/7", nil)
+	page := rec.Body.String()
+	if rec.Code != 500 || !strings.Contains(page, "Something went wrong") || !strings.Contains(page, `<a href="/">Board</a>`) || strings.Contains(page, "no such table") {
+		t.Errorf("GET /incidents/7 on a broken store: %d\n%s", rec.Code, page)
+	}
+	if n := strings.Count(logs.String(), `"operation":"showing an incident"`); n != 1 || !strings.Contains(logs.String(), "no such table") {
+		t.Errorf("logged %d times, want once with the cause:\n%s", n, logs.String())
 	}
 }
