@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -64,6 +65,17 @@ func TestStoreFailureAnswers500(t *testing.T) {
 		t.Fatalf("filing an alert: %d %v", code, opened)
 	}
 	browser := consoleClient(t, b.url, "alice", "")
+	// The console acts on an incident through its thread: wait until the
+	// dispatcher has posted it, or a console action is refused for want
+	// of a thread (409) whatever the store does.
+	eventually(t, 10*time.Second, "the incident's console thread", func() (bool, string) {
+		resp, err := browser.PostForm(b.url+"/console/reply", url.Values{"text": {"watching"}, "incident": {"1"}})
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusSeeOther, resp.Status
+	})
 
 	db, err := sql.Open("sqlite", "file:"+b.db+"?_pragma=busy_timeout(10000)")
 	if err != nil {
