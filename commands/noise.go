@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,14 +51,22 @@ func (r *Router) snooze(ctx context.Context, req Request, args []string) Respons
 type Silencer interface {
 	AddSilence(ctx context.Context, matcher string, d time.Duration, by, reason string) (*incidents.Silence, error)
 	Silences(ctx context.Context) ([]*incidents.Silence, error)
+	// EndSilence ends a silence before its time, as its end would.
+	EndSilence(ctx context.Context, id int64, by string) (*incidents.Silence, error)
 }
 
-const silenceUsage = "/silence <service | label=value,...> <duration like 2h> [reason]"
+const (
+	silenceUsage    = "/silence <service | label=value,...> <duration like 2h> [reason] | /silence end [silence]"
+	silenceEndUsage = "/silence end [silence], like /silence end 3"
+)
 
 func (r *Router) silence(ctx context.Context, req Request, args []string) Response {
 	s, ok := r.Incidents.(Silencer)
 	if !ok {
 		return Response{Text: "silences are not available here", Ephemeral: true}
+	}
+	if isSilenceEnd(args) {
+		return r.endSilence(ctx, req, s, args[1:])
 	}
 	if len(args) < 2 {
 		return usage(silenceUsage)
@@ -73,6 +83,62 @@ func (r *Router) silence(ctx context.Context, req Request, args []string) Respon
 		return done(nil, err, "")
 	}
 	return Response{Text: "🔕 " + sil.Describe(r.loc()) + "; matching alerts are stored and counted, and summed up when it ends"}
+}
+
+// isSilenceEnd tells "/silence end [3]" from a silence on a service
+// named "end": that one takes a duration.
+func isSilenceEnd(args []string) bool {
+	if len(args) == 0 || !strings.EqualFold(args[0], "end") {
+		return false
+	}
+	if len(args) == 1 {
+		return true
+	}
+	_, err := ParseDuration(args[1])
+	return len(args) == 2 && err != nil
+}
+
+// endSilence ends the silence named, or the only one under way.
+func (r *Router) endSilence(ctx context.Context, req Request, s Silencer, args []string) Response {
+	var id int64
+	if len(args) == 1 {
+		n, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+		if err != nil || n <= 0 {
+			return Response{Text: fmt.Sprintf("%q is not a silence number; usage: %s", args[0], silenceEndUsage), Ephemeral: true, Code: incidents.EINVALID}
+		}
+		id = n
+	} else {
+		list, err := s.Silences(ctx)
+		if err != nil {
+			return done(nil, err, "")
+		}
+		switch len(list) {
+		case 0:
+			return Response{Text: "no silence under way: nothing to end", Ephemeral: true, Code: incidents.ENOTFOUND}
+		case 1:
+			id = list[0].ID
+		default:
+			// Ending the wrong window would wake a team in the middle
+			// of someone else's maintenance: ask which.
+			lines := make([]string, len(list))
+			for i, sil := range list {
+				lines[i] = fmt.Sprintf("/silence end %d: %s", sil.ID, sil.Describe(r.loc()))
+			}
+			return Response{Text: fmt.Sprintf("%d silences under way; say which:\n%s", len(list), strings.Join(lines, "\n")),
+				Ephemeral: true, Code: incidents.EINVALID}
+		}
+	}
+	sil, err := s.EndSilence(ctx, id, req.User)
+	if err != nil {
+		return done(nil, err, "")
+	}
+	how := "ended early"
+	if !sil.EndedAt.Before(sil.Until) {
+		how = "ended" // its time had come as the command came
+	}
+	return Response{Text: fmt.Sprintf("🔕 silence #%d on %s %s by %s: %d %s, %d %s kept quiet; its summary and the threads of those still open follow",
+		sil.ID, sil.Matcher, how, req.User, sil.Alerts, incidents.Plural(sil.Alerts, "alert", "alerts"),
+		sil.Incidents, incidents.Plural(sil.Incidents, "incident", "incidents"))}
 }
 
 func (r *Router) silences(ctx context.Context, req Request, args []string) Response {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -115,6 +116,43 @@ func (s *IncidentService) Silences(ctx context.Context) ([]*incidents.Silence, e
 	return out, nil
 }
 
+// EndSilence ends a silence now, before its time, as its natural end
+// would: the summary, the threads of the incidents it kept quiet that are
+// still open and the mark that it ended commit together, so its due end
+// finds nothing left to do. by is who ended it, said in the summary.
+func (s *IncidentService) EndSilence(ctx context.Context, id int64, by string) (*incidents.Silence, error) {
+	var out *incidents.Silence
+	err := s.db.update(ctx, func(tx *wtx) error {
+		now := s.now()
+		sil, err := scanSilence(tx.queryRow(`SELECT `+silenceColumns+` FROM silences WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return incidents.Errorf(incidents.ENOTFOUND, "there is no silence #%d; /silences lists those under way", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading silence %d: %w", id, err)
+		}
+		if !sil.EndedAt.IsZero() {
+			return incidents.Errorf(incidents.ECONFLICT, "silence #%d on %s is already over", sil.ID, sil.Matcher)
+		}
+		early := ""
+		if now.Before(sil.Until) {
+			early = by
+		}
+		if err := s.endSilence(tx, sil, now, early); err != nil {
+			return err
+		}
+		s.forgetSilences(tx)
+		tx.jobsChanged = true // its end is no longer the scheduler's next moment
+		sil.EndedAt = now
+		out = sil
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ending silence %d: %w", id, err)
+	}
+	return out, nil
+}
+
 // endSilences ends the silences due by now, inside FireDue's transaction:
 // the summary, the threads of the incidents still active and the mark
 // that the silence ended commit together.
@@ -128,7 +166,7 @@ func (s *IncidentService) endSilences(tx *wtx, now time.Time) (int, error) {
 		return 0, fmt.Errorf("reading ended silences: %w", err)
 	}
 	for _, sil := range due {
-		if err := s.endSilence(tx, sil, now); err != nil {
+		if err := s.endSilence(tx, sil, now, ""); err != nil {
 			return 0, fmt.Errorf("ending silence %d: %w", sil.ID, err)
 		}
 	}
@@ -138,7 +176,10 @@ func (s *IncidentService) endSilences(tx *wtx, now time.Time) (int, error) {
 	return len(due), nil
 }
 
-func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.Time) error {
+// endSilence sums a silence up and gives the incidents it kept quiet that
+// are still open their threads; early is who ended it before its time, ""
+// at its natural end.
+func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.Time, early string) error {
 	rows, err := tx.Query(`SELECT id FROM incidents WHERE silence_id = ? ORDER BY id`, sil.ID)
 	if err != nil {
 		return err
@@ -183,6 +224,9 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 		sil.From.UTC().Format("Mon 15:04 MST"), now.UTC().Format("Mon 15:04 MST"), sil.By)
 	if sil.Reason != "" {
 		text += ": " + sil.Reason
+	}
+	if early != "" {
+		text += "; ended early by " + early
 	}
 	text += fmt.Sprintf("): %d %s kept quiet, %d %s", sil.Alerts, incidents.Plural(sil.Alerts, "alert", "alerts"), len(ids), incidents.Plural(len(ids), "incident", "incidents"))
 	if len(lines) > 0 {
