@@ -233,6 +233,8 @@ func TestPostmortemFromTheTemplate(t *testing.T) {
 	var page string
 	eventually(t, 10*time.Second, "the draft on the console", func() (bool, string) {
 		callBody(t, "GET", fmt.Sprintf("%s/incidents/%d", b.url, id), map[string]string{"Authorization": "Bearer s3cret", "X-Runbot-User": "ci"}, "", &page)
-		return strings.Contains(page, `<details class="document"><summary>postmortem-`) && strings.Contains(page, "## Detection and response"), page
+		// Rendered from markdown: a heading, not the "##" typed in it.
+		return strings.Contains(page, `<section id="postmortem"`) && strings.Contains(page, ">Detection and response</h") &&
+			!strings.Contains(page, "## Detection and response"), page
 	})
 }
