@@ -101,3 +101,19 @@ func TestCheckSaysWhichPartFails(t *testing.T) {
 		t.Errorf("a missing table: %v, want the read part failing", err)
 	}
 }
+
+// BenchmarkCheck is what one health probe costs: a read of the tables
+// intake writes and a committed write.
+func BenchmarkCheck(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "runbot.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for b.Loop() {
+		if err := db.Check(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
