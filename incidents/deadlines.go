@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -141,41 +140,6 @@ func (inc *Incident) Fire(key string, at time.Time, p Policy) (events []Event, o
 		inc.NoticedCount = inc.AlertCount
 	}
 	return events, true
-}
-
-// Replica-carrying labels, most specific first.
-var replicaLabels = []string{"pod", "pod_name", "instance", "host", "hostname", "pod_id", "container_id"}
-
-// ReplicaClue compares the label breakdown with the replicas a service is
-// expected to run: when every alert comes from fewer of them, that is
-// often the whole story (one pod behind a load balancer is broken). It
-// returns the sentence and true once there is enough to say it.
-func (inc *Incident) ReplicaClue(replicas int) (string, bool) {
-	if replicas < 2 || inc.AlertCount < 2 {
-		return "", false
-	}
-	for _, name := range replicaLabels {
-		vals := inc.Labels[name]
-		if len(vals) == 0 || len(vals) >= replicas {
-			continue
-		}
-		for _, v := range vals {
-			if v.Value == OtherValue {
-				return "", false
-			}
-		}
-		names := make([]string, len(vals))
-		for i, v := range vals {
-			names[i] = v.Value
-		}
-		noun := name
-		if name == "pod" || name == "pod_name" || name == "pod_id" {
-			noun = "pod"
-		}
-		return fmt.Sprintf("all %d alerts come from %d of %d expected %s: %s", inc.AlertCount, len(vals), replicas,
-			Plural(replicas, noun, noun+"s"), strings.Join(names, ", ")), true
-	}
-	return "", false
 }
 
 // Plural picks the word for a count: Plural(1, "alert", "alerts").

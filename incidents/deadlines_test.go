@@ -129,7 +129,7 @@ func TestReplicaClue(t *testing.T) {
 		inc.Join(incidents.Alert{Status: incidents.AlertFiring, Labels: map[string]string{"pod": "a"}}, t0, incidents.DefaultPolicy())
 	}
 	clue, ok := inc.ReplicaClue(2)
-	if !ok || clue != "all 132 alerts come from 1 of 2 expected pods: a" {
+	if !ok || clue != "all 132 alerts carry pod; all from 1 of 2 replicas: a" {
 		t.Fatalf("clue %q %v", clue, ok)
 	}
 	if _, ok := inc.ReplicaClue(1); ok {

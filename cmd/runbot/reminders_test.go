@@ -254,5 +254,5 @@ func TestReplicasClue(t *testing.T) {
 	for range 6 {
 		id = postAlert(t, b, `{"service":"app","summary":"[app] serving page: upstream timeout","labels":{"pod":"app-54fb9-n4vkg"}}`)
 	}
-	waitThread(t, chat, id, "fired 5 more times", "all 6 alerts come from 1 of 2 expected pods: app-54fb9-n4vkg")
+	waitThread(t, chat, id, "fired 5 more times", "all 6 alerts carry pod; all from 1 of 2 replicas: app-54fb9-n4vkg")
 }
