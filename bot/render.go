@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -203,9 +202,12 @@ func (r *Renderer) Card(inc *incidents.Incident) *Card {
 	if inc.Assignee != "" {
 		c.Fields = append(c.Fields, Field{"Assignee", inc.Assignee})
 	}
-	c.Labels = TellingLabels(inc, 3, 3)
+	var rb runbooks.Runbook
 	if r.Runbooks != nil {
-		rb := r.Runbooks.Runbook(inc.Service)
+		rb = r.Runbooks.Runbook(inc.Service)
+	}
+	c.Labels = labelLines(inc, rb.Entry.Replicas)
+	if r.Runbooks != nil {
 		if s := rb.Summary(3); s != "" {
 			c.Runbook = strings.Split(s, "\n")
 		}
@@ -270,41 +272,23 @@ func orSomeone(s string) string {
 	return s
 }
 
-// Labels that say nothing about where a failure is.
-var boringLabels = map[string]bool{
-	"alertname": true, "severity": true, "service": true, "job": true, "app": true, "operation": true,
-	"priority": true, "level": true, "grafana_folder": true,
-}
+// cardFindings is how many of the breakdown's findings a card shows: it
+// is read at a glance, the incident page has them all.
+const cardFindings = 3
 
-// TellingLabels renders the label breakdown worth a glance: labels whose
-// values tell where the alerts come from, most frequent values first.
-func TellingLabels(inc *incidents.Incident, maxLabels, maxValues int) []string {
+// labelLines are the card's words on where the alerts come from: the
+// breakdown's first findings, the replicas clue first. One alert has no
+// breakdown to tell; its labels are in the alert.
+func labelLines(inc *incidents.Incident, replicas int) []string {
 	if inc.AlertCount < 2 {
 		return nil
 	}
-	var names []string
-	for name := range inc.Labels {
-		if !boringLabels[name] {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
 	var out []string
-	for _, name := range names {
-		if len(out) == maxLabels {
+	for _, f := range incidents.Breakdown(inc, replicas).Findings {
+		if len(out) == cardFindings {
 			break
 		}
-		vals := append([]incidents.ValueCount(nil), inc.Labels[name]...)
-		sort.SliceStable(vals, func(i, j int) bool { return vals[i].Count > vals[j].Count })
-		var parts []string
-		for i, v := range vals {
-			if i == maxValues {
-				parts = append(parts, fmt.Sprintf("%d more", len(vals)-maxValues))
-				break
-			}
-			parts = append(parts, fmt.Sprintf("%s (%d)", v.Value, v.Count))
-		}
-		out = append(out, name+": "+strings.Join(parts, ", "))
+		out = append(out, f.Text)
 	}
 	return out
 }

@@ -1,12 +1,15 @@
 package bot_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/alerts"
 	"github.com/runbot-dev/runbot/runbooks"
 )
 
@@ -103,14 +106,67 @@ func TestCardColoursSayTheirWord(t *testing.T) {
 	}
 }
 
-func TestTellingLabels(t *testing.T) {
+// TestCardLabelsSayHowManyCarryThem: the card's label lines are the
+// breakdown's findings, with how many of the alerts carry each label.
+func TestCardLabelsSayHowManyCarryThem(t *testing.T) {
 	inc := incident()
 	for range 9 {
 		inc.Join(incidents.Alert{Status: incidents.AlertFiring, Labels: map[string]string{"pod": "co-2", "alertname": "X"}}, t0, incidents.DefaultPolicy())
 	}
-	got := bot.TellingLabels(inc, 3, 3)
-	if len(got) != 1 || got[0] != "pod: co-2 (9), co-1 (1)" {
+	got := renderer(t0).Card(inc).Labels
+	if len(got) != 1 || got[0] != "all 10 alerts carry pod; 2 pods: co-2 (9), co-1 (1)" {
 		t.Fatalf("labels %q: alertname says nothing, pods most frequent first", got)
+	}
+}
+
+// paymentsIncident is what 37 error lines of payments make: 18 of them
+// name the pod that wrote them (one pod), each with its own trace,
+// request or user id.
+func paymentsIncident(t *testing.T) *incidents.Incident {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "incidents", "testdata", "payments-502.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := alerts.ParseLog(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _ := incidents.Open(as[0], t0, incidents.DefaultPolicy())
+	inc.ID = 43
+	for _, a := range as[1:] {
+		inc.Join(a, t0, incidents.DefaultPolicy())
+	}
+	return inc
+}
+
+// TestCardGivesTheReplicasClue: the catalog says payments runs 4
+// replicas and every alert that names its pod names the same one: the
+// first card says so, without waiting for a repeat notice, and hides the
+// ids that differ on every alert.
+func TestCardGivesTheReplicasClue(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "payments.md"), []byte("---\nowner: team-pay\nreplicas: 4\n---\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := runbooks.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := renderer(t0)
+	r.Runbooks = catalog
+	m := r.Message(&incidents.Intent{Kind: incidents.IntentRoot, IncidentID: 43}, paymentsIncident(t))
+	clue := "18 of 37 alerts carry pod_id; all 18 from 1 of 4 replicas: payments-7d9f8b6c5-x2k4p"
+	if len(m.Card.Labels) == 0 || m.Card.Labels[0] != clue {
+		t.Fatalf("card labels %q, want first %q", m.Card.Labels, clue)
+	}
+	if !strings.Contains(m.Text, clue) {
+		t.Errorf("the text fallback lacks the clue:\n%s", m.Text)
+	}
+	for _, noise := range []string{"trace_id", "request_id", "user_id", "level", "service:", "operation"} {
+		if strings.Contains(strings.Join(m.Card.Labels, "\n"), noise) {
+			t.Errorf("card labels show %s: %q", noise, m.Card.Labels)
+		}
 	}
 }
 
