@@ -177,7 +177,7 @@ type pageData struct {
 	Icon           string
 	Word           string
 	Stream         []streamLine // the incident's thread, made from its timeline
-	Labels         []labelLine
+	Labels         labelsView
 	RunbookView    runbookView
 	Chains         []*incidents.Chain
 	Postmortem     *incidents.Postmortem
@@ -188,11 +188,6 @@ type pageData struct {
 	Services  []string // the catalog's services, for the error page's way out
 
 	ServiceIncidents []serviceIncident // the runbook's service's active incidents
-}
-
-type labelLine struct {
-	Name   string
-	Values []incidents.ValueCount
 }
 
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, d pageData) {
@@ -265,9 +260,7 @@ func (c *Console) incidentData(ctx context.Context, r *http.Request) (pageData, 
 		loc = time.UTC
 	}
 	d.Stream = stream(inc.Timeline, loc)
-	for _, name := range sortedLabels(inc.Labels) {
-		d.Labels = append(d.Labels, labelLine{Name: name, Values: inc.Labels[name]})
-	}
+	d.Labels = labelsOf(inc, c.runbooks.Replicas(inc.Service))
 	if d.Chains, err = c.incidents.Chains(ctx, inc.ID); err != nil {
 		return pageData{}, err
 	}

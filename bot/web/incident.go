@@ -81,6 +81,33 @@ func stream(timeline []incidents.Event, loc *time.Location) []streamLine {
 	return out
 }
 
+// labelsView is the incident page's label breakdown: the findings, and
+// the labels left out with why, so that nobody wonders where trace_id went.
+type labelsView struct {
+	Findings []incidents.LabelFinding
+	Hidden   []string // "request_id, trace_id: a different value on every alert"
+}
+
+// labelsOf words the breakdown for the page; replicas is what the catalog
+// expects of the service, 0 when unknown.
+func labelsOf(inc *incidents.Incident, replicas int) labelsView {
+	b := incidents.Breakdown(inc, replicas)
+	v := labelsView{Findings: b.Findings}
+	// One phrase per reason, in the order the reasons first come.
+	var whys []string
+	names := map[string][]string{}
+	for _, h := range b.Hidden {
+		if _, ok := names[h.Why]; !ok {
+			whys = append(whys, h.Why)
+		}
+		names[h.Why] = append(names[h.Why], h.Label)
+	}
+	for _, why := range whys {
+		v.Hidden = append(v.Hidden, strings.Join(names[why], ", ")+": "+why)
+	}
+	return v
+}
+
 // runbookView is a runbook as its page and the incident page show it.
 type runbookView struct {
 	Service    string
