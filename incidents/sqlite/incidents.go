@@ -322,24 +322,35 @@ func (tx *wtx) remember(inc *incidents.Incident) {
 // record stores what a change caused: the events and the messages they
 // call for on every platform.
 func (s *IncidentService) record(tx *wtx, inc *incidents.Incident, events []incidents.Event, now time.Time) error {
-	opened := false
+	opened, err := insertEvents(tx, inc, events)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(tx, inc, events, opened, false, now)
+}
+
+// insertEvents adds events to an incident's timeline, setting their ids;
+// opened says one of them is its opening.
+func insertEvents(tx *wtx, inc *incidents.Incident, events []incidents.Event) (opened bool, err error) {
 	for i := range events {
 		e := &events[i]
 		e.IncidentID = inc.ID
 		res, err := tx.exec(insertEventRow, inc.ID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin, sql.NullInt64{Int64: e.Related, Valid: e.Related != 0})
 		if err != nil {
-			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
+			return false, fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
 		}
 		if e.ID, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
+			return false, fmt.Errorf("recording %s event for incident %d: %w", e.Kind, inc.ID, err)
 		}
 		opened = opened || e.Kind == incidents.EventOpened
 	}
-	return s.enqueue(tx, inc, events, opened, now)
+	return opened, nil
 }
 
 // enqueue writes the messages the events call for, on every platform.
-func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []incidents.Event, opened bool, now time.Time) error {
+// With digested, the replies that would go in a storm's thread are left
+// to the storm's digest (recordDigested).
+func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []incidents.Event, opened, digested bool, now time.Time) error {
 	if len(s.Platforms) == 0 && len(s.Pagers) == 0 || inc.SilenceID != 0 {
 		return nil // a silenced incident gets its thread when the silence ends
 	}
@@ -387,6 +398,9 @@ func (s *IncidentService) enqueue(tx *wtx, inc *incidents.Incident, events []inc
 		for i, e := range events {
 			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
 				continue // a person's thread reply is already on their platform
+			}
+			if folded && digested {
+				continue // one reply for the storm tells it with the others
 			}
 			mention := notices[i].Mention
 			mention.Channel = mention.Channel && !calm

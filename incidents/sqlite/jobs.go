@@ -82,6 +82,9 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 	if storm, ok := parseStormEndKey(key); ok {
 		return s.fireStormEnd(tx, incidentID, storm, now)
 	}
+	if storm, kind, ok := parseStormDigestKey(key); ok {
+		return s.fireStormDigest(tx, storm, kind, now)
+	}
 	inc, err := loadIncident(tx, incidentID)
 	if errors.Is(err, sql.ErrNoRows) || incidents.ErrorCode(err) == incidents.ENOTFOUND {
 		return nil
@@ -104,8 +107,23 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 	if err := updateIncident(tx, inc); err != nil {
 		return err
 	}
-	if err := s.record(tx, inc, events, now); err != nil {
+	if kind := deadlineKind(before, key); s.digests(inc, kind) {
+		err = s.recordDigested(tx, inc, kind, events, now)
+	} else {
+		err = s.record(tx, inc, events, now)
+	}
+	if err != nil {
 		return err
 	}
 	return syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now)
+}
+
+// deadlineKind is the kind of the deadline with key among ds.
+func deadlineKind(ds []incidents.Deadline, key string) incidents.DeadlineKind {
+	for _, d := range ds {
+		if d.Key == key {
+			return d.Kind
+		}
+	}
+	return ""
 }

@@ -254,7 +254,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 		if err := updateIncident(tx, inc); err != nil {
 			return err
 		}
-		if err := s.enqueue(tx, inc, ev, true, now); err != nil {
+		if err := s.enqueue(tx, inc, ev, true, false, now); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -330,4 +331,81 @@ func TestStormSurvivesARestart(t *testing.T) {
 	}
 	w := &stormWorld{ctx: context.Background(), outbox: sqlite.NewOutbox(db)}
 	same(t, "chat", w.drain(t, "chat", ""), "root #1", "root #2", "root #3", "root #4", "root #5", "storm-root 1")
+}
+
+// TestStormDigestTellsWhatStillHolds: the SLA reminders of a storm's
+// incidents wait storm.gather for one reply in the storm's thread, even
+// after the storm ended; the console still replies in each incident's
+// thread at once, and the first incidents of the burst, with threads of
+// their own, keep their replies. An incident dealt with meanwhile drops
+// out of the digest, and a digest with nothing left says nothing.
+func TestStormDigestTellsWhatStillHolds(t *testing.T) {
+	w := newStormWorld(t)
+	opened := w.clock.Now()
+	var ids []int64
+	for range 8 {
+		ids = append(ids, w.open(t, "checkout", incidents.P3))
+		w.clock.Add(time.Second)
+	}
+	w.drain(t, "chat", "")
+	w.drain(t, "web", "")
+	stormReplies := func(lines []string) []string {
+		return slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return !strings.HasPrefix(l, "storm-reply") })
+	}
+
+	at := func(d time.Duration) { w.clock.Add(opened.Add(d).Sub(w.clock.Now())) }
+	at(time.Hour + 10*time.Second) // every TTA reminder at 50% of 2h
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	chat := w.drain(t, "chat", "")
+	same(t, "the storm's thread at the reminders", stormReplies(chat),
+		"storm-reply 1: 🌤️ storm over: 8 incidents in 7s; the next incident gets its own thread again")
+	for _, want := range []string{"reply #1", "reply #5"} {
+		if !slices.Contains(chat, want) {
+			t.Errorf("chat at the reminders: %q, want %s in its own thread", chat, want)
+		}
+	}
+	same(t, "the console at the reminders", w.drain(t, "web", ""),
+		"reply #1", "reply #2", "reply #3", "reply #4", "reply #5", "reply #6", "reply #7", "reply #8")
+	for _, id := range ids[5:7] {
+		if _, err := w.svc.Acknowledge(w.ctx, id, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.drain(t, "chat", "")
+	w.clock.Add(time.Minute)
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	got := stormReplies(w.drain(t, "chat", ""))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "storm-reply 1: ⏰ TTA due within 58m") ||
+		!strings.Contains(got[0], "for 1 incident of this storm: #8 P3 checkout;") {
+		t.Fatalf("the digest of the TTA reminders: %q, want #8 alone, #6 and #7 being acknowledged", got)
+	}
+	if _, err := w.svc.Acknowledge(w.ctx, ids[7], "alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	at(12*time.Hour + 10*time.Second) // the TRS reminders at 50% of 24h
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[5:] {
+		if _, err := w.svc.Mitigate(w.ctx, id, "alice", "failed over"); err != nil {
+			t.Fatal(err)
+		}
+		if tl := kinds(w.incident(t, id)); !strings.Contains(tl, "reminder,acknowledged,reminder,mitigated") {
+			t.Fatalf("#%d's timeline: %s", id, tl)
+		}
+	}
+	w.clock.Add(time.Minute)
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range w.drain(t, "chat", "") {
+		if strings.Contains(l, "⏰") {
+			t.Fatalf("a digest of incidents all restored since said %q", l)
+		}
+	}
 }

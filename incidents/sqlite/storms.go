@@ -228,6 +228,129 @@ func (s *IncidentService) endStorm(tx *wtx, st *incidents.Storm, now time.Time) 
 	return nil
 }
 
+// Storm digests. Incidents that opened together come due together: 300
+// SLA reminders at the same minute would be 300 replies in the storm's
+// thread, holding the channel five minutes at a chat's pace. Such a
+// deadline of a storm's incident is recorded in its timeline as any
+// other (and told in its own thread where storms do not fold), but in the
+// storm's thread it waits, a row in storm_digests, for one reply per storm
+// and deadline kind: the first to wait schedules the digest storm.gather
+// later, and those that come due meanwhile join it.
+
+// digests reports whether a deadline of an incident waits for its
+// storm's digest.
+func (s *IncidentService) digests(inc *incidents.Incident, kind incidents.DeadlineKind) bool {
+	return inc.StormID != 0 && inc.SilenceID == 0 && incidents.Digested(kind) && len(s.stormPlatforms()) > 0
+}
+
+// recordDigested stores a deadline's events like record, and files the
+// incident into its storm's digest of that kind instead of replying in
+// the storm's thread. What would have said nothing (an off-hours
+// reminder, a snoozed incident's) stays unsaid in the digest too.
+func (s *IncidentService) recordDigested(tx *wtx, inc *incidents.Incident, kind incidents.DeadlineKind, events []incidents.Event, now time.Time) error {
+	opened, err := insertEvents(tx, inc, events)
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(tx, inc, events, opened, true, now); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(events, func(e incidents.Event) bool { return s.policy.NoticeFor(inc, e).Reply }) {
+		return nil
+	}
+	var waiting bool
+	if err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM storm_digests WHERE storm_id = ? AND kind = ?)`, inc.StormID, string(kind)).Scan(&waiting); err != nil {
+		return fmt.Errorf("reading the %s digest of storm %d: %w", kind, inc.StormID, err)
+	}
+	if _, err := tx.exec(`INSERT OR IGNORE INTO storm_digests (storm_id, kind, incident_id) VALUES (?, ?, ?)`, inc.StormID, string(kind), inc.ID); err != nil {
+		return fmt.Errorf("filing incident %d into the %s digest of storm %d: %w", inc.ID, kind, inc.StormID, err)
+	}
+	if waiting {
+		return nil // its digest is scheduled already
+	}
+	due := now.Add(s.policy.Storm.GatherFor())
+	if _, err := tx.exec(insertJob, inc.ID, stormDigestKey(inc.StormID, kind, due), millis(due)); err != nil {
+		return fmt.Errorf("scheduling the %s digest of storm %d: %w", kind, inc.StormID, err)
+	}
+	tx.jobsChanged = true
+	return nil
+}
+
+func stormDigestKey(id int64, kind incidents.DeadlineKind, due time.Time) string {
+	return "storm-digest/" + strconv.FormatInt(id, 10) + "/" + string(kind) + "/" + strconv.FormatInt(due.UnixMilli(), 10)
+}
+
+// parseStormDigestKey reads a storm's id and the deadline kind from its
+// digest job's key.
+func parseStormDigestKey(key string) (int64, incidents.DeadlineKind, bool) {
+	rest, ok := strings.CutPrefix(key, "storm-digest/")
+	if !ok {
+		return 0, "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return 0, "", false
+	}
+	n, err := strconv.ParseInt(parts[0], 10, 64)
+	return n, incidents.DeadlineKind(parts[1]), err == nil
+}
+
+// fireStormDigest posts a storm's digest of a deadline kind in its
+// thread: the incidents filed into it for which it still holds, calling
+// those the deadlines would have called (never the channel: the storm
+// did once for all).
+func (s *IncidentService) fireStormDigest(tx *wtx, stormID int64, kind incidents.DeadlineKind, now time.Time) error {
+	rows, err := tx.Query(`SELECT incident_id FROM storm_digests WHERE storm_id = ? AND kind = ? ORDER BY incident_id`, stormID, string(kind))
+	if err != nil {
+		return fmt.Errorf("reading the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the %s digest of storm %d: %w", kind, stormID, err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	if _, err := tx.exec(`DELETE FROM storm_digests WHERE storm_id = ? AND kind = ?`, stormID, string(kind)); err != nil {
+		return fmt.Errorf("clearing the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	var told []*incidents.Incident
+	var users []string
+	for _, id := range ids {
+		inc, err := loadIncident(tx, id)
+		if err != nil {
+			return err
+		}
+		if !incidents.StillDue(kind, inc, now) {
+			continue
+		}
+		told = append(told, inc)
+		n := s.policy.NoticeFor(inc, incidents.Event{IncidentID: inc.ID, At: now, Kind: incidents.DigestEvent(kind), Actor: incidents.Actor})
+		users = append(users, n.Mention.Users...)
+	}
+	text := incidents.StormDigest(kind, told, now)
+	if text == "" {
+		return nil // all dealt with meanwhile
+	}
+	st, err := scanStorm(tx.queryRow(`SELECT `+stormColumns+` FROM storms WHERE id = ?`, stormID))
+	if err != nil {
+		return fmt.Errorf("reading storm %d: %w", stormID, err)
+	}
+	aud := incidents.Audience{Users: nonEmptyNames(users...)}
+	for _, platform := range s.stormPlatforms() {
+		if err := insertStormOutbox(tx, platform, st.Channel, incidents.IntentReply, st.ID, 0, 0, aud, text, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stormUnderWay reports whether a storm is going on in a channel.
 func (s *IncidentService) stormUnderWay(tx *wtx, channel string, now time.Time) (bool, error) {
 	if !s.policy.Storm.Enabled() {
