@@ -38,10 +38,10 @@ type HiddenLabel struct {
 // Why a label tells nothing; the words people read on the page.
 const (
 	whyUnique    = "a different value on every alert"
-	whyService   = "the service"
-	whyOperation = "the operation"
+	whyService   = "same as the service"
+	whyOperation = "same as the operation"
 	whyLevel     = "the level"
-	whyRule      = "the alert rule, the same on every alert"
+	whyRule      = "the alert rule's name"
 )
 
 // placeNouns are labels that name where an alert fires, with the word for

@@ -86,7 +86,7 @@ func TestBreakdownHidesLabelsThatTellNothing(t *testing.T) {
 	b := incidents.Breakdown(paymentsIncident(t), 0)
 	want := map[string]string{
 		"trace_id": "a different value on every alert", "request_id": "a different value on every alert",
-		"user_id": "a different value on every alert", "service": "the service", "operation": "the operation",
+		"user_id": "a different value on every alert", "service": "same as the service", "operation": "same as the operation",
 		"level": "the level",
 	}
 	got := hidden(b)
@@ -147,7 +147,7 @@ func TestBreakdownOfAnAlertmanagerGroup(t *testing.T) {
 		t.Fatalf("findings\n%q\nwant\n%q", got, want)
 	}
 	h := hidden(b)
-	if h["alertname"] == "" || h["severity"] != "the level" || h["service"] != "the service" || h["operation"] != "the operation" {
+	if h["alertname"] == "" || h["severity"] != "the level" || h["service"] != "same as the service" || h["operation"] != "same as the operation" {
 		t.Errorf("hidden %v", h)
 	}
 	// Without the catalog's word, two pods are two pods.
@@ -181,7 +181,7 @@ func TestBreakdownNamesTheFailingReplicas(t *testing.T) {
 	if got := texts(b); !slices.Equal(got, want) {
 		t.Fatalf("findings\n%q\nwant\n%q", got, want)
 	}
-	if h := hidden(b); h["container"] != "the service" || h["app"] != "the service" {
+	if h := hidden(b); h["container"] != "same as the service" || h["app"] != "same as the service" {
 		t.Errorf("container and app name the service: hidden %v", h)
 	}
 	// Every replica failing is no clue to one of them.

@@ -73,6 +73,10 @@ func TestIncidentPageBreakdown(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("GET %s: %d\n%s", path, code, page)
 		}
+		// Said at once: above the thread, not below it on a phone.
+		if i, j := strings.Index(page, `id="labels"`), strings.Index(page, `id="thread"`); i < 0 || j < 0 || i > j {
+			t.Errorf("GET %s: the breakdown does not come before the thread", path)
+		}
 		m := labelsSection.FindStringSubmatch(page)
 		if m == nil {
 			t.Fatalf("GET %s: no label breakdown\n%s", path, page)
@@ -89,8 +93,8 @@ func TestIncidentPageBreakdown(t *testing.T) {
 			t.Errorf("GET %s: the clue is not marked as one:\n%s", path, m[1])
 		}
 		said := stripTags(m[1])
-		for _, want := range []string{"request_id, trace_id, user_id: a different value on every alert", "level: the level",
-			"operation: the operation", "service: the service"} {
+		for _, want := range []string{"request_id, trace_id, user_id (a different value on every alert)", "level (the level)",
+			"operation (same as the operation)", "service (same as the service)"} {
 			if !strings.Contains(said, want) {
 				t.Errorf("GET %s: the breakdown does not say %q:\n%s", path, want, said)
 			}

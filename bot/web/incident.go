@@ -85,7 +85,7 @@ func stream(timeline []incidents.Event, loc *time.Location) []streamLine {
 // the labels left out with why, so that nobody wonders where trace_id went.
 type labelsView struct {
 	Findings []incidents.LabelFinding
-	Hidden   []string // "request_id, trace_id: a different value on every alert"
+	Hidden   []string // "request_id, trace_id (a different value on every alert)"
 }
 
 // labelsOf words the breakdown for the page; replicas is what the catalog
@@ -103,7 +103,7 @@ func labelsOf(inc *incidents.Incident, replicas int) labelsView {
 		names[h.Why] = append(names[h.Why], h.Label)
 	}
 	for _, why := range whys {
-		v.Hidden = append(v.Hidden, strings.Join(names[why], ", ")+": "+why)
+		v.Hidden = append(v.Hidden, strings.Join(names[why], ", ")+" ("+why+")")
 	}
 	return v
 }
