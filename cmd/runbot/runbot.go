@@ -241,7 +241,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: hub, Logger: logger,
 		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
-		Banner:  stuck.Banner,
+		Banner: func() string {
+			return strings.Join(slices.DeleteFunc([]string{stuck.Banner(), catalog.Problem()}, func(s string) bool { return s == "" }), "; ")
+		},
 		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret), Sessions: sqlite.NewSessions(db),
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
@@ -298,6 +300,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	start("posting routines", routines.Run)
 	start("watching the outbox", stuck.Run)
+	if cfg.RunbooksDir != "" {
+		start("reloading runbooks", func(ctx context.Context) error { return catalog.Watch(ctx, runbooks.DefaultWatchEvery, logger) })
+	}
 	if heartbeat != nil {
 		start("watching heartbeats", heartbeat.Run)
 	}
