@@ -371,7 +371,9 @@ func newPostmortemWriter(cfg config.Config, svc *sqlite.IncidentService, logger 
 	if err != nil {
 		return nil, "", fmt.Errorf("configuring the post-mortem drafter: %w", err)
 	}
-	return postmortem.NewWriter(svc, drafter, cfg.Policy, cfg.Timezone, logger), drafting, nil
+	w := postmortem.NewWriter(svc, drafter, cfg.Policy, cfg.Timezone, logger)
+	w.Catalog = svc.Catalog
+	return w, drafting, nil
 }
 
 // runRoutines are the RUN week's scheduled posts: the morning check on

@@ -22,6 +22,9 @@ type Facts struct {
 	Policy   incidents.Policy    // SLA targets, to judge TTA and TRS
 	Location *time.Location      // team timezone for times shown; nil = UTC
 	Now      time.Time           // when drafted
+	// Replicas is how many instances the catalog expects of the
+	// incident's service, 0 when unknown: the label breakdown compares.
+	Replicas int
 }
 
 // sections are the post-mortem's headings in order. Both the template and

@@ -1,9 +1,7 @@
 package postmortem
 
 import (
-	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -88,72 +86,21 @@ func impact(b *strings.Builder, f Facts) {
 		fmt.Fprintf(b, "- **Incident open for:** %s (opened → resolved)\n", incidents.FormatDuration(inc.ResolvedAt.Sub(inc.OpenedAt)))
 	}
 	fmt.Fprintf(b, "- **Alerts:** %d firing %s\n", inc.AlertCount, incidents.Plural(inc.AlertCount, "alert", "alerts"))
-	labelTable(b, inc.Labels)
+	labelFindings(b, f)
 	b.WriteString("\n_To fill: who/what users saw (errors, slowness, failed actions), how many, and any data or money lost_\n")
 }
 
-// maxValues is how many values of a label the impact table names; the
-// rest are summed, since the head of the distribution is what tells a
-// story (one pod, one region).
-const maxValues = 3
-
-func labelTable(b *strings.Builder, lc incidents.LabelCounts) {
-	if len(lc) == 0 {
+// labelFindings says where the alerts came from, in the breakdown's words:
+// the page and the chat said the same during the incident.
+func labelFindings(b *strings.Builder, f Facts) {
+	findings := incidents.Breakdown(f.Incident, f.Replicas).Findings
+	if len(findings) == 0 {
 		return
 	}
-	b.WriteString("\nAlerts by label (top values, count and share):\n\n| Label | Values |\n| --- | --- |\n")
-	for _, name := range slices.Sorted(maps.Keys(lc)) {
-		fmt.Fprintf(b, "| %s | %s |\n", cell(name), cell(topValues(lc[name])))
+	b.WriteString("\nWhere the alerts came from:\n\n")
+	for _, fd := range findings {
+		b.WriteString("- " + oneLine(fd.Text) + "\n")
 	}
-}
-
-func topValues(vals []incidents.ValueCount) string {
-	total, other := 0, 0
-	var named []incidents.ValueCount
-	for _, vc := range vals {
-		total += vc.Count
-		if vc.Value == incidents.OtherValue {
-			other += vc.Count
-			continue
-		}
-		named = append(named, vc)
-	}
-	// Stable: equal counts keep first-seen order, so output is deterministic.
-	slices.SortStableFunc(named, func(x, y incidents.ValueCount) int { return cmp.Compare(y.Count, x.Count) })
-	var parts []string
-	rest, restValues := other, 0
-	for i, vc := range named {
-		if i >= maxValues {
-			rest += vc.Count
-			restValues++
-			continue
-		}
-		v := vc.Value
-		if v == "" {
-			v = `""`
-		}
-		parts = append(parts, fmt.Sprintf("%s ×%d (%s)", v, vc.Count, share(vc.Count, total)))
-	}
-	if rest > 0 {
-		what := "other values"
-		if other == 0 {
-			what = fmt.Sprintf("%d other %s", restValues, incidents.Plural(restValues, "value", "values"))
-		}
-		parts = append(parts, fmt.Sprintf("%s ×%d (%s)", what, rest, share(rest, total)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func share(n, total int) string {
-	if total == 0 {
-		return "0%"
-	}
-	return fmt.Sprintf("%d%%", (n*100+total/2)/total)
-}
-
-// cell keeps a value inside its Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(oneLine(s), "|", `\|`)
 }
 
 // formerServices are the services the incident was attributed to before

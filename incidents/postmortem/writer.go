@@ -17,6 +17,13 @@ type Store interface {
 	SavePostmortem(ctx context.Context, pm *incidents.Postmortem) error
 }
 
+// Catalog is what the Writer needs from the service catalog.
+type Catalog interface {
+	// Replicas is how many instances the service is expected to run, 0
+	// when unknown.
+	Replicas(service string) int
+}
+
 // Writer drafts the post-mortems asked for, in the background: a draft
 // takes as long as the LLM does, and a command must answer at once. The
 // requests are rows in the store, so a restart resumes them.
@@ -32,6 +39,9 @@ type Writer struct {
 	// Poll is how often the store is read without a wake-up (a request
 	// written by another process); default 30s.
 	Poll time.Duration
+	// Catalog gives the replicas the label breakdown compares with, as
+	// the page and the chat did; nil knows none.
+	Catalog Catalog
 }
 
 // NewWriter builds a Writer.
@@ -92,8 +102,12 @@ func (w *Writer) write(ctx context.Context, pm *incidents.Postmortem) error {
 	if err != nil {
 		return fmt.Errorf("reading the five whys of incident %d: %w", pm.IncidentID, err)
 	}
+	replicas := 0
+	if w.Catalog != nil {
+		replicas = w.Catalog.Replicas(inc.Service)
+	}
 	start := time.Now()
-	d := w.drafter.Draft(ctx, Facts{Incident: inc, Chains: chains, Policy: w.policy, Location: w.location, Now: w.Now()})
+	d := w.drafter.Draft(ctx, Facts{Incident: inc, Chains: chains, Policy: w.policy, Location: w.location, Now: w.Now(), Replicas: replicas})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
