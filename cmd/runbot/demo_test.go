@@ -51,7 +51,7 @@ func TestDemoFeedsTheBoard(t *testing.T) {
 		for _, inc := range listIncidents(t, base, "", "?service=payment-gateway") {
 			full := getIncidentAt(t, base, inc.ID)
 			for _, e := range full.Timeline {
-				if e.Kind == "alert" && strings.Contains(e.Text, "expected pods") {
+				if e.Kind == "alert" && strings.Contains(e.Text, "from 1 of 2 replicas: payment-gateway-54fb9-n4vkg") {
 					return true, ""
 				}
 			}
