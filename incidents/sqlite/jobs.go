@@ -97,10 +97,11 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 	if !ok {
 		return nil // the incident moved on (acknowledged, requalified...): nothing to say
 	}
+	var clue []incidents.Event
 	if !inc.ClueGiven && s.Catalog != nil {
-		if clue, ok := inc.ReplicaClue(s.Catalog.Replicas(inc.Service)); ok {
+		if text, ok := inc.ReplicaClue(s.Catalog.Replicas(inc.Service)); ok {
 			inc.ClueGiven = true
-			events = append(events, incidents.Event{IncidentID: inc.ID, At: now, Kind: incidents.EventAlert, Actor: incidents.Actor, Text: clue})
+			clue = append(clue, incidents.Event{IncidentID: inc.ID, At: now, Kind: incidents.EventAlert, Actor: incidents.Actor, Text: text})
 		}
 	}
 	tx.remember(inc)
@@ -108,9 +109,13 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 		return err
 	}
 	if kind := deadlineKind(before, key); s.digests(inc, kind) {
-		err = s.recordDigested(tx, inc, kind, events, now)
+		// The clue is this incident's own news, not the deadline's: it
+		// keeps its reply while the deadline waits for the storm's digest.
+		if err = s.recordDigested(tx, inc, kind, events, now); err == nil && len(clue) > 0 {
+			err = s.record(tx, inc, clue, now)
+		}
 	} else {
-		err = s.record(tx, inc, events, now)
+		err = s.record(tx, inc, append(events, clue...), now)
 	}
 	if err != nil {
 		return err

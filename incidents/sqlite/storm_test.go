@@ -409,3 +409,48 @@ func TestStormDigestTellsWhatStillHolds(t *testing.T) {
 		}
 	}
 }
+
+type replicas map[string]int
+
+func (replicas) Channel(string) string         { return "" }
+func (r replicas) Replicas(service string) int { return r[service] }
+
+// TestStormDigestLeavesTheReplicasClueItsReply: the replicas clue, told
+// with an incident's first deadline, is that incident's news: when the
+// deadline waits for the storm's digest, the clue still gets its reply.
+func TestStormDigestLeavesTheReplicasClueItsReply(t *testing.T) {
+	w := newStormWorld(t)
+	w.svc.Catalog = replicas{"checkout": 3}
+	for range 5 {
+		w.open(t, "checkout", incidents.P3)
+	}
+	for range 2 {
+		ingest(t, w.svc, incidents.Alert{Source: "generic", Fingerprint: "pod-down", Service: "checkout", Title: "checkout failing",
+			Priority: incidents.P1, Status: incidents.AlertFiring, Labels: map[string]string{"pod": "co-1"}})
+	}
+	if inc := w.incident(t, 6); inc.StormID != 1 || inc.AlertCount != 2 {
+		t.Fatalf("the pod down: storm %d, %d alerts; want in the storm with 2 alerts", inc.StormID, inc.AlertCount)
+	}
+	w.drain(t, "chat", "")
+	w.clock.Add(8 * time.Minute) // the P1's TTA reminder at 50% of 15m comes before its repeat notice
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if tl := kinds(w.incident(t, 6)); !strings.HasSuffix(tl, "reminder,alert") {
+		t.Fatalf("the pod down's timeline: %s, want its reminder and the clue", tl)
+	}
+	same(t, "chat at the P1's reminder", stormRepliesOf(w.drain(t, "chat", "")),
+		"storm-reply 1: 🌤️ storm over: 6 incidents in 0s; the next incident gets its own thread again", "storm-reply 1 #6")
+	w.clock.Add(time.Minute)
+	if _, err := w.svc.FireDue(w.ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	got := stormRepliesOf(w.drain(t, "chat", ""))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "storm-reply 1: ⏰ TTA due within") || !strings.Contains(got[0], "#6 P1 checkout") {
+		t.Fatalf("the digest after the clue: %q", got)
+	}
+}
+
+func stormRepliesOf(lines []string) []string {
+	return slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return !strings.HasPrefix(l, "storm-reply") })
+}
