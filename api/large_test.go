@@ -17,11 +17,19 @@ import (
 
 // gatedStore records how many batches it files at once, by size. It is a
 // fake on purpose: what is tested is the API's turn-taking, which a real
-// store's speed would hide.
+// store's speed would hide. A large batch is held until a single alert has
+// been filed beside it (or a while has passed), so the test does not
+// depend on how fast the machine parses.
 type gatedStore struct {
-	mu                      sync.Mutex
-	large, maxLarge, either int
-	smallBesideLarge        bool
+	mu                   sync.Mutex
+	large, maxLarge      int
+	largeOnce, smallOnce sync.Once
+	largeStarted         chan struct{}
+	smallBesideLarge     chan struct{}
+}
+
+func newGatedStore() *gatedStore {
+	return &gatedStore{largeStarted: make(chan struct{}), smallBesideLarge: make(chan struct{})}
 }
 
 func (g *gatedStore) Ingest(ctx context.Context, as []incidents.Alert) ([]incidents.Ingested, error) {
@@ -31,15 +39,20 @@ func (g *gatedStore) Ingest(ctx context.Context, as []incidents.Alert) ([]incide
 		g.large++
 		g.maxLarge = max(g.maxLarge, g.large)
 	} else if g.large > 0 {
-		g.smallBesideLarge = true
+		g.smallOnce.Do(func() { close(g.smallBesideLarge) })
 	}
 	g.mu.Unlock()
-	time.Sleep(30 * time.Millisecond) // long enough for the others to arrive
-	g.mu.Lock()
 	if big {
+		g.largeOnce.Do(func() { close(g.largeStarted) })
+		select {
+		case <-g.smallBesideLarge:
+		case <-time.After(5 * time.Second):
+		}
+		time.Sleep(10 * time.Millisecond) // a while for other large ones to try their luck
+		g.mu.Lock()
 		g.large--
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
 	return make([]incidents.Ingested, len(as)), nil
 }
 
@@ -53,7 +66,7 @@ func (g *gatedStore) FindIncidents(context.Context, incidents.IncidentFilter) ([
 // TestLargeBodiesTakeTurns: large intake bodies are parsed and filed one
 // per spare core, while small requests go in beside them.
 func TestLargeBodiesTakeTurns(t *testing.T) {
-	store := &gatedStore{}
+	store := newGatedStore()
 	srv := httptest.NewServer(api.New(api.Options{Incidents: store}))
 	defer srv.Close()
 	var b strings.Builder
@@ -86,19 +99,23 @@ func TestLargeBodiesTakeTurns(t *testing.T) {
 			}
 		})
 	}
-	for i := range 20 {
-		wg.Go(func() {
-			time.Sleep(time.Duration(i) * 5 * time.Millisecond)
-			if code := post(`{"service":"payments","summary":"down"}`); code != 200 {
-				t.Errorf("a single alert: %d", code)
-			}
-		})
-	}
+	wg.Go(func() {
+		select {
+		case <-store.largeStarted:
+		case <-time.After(10 * time.Second):
+			t.Error("no large batch reached the store")
+		}
+		if code := post(`{"service":"payments","summary":"down"}`); code != 200 {
+			t.Errorf("a single alert: %d", code)
+		}
+	})
 	wg.Wait()
 	if want := max(1, runtime.GOMAXPROCS(0)-1); store.maxLarge > want {
 		t.Errorf("%d large batches filed at once, want at most %d", store.maxLarge, want)
 	}
-	if !store.smallBesideLarge {
+	select {
+	case <-store.smallBesideLarge:
+	default:
 		t.Error("no single alert was filed while a large batch was: small requests waited their turn")
 	}
 }
