@@ -14,21 +14,21 @@ func TestStormSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 10, Within: 5 * time.Minute}) {
+	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 10, Within: 5 * time.Minute, Gather: time.Minute}) {
 		t.Fatalf("default storm %+v", c.Policy.Storm)
 	}
 	c, err = config.Load(write(t, "storm: {incidents: 20, within: 10m}\n"), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 20, Within: 10 * time.Minute}) {
+	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 20, Within: 10 * time.Minute, Gather: time.Minute}) {
 		t.Fatalf("storm from the file %+v", c.Policy.Storm)
 	}
 	c, err = config.Load(write(t, "storm: {incidents: 20}\n"), env(map[string]string{"RUNBOT_STORM_INCIDENTS": "0", "RUNBOT_STORM_WITHIN": "2m"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 0, Within: 2 * time.Minute}) || c.Policy.Storm.Enabled() {
+	if c.Policy.Storm != (incidents.StormPolicy{Incidents: 0, Within: 2 * time.Minute, Gather: time.Minute}) || c.Policy.Storm.Enabled() {
 		t.Fatalf("storm from the environment over the file %+v: 0 turns it off", c.Policy.Storm)
 	}
 	for body, want := range map[string]string{
