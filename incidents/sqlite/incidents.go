@@ -599,10 +599,10 @@ func (s *IncidentService) FindIncidents(ctx context.Context, f incidents.Inciden
 }
 
 // findByUrgency is a page of active incidents in incidents.CompareUrgency
-// order, read in one snapshot from two indexes instead of sorting every
+// order, read in one snapshot from indexes instead of sorting every
 // active incident (180 ms a page at 100,000): first the passed deadlines
-// (breaches, whose rank depends on the moment) from incidents_next_due,
-// sorted among themselves, then every other active incident in the order
+// (breaches, whose rank depends on the moment) one priority at a time
+// from incidents_breaches, then every other active incident in the order
 // of incidents_urgency. TestUrgencyOrderAgreesWithTheDomain holds the SQL
 // and the domain's rule together; TestUrgencyPageReadsIndexes the queries
 // and the indexes.
@@ -614,7 +614,7 @@ func (s *IncidentService) findByUrgency(ctx context.Context, where []string, arg
 	defer tx.Rollback()
 	passed := passedBy(s.now())
 	// Breaches up to the end of the page: fewer than that means all of them.
-	breaches, err := queryIncidentsOn(ctx, tx, s.urgencyQuery(where, true), append(slices.Clone(args), passed, offset+limit, 0)...)
+	breaches, err := breachesByPriority(ctx, tx, where, args, passed, offset+limit)
 	if err != nil {
 		return nil, err
 	}
@@ -622,7 +622,7 @@ func (s *IncidentService) findByUrgency(ctx context.Context, where []string, arg
 		return breaches[offset:], nil
 	}
 	page := breaches[min(offset, len(breaches)):]
-	rest, err := queryIncidentsOn(ctx, tx, s.urgencyQuery(where, false),
+	rest, err := queryIncidentsOn(ctx, tx, s.urgencyQuery(where),
 		append(slices.Clone(args), passed, limit-len(page), max(offset-len(breaches), 0))...)
 	if err != nil {
 		return nil, err
@@ -642,14 +642,10 @@ const urgencyRest = `CASE WHEN state = 'mitigated' THEN 3 WHEN priority <= 2 THE
 	next_due IS NULL, next_due, priority, id`
 
 // urgencyQuery selects a page of active incidents matching where (whose
-// arguments come first), with passed deadlines (breaches) or without,
-// given passedBy(now), the limit and the offset.
-func (s *IncidentService) urgencyQuery(where []string, breaches bool) string {
+// arguments come first) without passed deadlines (breaches, see
+// breachesByPriority), given passedBy(now), the limit and the offset.
+func (s *IncidentService) urgencyQuery(where []string) string {
 	cond := strings.Join(append(slices.Clone(where), "state <> 'resolved'"), " AND ")
-	if breaches {
-		return `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + cond +
-			` AND next_due <= ? ORDER BY priority, next_due, id LIMIT ? OFFSET ?`
-	}
 	return `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + cond +
 		` AND (next_due > ? OR next_due IS NULL) ORDER BY ` + urgencyRest + ` LIMIT ? OFFSET ?`
 }

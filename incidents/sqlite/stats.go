@@ -85,33 +85,3 @@ func (s *IncidentService) Stats(ctx context.Context) (Stats, error) {
 	}
 	return st, rows.Err()
 }
-
-// ActiveSince returns the incidents with a timeline event at or after
-// since, with their timelines, at most limit of them, newest activity
-// first: what happened overnight.
-func (s *IncidentService) ActiveSince(ctx context.Context, since time.Time, limit int) ([]*incidents.Incident, error) {
-	rows, err := s.db.read.QueryContext(ctx, `SELECT incident_id FROM events WHERE at >= ? GROUP BY incident_id ORDER BY max(at) DESC LIMIT ?`,
-		millis(since), limit)
-	if err != nil {
-		return nil, fmt.Errorf("listing recent incidents: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("listing recent incidents: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	out := make([]*incidents.Incident, 0, len(ids))
-	for _, id := range ids {
-		inc, err := s.FindIncident(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inc)
-	}
-	return out, nil
-}

@@ -11,10 +11,11 @@ import (
 )
 
 // TestUrgencyPageReadsIndexes: a page of the board reads the passed
-// deadlines from incidents_next_due and the rest in the order of
-// incidents_urgency, sorting nothing but the breaches: with 100,000 active
-// incidents, sorting them all took 180 ms a page. An expression written
-// differently from the index's would silently sort again; this says so.
+// deadlines of each priority in the order of incidents_breaches and the
+// rest in the order of incidents_urgency, sorting nothing: with 100,000
+// active incidents, sorting them all took 180 ms a page, and sorting the
+// 74,000 breaches among them 50 ms. An expression written differently
+// from the index's would silently sort again; this says so.
 // (Narrowed to a service, the planner may rather read that service's
 // incidents and sort them: fewer rows.)
 func TestUrgencyPageReadsIndexes(t *testing.T) {
@@ -27,11 +28,12 @@ func TestUrgencyPageReadsIndexes(t *testing.T) {
 	for _, q := range []struct {
 		name, sql, want string
 		sorts           bool
+		args            []any
 	}{
-		{"the rest", svc.urgencyQuery(nil, false), "USING INDEX incidents_urgency", false},
-		{"the breaches", svc.urgencyQuery(nil, true), "USING INDEX incidents_next_due", true},
+		{"the rest", svc.urgencyQuery(nil), "USING INDEX incidents_urgency", false, []any{time.Now().UnixMilli(), 200, 0}},
+		{"the breaches", breachQuery(nil), "USING INDEX incidents_breaches", false, []any{1, time.Now().UnixMilli(), 200}},
 	} {
-		rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q.sql, time.Now().UnixMilli(), 200, 0)
+		rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q.sql, q.args...)
 		if err != nil {
 			t.Fatalf("%s: %v", q.name, err)
 		}
