@@ -11,7 +11,16 @@ import (
 // Recent reads what happened lately, for the morning check.
 type Recent interface {
 	ActiveSince(ctx context.Context, since time.Time, limit int) ([]*incidents.Incident, error)
+	// MorningActive reads, in one snapshot, the limit most urgent active
+	// incidents and every active incident counted by service and status
+	// colour at now.
+	MorningActive(ctx context.Context, now time.Time, limit int) ([]*incidents.Incident, map[string]map[incidents.Colour]int, error)
 }
+
+// morningListed is how many active incidents the morning check details,
+// the most urgent, as the board shows 200: past that it counts the others
+// by service and colour, and its page and chat message stay readable.
+const morningListed = 200
 
 // Working tells working time apart.
 type Working interface {
@@ -22,16 +31,24 @@ type Working interface {
 // orange or red with its reasons, and what happened since the last
 // working hour.
 func (r *Router) MorningCheck(ctx context.Context, now time.Time) (digest.Morning, error) {
-	active, err := r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateOpen, incidents.StateAcknowledged, incidents.StateMitigated}, Limit: 1000})
-	if err != nil {
-		return digest.Morning{}, err
-	}
 	since := r.lastWorked(now)
-	var recent []*incidents.Incident
+	var (
+		active, recent []*incidents.Incident
+		colours        map[string]map[incidents.Colour]int
+		err            error
+	)
 	if r.Recent != nil {
+		// Read apart, the counts and the night may disagree on an incident
+		// changed in between, for this one check; the console computes it
+		// again on that change.
+		if active, colours, err = r.Recent.MorningActive(ctx, now, morningListed); err != nil {
+			return digest.Morning{}, err
+		}
 		if recent, err = r.Recent.ActiveSince(ctx, since, 500); err != nil {
 			return digest.Morning{}, err
 		}
+	} else if active, err = r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateOpen, incidents.StateAcknowledged, incidents.StateMitigated}, Limit: 1000}); err != nil {
+		return digest.Morning{}, err
 	}
 	var services []string
 	if r.Runbooks != nil {
@@ -47,7 +64,7 @@ func (r *Router) MorningCheck(ctx context.Context, now time.Time) (digest.Mornin
 		}
 	}
 	return digest.MorningCheck(digest.MorningInput{Now: now, Since: since, Location: r.loc(), Policy: r.Policy,
-		Services: services, Active: active, Recent: recent, Snoozed: snoozed, Flapping: flapping}), nil
+		Services: services, Active: active, Colours: colours, Recent: recent, Snoozed: snoozed, Flapping: flapping}), nil
 }
 
 // lastWorked is the end of the last working hour before today's work

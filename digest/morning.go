@@ -65,7 +65,15 @@ type MorningInput struct {
 	// quiet service shows as green instead of being absent; services seen
 	// in incidents are added.
 	Services []string
-	Active   []*incidents.Incident // every active incident; Timeline may be empty
+	// Active are the active incidents to detail, Timeline may be empty:
+	// every one, or the most urgent when Colours counts them all.
+	Active []*incidents.Incident
+	// Colours counts every active incident by service (as stored) and
+	// status colour (StatusAt at Now), when there are too many to list
+	// (the store counts them without reading them): each service then
+	// takes the worst colour of all of them, and a line counts those
+	// Active and Recent leave out. Nil when Active is every one.
+	Colours map[string]map[incidents.Colour]int
 	// Recent are incidents with activity since Since, with their Timeline,
 	// resolved ones included. An incident may be in both lists.
 	Recent   []*incidents.Incident
@@ -103,6 +111,9 @@ type finding struct {
 // their incidents are closed. Green services with an active incident still
 // list it.
 //
+// With Colours, a service takes the worst colour of all its active
+// incidents, listed or not, and one more line counts those not listed.
+//
 // A snooze mutes reminders, not this check: a snoozed breach stays red.
 // A flapping fingerprint is attributed through the incidents that carry
 // it; one no listed incident carries cannot be placed and is left out.
@@ -117,10 +128,12 @@ func MorningCheck(in MorningInput) Morning {
 			ids: []int64{inc.ID}, text: fmt.Sprintf(format, args...)})
 	}
 	lead := map[string]*incidents.Incident{} // each service's most urgent active incident
+	listed := map[string]map[Colour]int{}    // each service's active incidents detailed, by colour
 	for _, inc := range incs {
 		if inc.State.Active() {
 			inc = asNoted(inc, in)
 			c := activeFindings(inc, in.Now, add)
+			count(listed, serviceName(inc.Service), c, 1)
 			if until, ok := in.Snoozed[inc.ID]; ok && until.After(in.Now) {
 				add(inc, c, "#%d snoozed until %s: %s", inc.ID, clock(until, in.Now, loc), inc.Title)
 			}
@@ -148,10 +161,23 @@ func MorningCheck(in MorningInput) Morning {
 	for _, inc := range incs {
 		names[serviceName(inc.Service)] = true
 	}
+	all := map[string]map[Colour]int{}
+	for svc, byColour := range in.Colours {
+		names[serviceName(svc)] = true
+		for c, n := range byColour {
+			count(all, serviceName(svc), morningColour(c), n)
+		}
+	}
 
 	m := Morning{At: in.Now.In(loc), Since: in.Since.In(loc), Counts: map[Colour]int{Red: 0, Orange: 0, Green: 0}}
 	for name := range names {
 		st := serviceStatus(name, byService[name])
+		if line, c, ok := unlisted(all[name], listed[name]); ok {
+			st.Reasons = append(st.Reasons, line)
+			if c.rank() > st.Colour.rank() {
+				st.Colour = c
+			}
+		}
 		m.Services = append(m.Services, st)
 		m.Counts[st.Colour]++
 	}
@@ -175,6 +201,41 @@ func MorningCheck(in MorningInput) Morning {
 	})
 	m.Overnight = overnight(incs, in.Since, in.Now, loc)
 	return m
+}
+
+func count(m map[string]map[Colour]int, service string, c Colour, n int) {
+	if m[service] == nil {
+		m[service] = map[Colour]int{}
+	}
+	m[service][c] += n
+}
+
+// unlisted says how many of a service's active incidents the check
+// counts without detailing them, by colour, worst first, and their
+// worst colour. The counts and the list may be read a moment apart: a
+// colour never goes below zero.
+func unlisted(all, listed map[Colour]int) (line string, worst Colour, ok bool) {
+	var parts []string
+	total := 0
+	for _, c := range []Colour{Red, Orange, Green} {
+		n := all[c] - listed[c]
+		if n <= 0 {
+			continue
+		}
+		if total == 0 {
+			worst = c
+		}
+		total += n
+		parts = append(parts, fmt.Sprintf("%d %s", n, c))
+	}
+	if total == 0 {
+		return "", "", false
+	}
+	noun := "incidents"
+	if total == 1 {
+		noun = "incident"
+	}
+	return fmt.Sprintf("%d more active %s: %s", total, noun, strings.Join(parts, ", ")), worst, true
 }
 
 // mergeIncidents lists each incident once, ascending by ID. The copy with
