@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Event tells open pages that something changed.
@@ -33,6 +34,13 @@ type Hub struct {
 	byUser map[string]int
 	closed chan struct{}
 	once   sync.Once
+
+	// gen counts the events published: what a page computed at one
+	// generation is current until the next.
+	gen atomic.Uint64
+	// morning is the morning check as pages show it, computed once per
+	// change for all of them (Console.morning).
+	morning perChange[*morningView]
 }
 
 // NewHub returns an empty hub.
@@ -99,6 +107,7 @@ func (h *Hub) Subscribe(user string) (<-chan Event, func(), error) {
 // events, not the truth: each event only says "refresh", and a page
 // refreshes on the next one.
 func (h *Hub) Publish(e Event) {
+	h.gen.Add(1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs {
@@ -108,3 +117,6 @@ func (h *Hub) Publish(e Event) {
 		}
 	}
 }
+
+// Generation counts the events published so far.
+func (h *Hub) Generation() uint64 { return h.gen.Load() }

@@ -20,6 +20,11 @@ const (
 	// strip of counts): the board is what people act on during an
 	// incident, and a slow digest must cost it a message, not the page.
 	defaultMorningTimeout = 5 * time.Second
+	// morningTTL is how long a morning check computed is shown when no
+	// event came since: the statuses that change with the clock alone (a
+	// deadline passing with nothing said of it) show within it. Any
+	// change computes it again for the pages that refresh.
+	morningTTL = 10 * time.Second
 	// noService is the digest's bucket for incidents without a service: it
 	// has no runbook to link to.
 	noService = "(no service)"
@@ -163,26 +168,44 @@ func linkRefs(reason string, ids []int64) []segment {
 	return out
 }
 
-// morning computes the check for a page. A failure is shown in the
-// section and logged, never returned: the board around it must still load.
+// morning is the check for a page, computed once per change for every
+// page that asks (see perChange): after an event, every open board and
+// morning page refreshes at once. A failure is logged once and shown in
+// the section, never returned: the board around it must still load. The
+// view is shared between pages: nothing may change it.
 func (c *Console) morning(ctx context.Context) *morningView {
 	if c.morningCheck == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.morningTimeout)
-	defer cancel()
-	m, err := c.morningCheck(ctx)
+	compute := func() (*morningView, error) {
+		// Others may be waiting for this computation: the page that
+		// started it leaving must not cancel it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.morningTimeout)
+		defer cancel()
+		m, err := c.morningCheck(ctx)
+		if err != nil {
+			err = fmt.Errorf("computing the morning check: %w", err)
+			c.logger.Error("morning check failed", "operation", "computing the morning check", "error", err)
+			return nil, err
+		}
+		return newMorningView(m), nil
+	}
+	var v *morningView
+	var err error
+	if c.hub != nil {
+		v, err = c.hub.morning.get(ctx, c.hub.Generation, time.Now, morningTTL, compute)
+	} else {
+		v, err = compute()
+	}
 	if err != nil {
-		err = fmt.Errorf("computing the morning check: %w", err)
 		why := incidents.ErrorMessage(err)
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = fmt.Sprintf("it took more than %s", c.morningTimeout)
 		}
-		c.logger.Error("morning check failed", "operation", "computing the morning check", "error", err)
 		return &morningView{Err: "The morning check could not be computed: " + why +
 			". It is tried again at the next update or reload."}
 	}
-	return newMorningView(m)
+	return v
 }
 
 // morningPage is the check on a page of its own, the board's strip
