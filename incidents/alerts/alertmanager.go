@@ -37,11 +37,6 @@ func ParseAlertmanager(body []byte) ([]incidents.Alert, error) {
 	return parseWebhook(body, SourceAlertmanager, "4")
 }
 
-// ParseGrafana reads a Grafana unified alerting webhook.
-func ParseGrafana(body []byte) ([]incidents.Alert, error) {
-	return parseWebhook(body, SourceGrafana, "1")
-}
-
 func parseWebhook(body []byte, source, version string) ([]incidents.Alert, error) {
 	var out []incidents.Alert
 	err := eachWebhookAlert(body, source, version, func(a incidents.Alert) error {

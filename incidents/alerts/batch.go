@@ -63,7 +63,7 @@ func ParseBatch(source string, body []byte, lim BatchLimits) (*Batch, error) {
 	case SourceAlertmanager:
 		err = eachWebhookAlert(body, SourceAlertmanager, "4", c.add)
 	case SourceGrafana:
-		err = eachWebhookAlert(body, SourceGrafana, "1", c.add)
+		err = eachGrafanaAlert(body, c.add)
 	case SourceGeneric:
 		err = eachGeneric(body, c.add)
 	case SourceLog:
