@@ -81,7 +81,11 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 	}
 	batch, err := alerts.ParseBatch(source, body, alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts})
 	var tooMany *alerts.TooManyAlertsError
+	var test *alerts.TestNotification
 	switch {
+	case errors.As(err, &test):
+		s.tested(w, r, test) // a contact point's Test button: no alert (tests.go)
+		return
 	case errors.As(err, &tooMany):
 		s.reject(w, r, source, "too_many_alerts", http.StatusRequestEntityTooLarge,
 			fmt.Errorf("%w (repeats of one alert count once): split the batch into requests of at most %d", err, tooMany.Limit))
