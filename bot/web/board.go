@@ -255,6 +255,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	d.User, d.Said = user, r.URL.Query().Get("said")
 	d.Morning = c.morning(r.Context())
+	d.Tests = c.testsSeen(r.Context())
 	c.renderPage(w, r, "board", d)
 }
 

@@ -171,6 +171,7 @@ type pageData struct {
 	NeedToken  bool
 
 	Board   boardView    // the board page and its live fragment
+	Tests   []string     // contact point tests received, one line per source (senders.go)
 	Morning *morningView // nil: no morning check configured
 
 	Card           *bot.Card
