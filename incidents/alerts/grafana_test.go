@@ -179,3 +179,35 @@ func TestGrafanaLegacyWebhookSaysWhatToUse(t *testing.T) {
 		t.Errorf("empty payload: %v", err)
 	}
 }
+
+// TestGrafanaNoDataOfTwoRulesIsTwoIncidents: both carry the alertname
+// DatasourceNoData and may share a service; each rule is blind on its
+// own, and one rule's repeat joins its incident.
+func TestGrafanaNoDataOfTwoRulesIsTwoIncidents(t *testing.T) {
+	svc := openStore(t)
+	ctx := context.Background()
+	entry := func(rule, fp string) string {
+		return `{"status":"firing","labels":{"alertname":"DatasourceNoData","rulename":"` + rule +
+			`","grafana_folder":"api","service":"api","datasource_uid":"prom-main","ref_id":"A"},"fingerprint":"` + fp + `"}`
+	}
+	body := `{"version":"1","alerts":[` + entry("HighCPU", "aa01") + `,` + entry("HighLatency", "aa02") + `,` + entry("HighCPU", "aa01") + `]}`
+	as, err := alerts.ParseGrafana([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Ingest(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.FindIncidents(ctx, incidents.IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d incidents %v, want one per rule", len(got), titles(got))
+	}
+	for _, inc := range got {
+		if want := map[string]int{"no data from datasource prom-main for rule HighCPU": 2, "no data from datasource prom-main for rule HighLatency": 1}[inc.Title]; inc.AlertCount != want {
+			t.Errorf("%q: %d alerts, want %d", inc.Title, inc.AlertCount, want)
+		}
+	}
+}
