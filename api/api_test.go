@@ -104,8 +104,9 @@ func TestIntakeEverySource(t *testing.T) {
 	var list incidentList
 	e.do(t, "GET", "/api/v1/incidents?limit=1000", "", nil, &list)
 	// app.log has 6 lines, 3 of which are the same user-sync failure, and
-	// that failure is also the generic batch's first alert.
-	if len(list.Incidents) != 2+2+2+3 {
+	// that failure is also the generic batch's first alert; Alertmanager's
+	// two alerts are one rule on two pods: one incident.
+	if len(list.Incidents) != 1+2+2+3 {
 		t.Fatalf("%d incidents after intake of every source", len(list.Incidents))
 	}
 }
@@ -114,21 +115,28 @@ func TestIncidentJSONContract(t *testing.T) {
 	e := newEnv(t, "")
 	e.do(t, "POST", "/api/v1/alerts/alertmanager", testdata(t, "alertmanager-firing.json"), nil, nil)
 	e.do(t, "POST", "/api/v1/alerts/alertmanager", testdata(t, "alertmanager-resolved.json"), nil, nil)
+	// Both pods recovered: the rule's incident is resolved at source.
+	allResolved := strings.ReplaceAll(testdata(t, "alertmanager-resolved.json"), `"status":"firing"`, `"status":"resolved"`)
+	e.do(t, "POST", "/api/v1/alerts/alertmanager", allResolved, nil, nil)
 	var inc map[string]any
-	if code := e.do(t, "GET", "/api/v1/incidents/2", "", nil, &inc); code != 200 {
+	if code := e.do(t, "GET", "/api/v1/incidents/1", "", nil, &inc); code != 200 {
 		t.Fatalf("status %d", code)
 	}
 	for _, k := range []string{"id", "fingerprint", "service", "operation", "title", "source", "priority", "state",
-		"alert_count", "labels", "opened_at", "acknowledged_at", "mitigated_at", "resolved_at", "last_seen_at", "sla", "timeline"} {
+		"alert_count", "labels", "opened_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at", "last_seen_at", "sla", "timeline"} {
 		if _, ok := inc[k]; !ok {
 			t.Errorf("incident JSON lacks %q", k)
 		}
 	}
-	if inc["priority"] != "P2" || inc["state"] != "open" || inc["acknowledged_at"] != nil || inc["alert_count"] != float64(1) {
+	if inc["priority"] != "P2" || inc["state"] != "open" || inc["acknowledged_at"] != nil || inc["alert_count"] != float64(3) {
 		t.Fatalf("incident %v", inc)
 	}
 	if _, err := time.Parse(time.RFC3339, inc["opened_at"].(string)); err != nil {
 		t.Fatalf("opened_at: %v", err)
+	}
+	// The source's start of the trouble, as Alertmanager sent it.
+	if inc["started_at"] != "2026-11-24T23:05:42.276Z" {
+		t.Fatalf("started_at %v, want Alertmanager's startsAt", inc["started_at"])
 	}
 	sla := inc["sla"].(map[string]any)
 	for _, k := range []string{"ack_due", "restore_due", "ack_breached", "restore_breached"} {
@@ -143,9 +151,9 @@ func TestIncidentJSONContract(t *testing.T) {
 	}
 	var list incidentList
 	e.do(t, "GET", "/api/v1/incidents", "", nil, &list)
-	// Incident 1 fired twice (both payloads carry it firing); a resolved
-	// notice is news, not another firing.
-	if first := list.Incidents[1]; first["id"] != float64(1) || first["alert_count"] != float64(2) {
+	// Two pods fired, then one of them again; resolutions are news, not
+	// firings.
+	if first := list.Incidents[0]; len(list.Incidents) != 1 || first["id"] != float64(1) || first["alert_count"] != float64(3) {
 		t.Fatalf("incident 1: %v", first)
 	}
 	if _, ok := list.Incidents[0]["timeline"]; ok {

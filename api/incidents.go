@@ -27,33 +27,36 @@ type eventJSON struct {
 }
 
 type incidentJSON struct {
-	ID             int64                     `json:"id"`
-	Fingerprint    string                    `json:"fingerprint"`
-	Service        string                    `json:"service"`
-	Operation      string                    `json:"operation"`
-	Title          string                    `json:"title"`
-	Source         string                    `json:"source"`
-	Priority       string                    `json:"priority"`
-	State          string                    `json:"state"`
-	AlertCount     int                       `json:"alert_count"`
-	Labels         map[string]map[string]int `json:"labels"`
-	OpenedAt       time.Time                 `json:"opened_at"`
-	AcknowledgedAt *time.Time                `json:"acknowledged_at"`
-	AcknowledgedBy string                    `json:"acknowledged_by,omitempty"`
-	MitigatedAt    *time.Time                `json:"mitigated_at"`
-	MitigatedBy    string                    `json:"mitigated_by,omitempty"`
-	ResolvedAt     *time.Time                `json:"resolved_at"`
-	ResolvedBy     string                    `json:"resolved_by,omitempty"`
-	LastSeenAt     *time.Time                `json:"last_seen_at"`
-	SourceResolved bool                      `json:"source_resolved"`
-	Assignee       string                    `json:"assignee,omitempty"`
-	Channel        string                    `json:"channel,omitempty"`
-	HypercareUntil *time.Time                `json:"hypercare_until,omitempty"`
-	MergedInto     int64                     `json:"merged_into,omitempty"`
-	Linked         []int64                   `json:"linked,omitempty"`
-	Storm          int64                     `json:"storm,omitempty"`
-	SLA            slaJSON                   `json:"sla"`
-	Timeline       []eventJSON               `json:"timeline,omitempty"`
+	ID          int64                     `json:"id"`
+	Fingerprint string                    `json:"fingerprint"`
+	Service     string                    `json:"service"`
+	Operation   string                    `json:"operation"`
+	Title       string                    `json:"title"`
+	Source      string                    `json:"source"`
+	Priority    string                    `json:"priority"`
+	State       string                    `json:"state"`
+	AlertCount  int                       `json:"alert_count"`
+	Labels      map[string]map[string]int `json:"labels"`
+	OpenedAt    time.Time                 `json:"opened_at"`
+	// StartedAt is when the source says the trouble began, null when it
+	// does not say; the SLA counts from opened_at.
+	StartedAt      *time.Time  `json:"started_at"`
+	AcknowledgedAt *time.Time  `json:"acknowledged_at"`
+	AcknowledgedBy string      `json:"acknowledged_by,omitempty"`
+	MitigatedAt    *time.Time  `json:"mitigated_at"`
+	MitigatedBy    string      `json:"mitigated_by,omitempty"`
+	ResolvedAt     *time.Time  `json:"resolved_at"`
+	ResolvedBy     string      `json:"resolved_by,omitempty"`
+	LastSeenAt     *time.Time  `json:"last_seen_at"`
+	SourceResolved bool        `json:"source_resolved"`
+	Assignee       string      `json:"assignee,omitempty"`
+	Channel        string      `json:"channel,omitempty"`
+	HypercareUntil *time.Time  `json:"hypercare_until,omitempty"`
+	MergedInto     int64       `json:"merged_into,omitempty"`
+	Linked         []int64     `json:"linked,omitempty"`
+	Storm          int64       `json:"storm,omitempty"`
+	SLA            slaJSON     `json:"sla"`
+	Timeline       []eventJSON `json:"timeline,omitempty"`
 }
 
 func toJSON(inc *incidents.Incident, now time.Time) incidentJSON {
@@ -62,6 +65,7 @@ func toJSON(inc *incidents.Incident, now time.Time) incidentJSON {
 		ID: inc.ID, Fingerprint: inc.Fingerprint, Service: inc.Service, Operation: inc.Operation,
 		Title: inc.Title, Source: inc.Source, Priority: inc.Priority.String(), State: string(inc.State),
 		AlertCount: inc.AlertCount, Labels: inc.Labels.Counts(), OpenedAt: inc.OpenedAt,
+		StartedAt:      timePtr(inc.StartedAt),
 		AcknowledgedAt: timePtr(inc.AcknowledgedAt), AcknowledgedBy: inc.AcknowledgedBy,
 		MitigatedAt: timePtr(inc.MitigatedAt), MitigatedBy: inc.MitigatedBy,
 		ResolvedAt: timePtr(inc.ResolvedAt), ResolvedBy: inc.ResolvedBy,

@@ -154,22 +154,25 @@ func TestAlertmanagerGroupOf1800IsAcceptedWhole(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status %d: %.300s", code, raw)
 	}
-	if got.Accepted != 1800 || got.Distinct != 1800 || got.Opened != 1800 || len(got.IncidentIDs) != 1800 || got.Incidents != nil {
+	// The fixture's pods belong to 24 (namespace, workload) pairs: one
+	// incident each, whose breakdown names its 75 pods.
+	if got.Accepted != 1800 || got.Distinct != 1800 || got.Opened != 24 || len(got.IncidentIDs) != 24 || got.Incidents != nil {
 		t.Fatalf("answer %.300s", raw)
 	}
-	if n := e.countIncidents(t); n != 1800 {
-		t.Fatalf("%d incidents, want 1800", n)
+	if n := e.countIncidents(t); n != 24 {
+		t.Fatalf("%d incidents, want 24", n)
 	}
-	inc, err := e.svc.FindIncident(context.Background(), got.IncidentIDs[1799])
+	inc, err := e.svc.FindIncident(context.Background(), got.IncidentIDs[23])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inc.Source != "alertmanager" || inc.Title != "Pod is crash looping." || inc.Labels.Counts()["alertname"]["KubePodCrashLooping"] != 1 {
+	if inc.Source != "alertmanager" || inc.Title != "Pod is crash looping." || inc.AlertCount != 75 ||
+		inc.Labels.Counts()["alertname"]["KubePodCrashLooping"] != 75 || inc.Service != "gateway" {
 		t.Fatalf("last incident %+v", inc)
 	}
 	// Its repeat, at the group's repeat interval, opens nothing more.
 	code, _, got = e.post(t, "/api/v1/alerts/alertmanager", body, map[string]string{"Content-Type": "application/json"})
-	if code != 200 || got.Opened != 0 || got.Updated != 1800 {
+	if code != 200 || got.Opened != 0 || got.Updated != 24 {
 		t.Fatalf("repeat: %d, %d opened, %d updated", code, got.Opened, got.Updated)
 	}
 }

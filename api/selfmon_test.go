@@ -65,7 +65,7 @@ func TestHeartbeatOpensNoIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Fingerprint != "a1b2" {
+	if len(list) != 1 || list[0].Service != "user-sync-service" || list[0].Operation != "creating user" {
 		t.Fatalf("incidents %+v: only UserSyncFailing may open one", list)
 	}
 	if n := received(t, reg, "alertmanager"); n != 2 {

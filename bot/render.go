@@ -199,6 +199,11 @@ func (r *Renderer) Card(inc *incidents.Incident) *Card {
 		alerts += "; resolved at source"
 	}
 	c.Fields = append(c.Fields, Field{"Alerts", alerts})
+	// The SLA clocks run from when runbot heard; the source's start says
+	// how long users may have had trouble before that.
+	if before := inc.OpenedAt.Sub(inc.StartedAt); !inc.StartedAt.IsZero() && before >= time.Minute {
+		c.Fields = append(c.Fields, Field{"Started", r.abs(inc.StartedAt) + ", " + incidents.FormatDuration(before) + " before runbot heard"})
+	}
 	if inc.Assignee != "" {
 		c.Fields = append(c.Fields, Field{"Assignee", inc.Assignee})
 	}

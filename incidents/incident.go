@@ -61,21 +61,36 @@ type Alert struct {
 	Labels      map[string]string
 	StartsAt    time.Time // when the source says the problem began; zero when it does not say
 	Payload     string    // the entry as received, kept (with bounded retention) for forensics
+	// Description is the source's longer word on the alert (Alertmanager's
+	// description annotation), told when its incident opens; "" for none.
+	Description string
+	// Truncated is how many alerts of the notification this alert came in
+	// the source left out (Alertmanager's truncatedAlerts), for its
+	// incident's timeline; 0 for none.
+	Truncated int
 }
 
 // Incident is what a human handles: one per fingerprint while active, one chat thread.
 type Incident struct {
-	ID             int64
-	Fingerprint    string
-	Service        string
-	Operation      string
-	Title          string
-	Source         string
-	Priority       Priority
-	State          State
-	AlertCount     int // firing alerts received
-	Labels         LabelCounts
-	OpenedAt       time.Time
+	ID          int64
+	Fingerprint string
+	Service     string
+	Operation   string
+	Title       string
+	Source      string
+	Priority    Priority
+	State       State
+	AlertCount  int // firing alerts received
+	Labels      LabelCounts
+	OpenedAt    time.Time
+	// StartedAt is when the source says the trouble began (its first
+	// alert's StartsAt), zero when it does not say. It is shown, not
+	// counted: both SLA clocks run from OpenedAt, when runbot could first
+	// tell someone, because the SLA measures the team's response; the
+	// time before (a rule's "for", Alertmanager's group_wait) is the
+	// alerting's own delay, and an old alert re-sent after an outage would
+	// otherwise open already breached.
+	StartedAt      time.Time
 	AcknowledgedAt time.Time // zero until acknowledged
 	AcknowledgedBy string
 	MitigatedAt    time.Time // zero until mitigated

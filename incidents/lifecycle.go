@@ -2,6 +2,7 @@ package incidents
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,9 +31,16 @@ func Open(a Alert, at time.Time, p Policy) (*Incident, []Event) {
 		AckDue:       at.Add(t.Ack),
 		RestoreDue:   at.Add(t.Restore),
 	}
+	if !a.StartsAt.IsZero() && !a.StartsAt.After(at) {
+		// A start in runbot's future is a skewed clock, not news.
+		inc.StartedAt = a.StartsAt.UTC()
+	}
 	inc.Labels.Add(a.Labels)
-	events := []Event{{At: at, Kind: EventOpened, Actor: a.Source,
-		Text: fmt.Sprintf("opened as %s from %s: %s", pr, a.Source, a.Title)}}
+	text := fmt.Sprintf("opened as %s from %s: %s", pr, a.Source, a.Title)
+	if a.Description != "" {
+		text += "\n" + a.Description
+	}
+	events := []Event{{At: at, Kind: EventOpened, Actor: a.Source, Text: text}}
 	if a.Status == AlertResolved {
 		inc.SourceResolved = true
 		events = append(events, Event{At: at, Kind: EventSourceResolved, Actor: a.Source,
@@ -297,4 +305,36 @@ func orSomeone(actor string) string {
 		return "someone"
 	}
 	return actor
+}
+
+// TruncationEvent is the timeline entry for an alert whose notification
+// left out some of its group (Alertmanager's max_alerts), so that people
+// know the label breakdown has not seen them all; ok is false when
+// nothing was left out.
+func TruncationEvent(inc *Incident, a Alert, at time.Time) (e Event, ok bool) {
+	if a.Truncated <= 0 {
+		return Event{}, false
+	}
+	return Event{IncidentID: inc.ID, At: at, Kind: EventAlert, Actor: a.Source,
+		Text: fmt.Sprintf("%s left out %s alerts of this group", sourceName(a.Source), groupDigits(a.Truncated))}, true
+}
+
+// sourceName is how people write a source's name.
+func sourceName(source string) string {
+	switch source {
+	case "alertmanager":
+		return "Alertmanager"
+	case "grafana":
+		return "Grafana"
+	}
+	return source
+}
+
+// groupDigits writes n with a comma every three digits: 1,750.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -78,10 +78,13 @@ func DefaultPolicy() Policy {
 		SLA: DefaultSLA(),
 		Severities: map[string]Priority{
 			"critical": P2,
-			"error":    P3,
-			"warning":  P3,
-			"info":     P5,
-			"none":     P3,
+			// Prometheus's own example severity: someone is to be woken,
+			// as for critical.
+			"page":    P2,
+			"error":   P3,
+			"warning": P3,
+			"info":    P5,
+			"none":    P3,
 		},
 		AckReminders:     []int{50},
 		RestoreReminders: []int{50, 75, 90},

@@ -20,6 +20,10 @@ import (
 type webhook struct {
 	Version string            `json:"version"`
 	Alerts  []json.RawMessage `json:"alerts"`
+	// GroupKey and TruncatedAlerts are Alertmanager's: the notification
+	// group, and how many of its alerts max_alerts left out.
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts int    `json:"truncatedAlerts"`
 }
 
 type webhookAlert struct {
@@ -31,15 +35,18 @@ type webhookAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
-// ParseAlertmanager reads a Prometheus Alertmanager webhook (version 4): one
-// alert per entry, identified by Alertmanager's own fingerprint.
+// ParseAlertmanager reads a Prometheus Alertmanager webhook (version 4)
+// with the default Grouping: one alert per entry, and one incident per
+// rule, service and scope (see Grouping).
 func ParseAlertmanager(body []byte) ([]incidents.Alert, error) {
-	return parseWebhook(body, SourceAlertmanager, "4")
+	return ParseAlertmanagerGrouped(body, DefaultGrouping())
 }
 
-func parseWebhook(body []byte, source, version string) ([]incidents.Alert, error) {
+// ParseAlertmanagerGrouped reads a Prometheus Alertmanager webhook with
+// the given Grouping.
+func ParseAlertmanagerGrouped(body []byte, g Grouping) ([]incidents.Alert, error) {
 	var out []incidents.Alert
-	err := eachWebhookAlert(body, source, version, func(a incidents.Alert) error {
+	err := eachAlertmanagerAlert(body, g, func(a incidents.Alert) error {
 		out = append(out, a)
 		return nil
 	})
@@ -49,21 +56,58 @@ func parseWebhook(body []byte, source, version string) ([]incidents.Alert, error
 	return out, nil
 }
 
+// eachAlertmanagerAlert reads an Alertmanager webhook and hands each alert
+// to fn in order. Alertmanager sends a group's firing and resolved alerts
+// together: an entry resolved while another of its incident still fires
+// is left out, since that incident is not resolved at source. The first
+// alert of each incident carries the group's truncatedAlerts.
+func eachAlertmanagerAlert(body []byte, g Grouping, fn func(incidents.Alert) error) error {
+	w, err := readWebhook(body, SourceAlertmanager, "4")
+	if err != nil {
+		return err
+	}
+	all := make([]incidents.Alert, 0, len(w.Alerts))
+	firing := map[string]bool{}
+	for i, raw := range w.Alerts {
+		a, e, err := decodeEntry(raw, SourceAlertmanager)
+		if err != nil {
+			return entryError(i, err)
+		}
+		if a.Service == "unknown" || a.Service == "" {
+			a.Service = g.Service(a.Labels)
+		}
+		a.Title = NormalizeTitle(a.Title)
+		a.Fingerprint = g.Identify(SourceAlertmanager, a.Labels, a.Service, a.Operation, strings.TrimSpace(e.Fingerprint), w.GroupKey)
+		if a.Status == incidents.AlertFiring {
+			firing[a.Fingerprint] = true
+		}
+		all = append(all, a)
+	}
+	told := map[string]bool{}
+	for _, a := range all {
+		if a.Status == incidents.AlertResolved && firing[a.Fingerprint] {
+			continue
+		}
+		if !told[a.Fingerprint] {
+			told[a.Fingerprint] = true
+			a.Truncated = w.TruncatedAlerts
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // eachWebhookAlert reads a webhook payload and hands each alert to fn in
 // order, stopping at the first error (an invalid entry, or fn's own).
 func eachWebhookAlert(body []byte, source, version string, fn func(incidents.Alert) error) error {
-	var w webhook
-	if err := json.Unmarshal(bytes.TrimSpace(body), &w); err != nil {
-		if len(bytes.TrimSpace(body)) == 0 {
-			return errors.New("empty body: expected a JSON webhook payload")
-		}
-		return jsonError(err)
+	if source == SourceAlertmanager {
+		return eachAlertmanagerAlert(body, DefaultGrouping(), fn)
 	}
-	if w.Version != "" && w.Version != version {
-		return fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, w.Version, version)
-	}
-	if len(w.Alerts) == 0 {
-		return ErrNoAlerts
+	w, err := readWebhook(body, source, version)
+	if err != nil {
+		return err
 	}
 	for i, raw := range w.Alerts {
 		a, err := webhookEntry(raw, source)
@@ -77,17 +121,57 @@ func eachWebhookAlert(body []byte, source, version string, fn func(incidents.Ale
 	return nil
 }
 
-func webhookEntry(raw json.RawMessage, source string) (incidents.Alert, error) {
-	var e webhookAlert
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return incidents.Alert{}, jsonError(err)
+// readWebhook reads a webhook's envelope, checking its version and that
+// it holds alerts.
+func readWebhook(body []byte, source, version string) (*webhook, error) {
+	var w webhook
+	if err := json.Unmarshal(bytes.TrimSpace(body), &w); err != nil {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return nil, errors.New("empty body: expected a JSON webhook payload")
+		}
+		return nil, jsonError(err)
 	}
-	status, err := parseStatus(e.Status)
+	if w.Version != "" && w.Version != version {
+		return nil, fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, w.Version, version)
+	}
+	if len(w.Alerts) == 0 {
+		return nil, ErrNoAlerts
+	}
+	return &w, nil
+}
+
+// webhookEntry reads one entry the way Grafana's parser has: identified by
+// the source's fingerprint of its label set.
+func webhookEntry(raw json.RawMessage, source string) (incidents.Alert, error) {
+	a, e, err := decodeEntry(raw, source)
 	if err != nil {
 		return incidents.Alert{}, err
 	}
+	if a.Service == "unknown" {
+		a.Service = serviceOf(a.Labels)
+	}
+	a.Fingerprint = strings.TrimSpace(e.Fingerprint)
+	if a.Fingerprint == "" {
+		a.Fingerprint = labelsFingerprint(e.Labels)
+	}
+	return a, nil
+}
+
+// decodeEntry reads what every labelled source's entry says: labels,
+// status, title (summary) and description, operation, the service the
+// title's story names ("unknown" when it names none), the start time.
+// Identity is left to the caller.
+func decodeEntry(raw json.RawMessage, source string) (incidents.Alert, *webhookAlert, error) {
+	var e webhookAlert
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return incidents.Alert{}, nil, jsonError(err)
+	}
+	status, err := parseStatus(e.Status)
+	if err != nil {
+		return incidents.Alert{}, nil, err
+	}
 	if len(e.Labels) == 0 {
-		return incidents.Alert{}, errors.New("labels are missing: an alert needs at least alertname")
+		return incidents.Alert{}, nil, errors.New("labels are missing: an alert needs at least alertname")
 	}
 	labels := make(map[string]string, len(e.Labels))
 	for k, v := range e.Labels {
@@ -97,35 +181,39 @@ func webhookEntry(raw json.RawMessage, source string) (incidents.Alert, error) {
 	}
 	a := incidents.Alert{
 		Source:      source,
-		Fingerprint: strings.TrimSpace(e.Fingerprint),
-		Service:     serviceOf(labels),
+		Service:     "unknown",
 		Operation:   strings.TrimSpace(labels["operation"]),
 		Severity:    labels["severity"],
 		Status:      status,
 		Labels:      labels,
 		StartsAt:    e.StartsAt,
 		Payload:     string(raw),
+		Description: strings.TrimSpace(e.Annotations["description"]),
 	}
 	if p, err := incidents.ParsePriority(labels["priority"]); err == nil {
 		a.Priority = p
 	}
 	summary := firstNonEmpty(e.Annotations["summary"], e.Annotations["title"], e.Annotations["description"], labels["alertname"])
 	a.Title = summary
+	if a.Description == a.Title {
+		a.Description = "" // the title already says it
+	}
+	var story Story
 	if st, ok := ParseStory(summary); ok {
+		story = st
 		if a.Operation == "" {
 			a.Operation = st.Operation
 		}
-		if a.Service == "unknown" {
-			a.Service = st.Service
-		}
+	}
+	// A service label names the service before the title's story does;
+	// the story is for sources whose labels do not say.
+	if serviceOf(labels) == "unknown" && story.Service != "" {
+		a.Service = story.Service
 	}
 	if a.Title == "" {
-		a.Title = a.Service + " alert"
+		a.Title = firstNonEmpty(labels["alertname"], "alert")
 	}
-	if a.Fingerprint == "" {
-		a.Fingerprint = labelsFingerprint(e.Labels)
-	}
-	return a, nil
+	return a, &e, nil
 }
 
 // labelsFingerprint is Alertmanager's notion of identity (the label set),

@@ -31,7 +31,7 @@ func TestAlertmanagerFiring(t *testing.T) {
 		t.Fatalf("%d alerts, want 2 (one per entry)", len(got))
 	}
 	a := got[0]
-	if a.Fingerprint != "6d9bd4fd9ca3da4d" || a.Service != "user-sync-service" || a.Operation != "creating user" ||
+	if a.Service != "user-sync-service" || a.Operation != "creating user" ||
 		a.Severity != "critical" || a.Status != incidents.AlertFiring || a.Source != "alertmanager" {
 		t.Fatalf("alert = %+v", a)
 	}
@@ -41,8 +41,104 @@ func TestAlertmanagerFiring(t *testing.T) {
 	if a.Labels["pod"] != "user-sync-7d9f8b6c5-q8z1m" || a.StartsAt.IsZero() || !strings.Contains(a.Payload, `"fingerprint":"6d9bd4fd9ca3da4d"`) {
 		t.Fatalf("labels %v starts %v payload %q", a.Labels, a.StartsAt, a.Payload)
 	}
-	if got[1].Fingerprint == a.Fingerprint {
-		t.Fatal("two entries share a fingerprint")
+	// One rule on two pods of one service is one incident.
+	if got[1].Fingerprint != a.Fingerprint {
+		t.Fatalf("two pods of one rule have identities %s and %s", a.Fingerprint, got[1].Fingerprint)
+	}
+}
+
+func TestAlertmanagerFingerprintIdentity(t *testing.T) {
+	got, err := alerts.ParseAlertmanagerGrouped(readTestdata(t, "alertmanager-firing.json"), alerts.Grouping{Identity: alerts.IdentityFingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Fingerprint != "6d9bd4fd9ca3da4d" || got[1].Fingerprint != "4e819a9c33274b85" {
+		t.Fatalf("alerts %+v, want Alertmanager's fingerprints", got)
+	}
+}
+
+func TestAlertmanagerGroupIdentity(t *testing.T) {
+	// A route without group_by puts unrelated rules in one group: the
+	// group identity folds them, the default does not.
+	body := `{"version":"4","groupKey":"{}:{}","alerts":[
+		{"labels":{"alertname":"DiskFull","service":"db"},"fingerprint":"a1"},
+		{"labels":{"alertname":"HighLatency","service":"api"},"fingerprint":"a2"}]}`
+	byGroup, err := alerts.ParseAlertmanagerGrouped([]byte(body), alerts.Grouping{Identity: alerts.IdentityGroup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byGroup[0].Fingerprint != byGroup[1].Fingerprint {
+		t.Fatalf("the group identity gave one group two identities: %+v", byGroup)
+	}
+	byDefault, err := alerts.ParseAlertmanager([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byDefault[0].Fingerprint == byDefault[1].Fingerprint {
+		t.Fatal("the default identity folded two unrelated rules of one group")
+	}
+}
+
+func TestGroupingRules(t *testing.T) {
+	g := alerts.Grouping{Rules: []alerts.GroupingRule{{Source: "alertmanager", Match: map[string]string{"alertname": "NodeDown"}, By: []string{"instance"}}}}
+	body := `{"version":"4","alerts":[
+		{"labels":{"alertname":"NodeDown","instance":"n1","job":"node"}},
+		{"labels":{"alertname":"NodeDown","instance":"n2","job":"node"}},
+		{"labels":{"alertname":"Other","instance":"n1","job":"node"}},
+		{"labels":{"alertname":"Other","instance":"n2","job":"node"}}]}`
+	got, err := alerts.ParseAlertmanagerGrouped([]byte(body), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Fingerprint == got[1].Fingerprint {
+		t.Error("the rule's by: [instance] did not tell two instances apart")
+	}
+	if got[2].Fingerprint != got[3].Fingerprint {
+		t.Error("an alert no rule matches did not get the default identity")
+	}
+	if err := (alerts.Grouping{Identity: "pod"}).Check(); err == nil {
+		t.Error("an unknown identity passed the check")
+	}
+}
+
+func TestServiceFromWorkload(t *testing.T) {
+	g := alerts.DefaultGrouping()
+	for _, c := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{"app.kubernetes.io/name": "cart", "app": "x", "service": "y"}, "cart"},
+		{map[string]string{"deployment": "user-sync", "container": "kube-state-metrics", "service": "kps-kube-state-metrics"}, "user-sync"},
+		{map[string]string{"container": "user-sync", "job": "kube-state-metrics", "service": "prometheus-kube-state-metrics"}, "user-sync"},
+		{map[string]string{"pod": "user-sync-7d9f8b6c5-q8z1m", "namespace": "identity"}, "user-sync"},
+		{map[string]string{"pod": "kafka-2", "job": "kube-state-metrics"}, "kafka"},
+		{map[string]string{"pod": "fluent-bit-x7k2p"}, "fluent-bit"},
+		{map[string]string{"job": "node-exporter", "namespace": "monitoring"}, "monitoring"},
+		{map[string]string{"service": "user-sync-service", "pod": "user-sync-7d9f8b6c5-q8z1m"}, "user-sync-service"},
+		{map[string]string{"alertname": "X"}, "unknown"},
+	} {
+		if got := g.Service(c.labels); got != c.want {
+			t.Errorf("service of %v = %q, want %q", c.labels, got, c.want)
+		}
+	}
+	custom := alerts.Grouping{ServiceLabels: []string{"team_service"}}
+	if got := custom.Service(map[string]string{"team_service": "ledger", "app": "x"}); got != "ledger" {
+		t.Errorf("configured service labels: %q", got)
+	}
+}
+
+func TestNormalizeTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"POST /api/users/4711: 403":                                    "POST /api/users/{id}: 403",
+		"GET /orders/0b8f5c2e-3a1d-4c6b-9e7f-1a2b3c4d5e6f/items/7":     "GET /orders/{id}/items/{id}",
+		"GET /search?user=42&q=shoes: 500":                             "GET /search?user={id}&q=shoes: 500",
+		"GET https://api.example.com:8443/v1/users/12 failed with 502": "GET https://api.example.com:8443/v1/users/{id} failed with 502",
+		"3/5 replicas available":                                       "3/5 replicas available",
+		"Pod is crash looping.":                                        "Pod is crash looping.",
+	} {
+		if got := alerts.NormalizeTitle(in); got != want {
+			t.Errorf("NormalizeTitle(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -51,8 +147,17 @@ func TestAlertmanagerResolvedEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The other pod of the rule still fires: its incident is not
+	// resolved at source, so the resolved entry is no news.
+	if len(got) != 1 || got[0].Status != incidents.AlertFiring {
+		t.Fatalf("alerts %+v, want the firing one alone", got)
+	}
+	byFP, err := alerts.ParseAlertmanagerGrouped(readTestdata(t, "alertmanager-resolved.json"), alerts.Grouping{Identity: alerts.IdentityFingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var resolved int
-	for _, a := range got {
+	for _, a := range byFP {
 		if a.Status == incidents.AlertResolved {
 			resolved++
 			if a.Fingerprint != "4e819a9c33274b85" {

@@ -139,7 +139,37 @@ func FuzzParseGeneric(f *testing.F) {
 func FuzzParseAlertmanager(f *testing.F) {
 	f.Add(readTestdataF(f, "alertmanager-firing.json"))
 	f.Add(readTestdataF(f, "alertmanager-resolved.json"))
-	f.Fuzz(func(t *testing.T, body []byte) { checkWebhook(t, body, alerts.ParseAlertmanager) })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkGrouped(t, body, alerts.ParseAlertmanager)
+		// With the fingerprint identity, Alertmanager's own fingerprint
+		// is the identity whenever it gives one.
+		byFP := func(b []byte) ([]incidents.Alert, error) {
+			return alerts.ParseAlertmanagerGrouped(b, alerts.Grouping{Identity: alerts.IdentityFingerprint})
+		}
+		checkGrouped(t, body, byFP)
+		got, err := byFP(body)
+		if err != nil {
+			return
+		}
+		var env struct {
+			Alerts []struct {
+				Fingerprint string `json:"fingerprint"`
+			} `json:"alerts"`
+		}
+		_ = json.Unmarshal(body, &env)
+		given := map[string]bool{}
+		for _, e := range env.Alerts {
+			if strings.TrimSpace(e.Fingerprint) == "" {
+				return // an entry without one is identified by its labels
+			}
+			given[strings.TrimSpace(e.Fingerprint)] = true
+		}
+		for _, a := range got {
+			if !given[a.Fingerprint] {
+				t.Fatalf("identity %q is not one of Alertmanager's fingerprints %v", a.Fingerprint, given)
+			}
+		}
+	})
 }
 
 func FuzzParseGrafana(f *testing.F) {
@@ -169,6 +199,49 @@ func checkWebhook(t *testing.T, body []byte, parse func([]byte) ([]incidents.Ale
 		checkAlert(t, a)
 		if fp := env.Alerts[i].Fingerprint; fp != nil && strings.TrimSpace(*fp) != "" && a.Fingerprint != strings.TrimSpace(*fp) {
 			t.Fatalf("alert %d fingerprint %q, want the source's %q", i, a.Fingerprint, *fp)
+		}
+	}
+}
+
+// checkGrouped: at most one alert per entry, every firing entry kept, and
+// no alert resolved while another of its identity fires.
+func checkGrouped(t *testing.T, body []byte, parse func([]byte) ([]incidents.Alert, error)) {
+	got, err := parse(body)
+	if err != nil {
+		return
+	}
+	var env struct {
+		Alerts []struct {
+			Status string `json:"status"`
+		} `json:"alerts"`
+	}
+	if json.Unmarshal(body, &env) != nil {
+		t.Fatalf("accepted a body that is not JSON: %q", body)
+	}
+	if len(got) > len(env.Alerts) {
+		t.Fatalf("%d alerts from %d entries", len(got), len(env.Alerts))
+	}
+	firing := map[string]bool{}
+	n := 0
+	for _, a := range got {
+		checkAlert(t, a)
+		if a.Status == incidents.AlertFiring {
+			firing[a.Fingerprint] = true
+			n++
+		}
+	}
+	want := 0
+	for _, e := range env.Alerts {
+		if !strings.EqualFold(strings.TrimSpace(e.Status), "resolved") {
+			want++
+		}
+	}
+	if n != want {
+		t.Fatalf("%d firing alerts from %d firing entries", n, want)
+	}
+	for _, a := range got {
+		if a.Status == incidents.AlertResolved && firing[a.Fingerprint] {
+			t.Fatalf("alert %s resolved while another of its identity fires", a.Fingerprint)
 		}
 	}
 }

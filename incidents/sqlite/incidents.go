@@ -178,6 +178,9 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 	}
 	if inc == nil {
 		inc, events := incidents.Open(a, now, s.policy)
+		if e, ok := incidents.TruncationEvent(inc, a, now); ok {
+			events = append(events, e)
+		}
 		if n > 1 && a.Status == incidents.AlertFiring {
 			// The second copy joins as it would on its own (it schedules
 			// the repeat notice); the rest are counted.
@@ -231,6 +234,17 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 	}
 	counted := inc.AlertCount
 	events := inc.Join(a, now, s.policy)
+	if e, ok := incidents.TruncationEvent(inc, a, now); ok {
+		// Alertmanager says it again at every group_interval: a count
+		// already in the timeline is no news.
+		var told int
+		if err := tx.queryRow(`SELECT count(*) FROM events WHERE incident_id = ? AND kind = ? AND text = ?`, inc.ID, string(e.Kind), e.Text).Scan(&told); err != nil {
+			return incidents.Ingested{}, fmt.Errorf("reading truncation events: %w", err)
+		}
+		if told == 0 {
+			events = append(events, e)
+		}
+	}
 	repeatJoin(inc, a, n-1)
 	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved,
 		inc.NoticedCount, nullMillis(inc.NoticeDue), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID); err != nil {
@@ -472,8 +486,9 @@ const (
 	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
 		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
 		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id, storm_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id, storm_id,
+		started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
 		noticed_count = ?, notice_due = ?, flaps = ?, flapping_since = ? WHERE id = ?`
 	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
@@ -869,7 +884,7 @@ const incidentColumns = `id, fingerprint, service, operation, title, source, pri
 	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
 	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
 	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since, silence_id,
-	coalesce(storm_id, 0), coalesce(merged_into, 0)`
+	coalesce(storm_id, 0), coalesce(merged_into, 0), started_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -879,18 +894,19 @@ func scanIncident(row scanner) (*incidents.Incident, error) {
 		labels                                                     string
 		opened, lastSeen, ackDue, restoreDue                       int64
 		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
-		pageFrom, snoozed, flappingSince, silenceID                sql.NullInt64
+		pageFrom, snoozed, flappingSince, silenceID, started       sql.NullInt64
 		flaps                                                      string
 	)
 	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
 		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
 		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
 		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID, &inc.StormID, &inc.MergedInto)
+		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID, &inc.StormID, &inc.MergedInto, &started)
 	if err != nil {
 		return nil, err
 	}
 	inc.OpenedAt, inc.LastSeenAt = fromMillis(opened), fromMillis(lastSeen)
+	inc.StartedAt = fromNullMillis(started)
 	inc.AckDue, inc.RestoreDue = fromMillis(ackDue), fromMillis(restoreDue)
 	inc.AcknowledgedAt = fromNullMillis(acknowledged)
 	inc.MitigatedAt = fromNullMillis(mitigated)
@@ -917,7 +933,8 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
 		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
 		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages,
-		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), nullID(inc.StormID))
+		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), nullID(inc.StormID),
+		nullMillis(inc.StartedAt))
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
