@@ -54,6 +54,15 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 			"Content-Type %q is not accepted for %s alerts: send application/json (curl: -H 'Content-Type: application/json')", ct, source))
 		return
 	}
+	var framing alerts.Framing // how a log body holds its records
+	if source == alerts.SourceLog {
+		f, err := alerts.LogFraming(r.Header.Get("Content-Type"))
+		if err != nil {
+			s.reject(w, r, source, "content_type", http.StatusUnsupportedMediaType, err)
+			return
+		}
+		framing = f
+	}
 	limit, limitName := s.bodyLimit(source)
 	body, err := readBody(w, r, limit)
 	if err != nil {
@@ -79,12 +88,21 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 			return // the sender gave up; nothing was read into the store
 		}
 	}
-	batch, err := alerts.ParseBatch(source, body, alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts})
+	lim := alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts}
+	var batch *alerts.Batch
+	if source == alerts.SourceLog {
+		batch, err = alerts.ParseLogBatch(body, framing, lim)
+	} else {
+		batch, err = alerts.ParseBatch(source, body, lim)
+	}
 	var tooMany *alerts.TooManyAlertsError
 	var test *alerts.TestNotification
 	switch {
 	case errors.As(err, &test):
 		s.tested(w, r, test) // a contact point's Test button: no alert (tests.go)
+		return
+	case errors.As(err, new(*alerts.NotTextError)):
+		s.reject(w, r, source, "content_type", http.StatusUnsupportedMediaType, err)
 		return
 	case errors.As(err, &tooMany):
 		s.reject(w, r, source, "too_many_alerts", http.StatusRequestEntityTooLarge,
@@ -226,6 +244,7 @@ func (s *Server) store(ctx context.Context, as []incidents.Alert, repeats []int)
 // intakeAnswer sums up a filed batch.
 type intakeAnswer struct {
 	accepted, distinct, opened int
+	skipped                    int     // log records left out for their level
 	ids                        []int64 // distinct incidents, ascending
 	listed                     []incidents.Ingested
 }
@@ -234,7 +253,7 @@ type intakeAnswer struct {
 // distinct alert). An incident is opened or updated, never both: one
 // opened by the batch and joined by a later alert of it was opened.
 func summarize(batch *alerts.Batch, results []incidents.Ingested) intakeAnswer {
-	ans := intakeAnswer{accepted: batch.Sent, distinct: len(batch.Alerts)}
+	ans := intakeAnswer{accepted: batch.Sent, distinct: len(batch.Alerts), skipped: batch.Skipped}
 	for _, res := range results {
 		if res.IncidentID != 0 {
 			ans.ids = append(ans.ids, res.IncidentID)
@@ -260,9 +279,10 @@ func summarize(batch *alerts.Batch, results []incidents.Ingested) intakeAnswer {
 
 // appendJSON writes
 //
-//	{"accepted":N,"distinct":D,"opened":O,"updated":U,"incident_ids":[...],"incidents":[{"id":1,"opened":true},...]}
+//	{"accepted":N,"distinct":D,"opened":O,"updated":U,"incident_ids":[...],"skipped":S,"incidents":[{"id":1,"opened":true},...]}
 //
-// by hand, "incidents" only for a listed batch: it answers every request.
+// by hand, "skipped" only when log records were left out, "incidents"
+// only for a listed batch: it answers every request.
 func (a intakeAnswer) appendJSON(b []byte) []byte {
 	b = append(b, `{"accepted":`...)
 	b = strconv.AppendInt(b, int64(a.accepted), 10)
@@ -280,6 +300,10 @@ func (a intakeAnswer) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, id, 10)
 	}
 	b = append(b, ']')
+	if a.skipped > 0 {
+		b = append(b, `,"skipped":`...)
+		b = strconv.AppendInt(b, int64(a.skipped), 10)
+	}
 	if a.listed != nil {
 		b = append(b, `,"incidents":[`...)
 		for i, res := range a.listed {

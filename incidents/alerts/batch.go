@@ -25,6 +25,10 @@ type Batch struct {
 	Repeats []int
 	// Sent counts the alerts sent: entries or non-blank lines.
 	Sent int
+	// Skipped counts the log records and lines read and left out because
+	// their level says nothing is wrong (debug, info): a shipper sends
+	// every line, and healthy ones are no incident.
+	Skipped int
 	// Of is, for each alert sent in order, its index in Alerts: kept only
 	// while Sent is at most BatchLimits.KeepOrder, nil beyond.
 	Of []int
@@ -67,7 +71,7 @@ func ParseBatch(source string, body []byte, lim BatchLimits) (*Batch, error) {
 	case SourceGeneric:
 		err = eachGeneric(body, c.add)
 	case SourceLog:
-		err = c.addLines(body)
+		err = c.addLog(body, FramingAuto)
 	default:
 		err = fmt.Errorf("%w %q: use one of %s", ErrUnknownSource, source, strings.Join(Sources, ", "))
 	}
@@ -150,9 +154,11 @@ func (c *collector) count(i int) {
 }
 
 // addLines reads log lines. A line seen before is not parsed again:
-// ParseLine gives the same alert for the same line, always firing and with
+// readLine gives the same alert for the same line, always firing and with
 // no start, so its copy lands where the first one did. The commonest flood,
-// one line over and over, is counted a block of copies at a time.
+// one line over and over, is counted a block of copies at a time. A line
+// whose level says nothing is wrong is counted in Skipped (its index is
+// skippedLine).
 func (c *collector) addLines(body []byte) error {
 	seen := map[string]int{}
 	var unit []byte // the line before with its "\n", when sent exactly so
@@ -176,12 +182,18 @@ func (c *collector) addLines(body []byte) error {
 		}
 		i, ok := seen[string(line)]
 		if ok {
-			c.count(i)
+			c.countN(i, 1)
 		} else {
 			s := string(line)
-			var err error
-			if i, err = c.place(ParseLine(s)); err != nil {
-				return err
+			a, quiet := readLine(s)
+			if quiet {
+				i = skippedLine
+				c.b.Skipped++
+			} else {
+				var err error
+				if i, err = c.place(a); err != nil {
+					return err
+				}
 			}
 			if len(seen) < lineCacheSize {
 				seen[s] = i
@@ -192,11 +204,14 @@ func (c *collector) addLines(body []byte) error {
 			unit = raw
 		}
 	}
-	if c.b.Sent == 0 {
+	if c.b.Sent == 0 && c.b.Skipped == 0 {
 		return ErrNoAlerts
 	}
 	return nil
 }
+
+// skippedLine stands for the index in Alerts of a line left out.
+const skippedLine = -1
 
 // leadingCopies counts how many times unit repeats at the start of body:
 // one at a time for a short run, then a block of about 4 KiB at a time,
@@ -220,8 +235,13 @@ func leadingCopies(body, unit []byte) int {
 	return n
 }
 
-// countN records n alerts sent as Alerts[i].
+// countN records n alerts sent as Alerts[i], or n lines left out when i
+// is skippedLine.
 func (c *collector) countN(i, n int) {
+	if i == skippedLine {
+		c.b.Skipped += n
+		return
+	}
 	if c.b.Sent+n <= c.lim.KeepOrder {
 		for range n {
 			c.count(i)

@@ -80,6 +80,11 @@ func genericEntry(raw json.RawMessage) (incidents.Alert, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&g); err != nil {
+		if isShipperRecord(raw) {
+			// Fluent Bit drops a chunk answered 400: say where it belongs.
+			return incidents.Alert{}, errors.New("a log record (message or log, with a time), not an alert: " +
+				"log shippers (Fluent Bit, Vector, Logstash) send to /api/v1/alerts/log")
+		}
 		return incidents.Alert{}, jsonError(err)
 	}
 	if dec.More() {

@@ -1,8 +1,8 @@
 package alerts
 
 import (
+	"bytes"
 	"cmp"
-	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,50 +14,79 @@ import (
 
 // Field names that structured loggers use for the same things.
 var (
-	messageKeys   = []string{"msg", "message"}
+	messageKeys   = []string{"msg", "message", "log"}
 	errorKeys     = []string{"error", "err", "error_message"}
 	serviceKeys   = []string{"service", "service_name", "app", "job"}
 	operationKeys = []string{"operation", "op"}
 	levelKeys     = []string{"level", "severity", "lvl"}
-	timeKeys      = []string{"time", "ts", "timestamp", "@timestamp", "t"}
+	timeKeys      = []string{"time", "ts", "timestamp", "@timestamp", "t", "date"}
 )
 
 var logfmtStartRE = regexp.MustCompile(`^[A-Za-z_@][A-Za-z0-9_.@-]*=`)
 
-// ParseLog reads text lines, one alert per non-empty line. A line is, in
-// order of preference, a JSON log record, a "[service] operation: error"
-// story (after an optional timestamp and level), a logfmt record, or
-// anything else: a line that fits no shape is still an alert, with service
+// ParseLog reads a log body without a Content-Type: JSON records (an
+// array of them, or one after another, as log shippers send) or text
+// lines, one alert per record or non-empty line. A line is, in order of
+// preference, a JSON log record, a "[service] operation: error" story
+// (after an optional timestamp and level), a logfmt record, or anything
+// else: a line that fits no shape is still an alert, with service
 // "unknown" and the line as its title, because an alert must never be
-// dropped for its form.
+// dropped for its form. A record or line whose level says nothing is
+// wrong (debug, info) is read and left out: a shipper sends every line,
+// and healthy ones must not open incidents. Bytes that are not text are
+// refused (NotTextError).
 func ParseLog(body []byte) ([]incidents.Alert, error) {
-	var out []incidents.Alert
-	err := eachLine(body, func(line []byte) error {
-		out = append(out, ParseLine(string(line)))
+	if i := binaryAt(body); i >= 0 {
+		return nil, &NotTextError{Offset: i}
+	}
+	out := []incidents.Alert{}
+	keep := func(a incidents.Alert, quiet bool) error {
+		if !quiet {
+			out = append(out, a)
+		}
 		return nil
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && (t[0] == '[' || t[0] == '{') && looksLikeRecords(t) {
+		if err := eachRecord(t, keep); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	read := 0
+	err := eachLine(body, func(line []byte) error {
+		read++
+		return keep(readLine(string(line)))
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(out) == 0 {
+	if read == 0 {
 		return nil, ErrNoAlerts
 	}
 	return out, nil
 }
 
-// ParseLine reads one log line; see ParseLog.
+// ParseLine reads one log line; see ParseLog. It gives the alert whatever
+// the line's level: readLine tells the level apart.
 func ParseLine(line string) incidents.Alert {
+	a, _ := readLine(line)
+	return a
+}
+
+// readLine reads one log line, and reports whether its level says nothing
+// is wrong.
+func readLine(line string) (incidents.Alert, bool) {
 	if strings.HasPrefix(line, "{") {
-		if fields, ok := jsonFields(line); ok {
-			return fromFields(fields, line)
+		if rec, ok := decodeRecord([]byte(line)); ok {
+			return recordAlert(rec, line)
 		}
 	}
 	if st, ok := ParseStory(line); ok {
-		return fromStory(st, line)
+		return quiet(fromStory(st, line))
 	}
 	if strings.IndexByte(line, '=') > 0 && logfmtStartRE.MatchString(line) { // a scan for '=' costs less than the expression
 		if fields, ok := logfmtFields(line); ok {
-			return fromFields(fields, line)
+			return quiet(fromFields(fields, line, ""))
 		}
 	}
 	return incidents.Alert{
@@ -67,8 +96,11 @@ func ParseLine(line string) incidents.Alert {
 		Title:       line,
 		Status:      incidents.AlertFiring,
 		Payload:     line,
-	}
+	}, false
 }
+
+// quiet pairs an alert with whether its level says nothing is wrong.
+func quiet(a incidents.Alert) (incidents.Alert, bool) { return a, a.Severity == "info" }
 
 func fromStory(st Story, line string) incidents.Alert {
 	return incidents.Alert{
@@ -86,8 +118,10 @@ func fromStory(st Story, line string) incidents.Alert {
 // fromFields builds an alert from a structured record. Two conventions are
 // understood: a message in the story shape, and the "message is the
 // operation, error field is the error" style of slog, zap and logrus.
-func fromFields(fields map[string]string, line string) incidents.Alert {
+// service names the service when neither the fields nor the story do.
+func fromFields(fields map[string]string, line, service string) incidents.Alert {
 	msg, errText := pick(fields, messageKeys), pick(fields, errorKeys)
+	fallback := service
 	service, op := pick(fields, serviceKeys), pick(fields, operationKeys)
 	level := pick(fields, levelKeys)
 
@@ -106,7 +140,7 @@ func fromFields(fields map[string]string, line string) incidents.Alert {
 	if failure == "" {
 		failure = line
 	}
-	service = cmp.Or(service, "unknown")
+	service = cmp.Or(service, fallback, "unknown")
 
 	labels := make(map[string]string, len(fields))
 	for k, v := range fields {
@@ -133,35 +167,6 @@ func fromFields(fields map[string]string, line string) incidents.Alert {
 		Labels:      labels,
 		Payload:     line,
 	}
-}
-
-func jsonFields(line string) (map[string]string, bool) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	var rec map[string]any
-	if err := dec.Decode(&rec); err != nil || dec.More() {
-		return nil, false
-	}
-	fields := make(map[string]string, len(rec))
-	for k, v := range rec {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			fields[k] = v
-		case json.Number:
-			fields[k] = v.String()
-		case bool:
-			if v {
-				fields[k] = "true"
-			} else {
-				fields[k] = "false"
-			}
-		default:
-			b, _ := json.Marshal(v)
-			fields[k] = string(b)
-		}
-	}
-	return fields, true
 }
 
 func logfmtFields(line string) (map[string]string, bool) {

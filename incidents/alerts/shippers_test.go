@@ -1,0 +1,190 @@
+package alerts_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/runbot-dev/runbot/incidents/alerts"
+)
+
+// shipperIncident is what a person would open by hand from a shipper's
+// batch: one per failure, whatever pod, time or id each record carries.
+type shipperIncident struct {
+	service, title string
+	alerts         int
+	labels         map[string][]string // label -> the values seen, sorted
+}
+
+// fileLog reads a body as the intake does for its Content-Type and groups
+// the alerts by fingerprint, the way the store opens incidents.
+func fileLog(t *testing.T, body []byte, contentType string) ([]shipperIncident, *alerts.Batch) {
+	t.Helper()
+	framing, err := alerts.LogFraming(contentType)
+	if err != nil {
+		t.Fatalf("Content-Type %q: %v", contentType, err)
+	}
+	b, err := alerts.ParseLogBatch(body, framing, alerts.BatchLimits{KeepOrder: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []shipperIncident
+	at := map[string]int{}
+	for i, a := range b.Alerts {
+		checkAlert(t, a)
+		k, ok := at[a.Fingerprint]
+		if !ok {
+			k = len(out)
+			at[a.Fingerprint] = k
+			out = append(out, shipperIncident{service: a.Service, title: a.Title, labels: map[string][]string{}})
+		}
+		out[k].alerts += b.Repeats[i]
+		for name, v := range a.Labels {
+			if !slices.Contains(out[k].labels[name], v) {
+				out[k].labels[name] = append(out[k].labels[name], v)
+				slices.Sort(out[k].labels[name])
+			}
+		}
+	}
+	return out, b
+}
+
+func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
+	type want struct {
+		service, title string
+		alerts         int
+		labels         map[string]string // label -> its values, sorted and joined by ","
+		noLabels       []string
+	}
+	shipperNoise := []string{"date", "time", "stream", "_p", "log", "message", "kubernetes", "timestamp", "@timestamp",
+		"@version", "file", "source_type", "event", "pod_id", "docker_id", "container_image"}
+	cases := []struct {
+		file, contentType string
+		skipped           int
+		want              []want
+	}{
+		{"fluentbit-json-k8s.json", "application/json", 0, []want{
+			{service: "payments", title: "charging card: POST https://psp.example/v1/charges: 502", alerts: 2,
+				labels: map[string]string{"namespace": "shop", "pod": "payments-5c9d7f8b4-x2k4p", "container": "payments", "app": "payments", "node": "node-a"}},
+			{service: "checkout", title: "panic: runtime error: invalid memory address or nil pointer dereference", alerts: 1,
+				labels: map[string]string{"namespace": "shop", "pod": "checkout-6b8f9d7c5-q8z1m", "container": "checkout", "app": "checkout"}},
+		}},
+		{"fluentbit-json_lines-k8s.ndjson", "application/x-ndjson", 6, []want{
+			{service: "user-sync-service", title: "creating user: POST /api/users/48213: 403", alerts: 6,
+				labels: map[string]string{"namespace": "identity", "pod": "user-sync-7d9f8b6c5-q8z1m", "container": "user-sync", "app": "user-sync"}},
+		}},
+		{"vector-json-k8s.json", "application/json", 1, []want{
+			{service: "orders", title: "reserving stock: dial tcp 10.43.0.12:5432: connect: connection refused", alerts: 2,
+				labels: map[string]string{"namespace": "shop", "pod": "orders-8c7d6e5f4-7hxlq,orders-8c7d6e5f4-p9m3w", "container": "orders",
+					"order_id": "ord_8812731,ord_8812790", "node": "node-c"},
+				noLabels: []string{"msg", "error"}},
+			{service: "orders", title: "booking shipment: carrier API timeout after 30s", alerts: 1,
+				labels:   map[string]string{"pod": "orders-8c7d6e5f4-7hxlq", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "caller": "orders/ship.go:88"},
+				noLabels: []string{"ts"}},
+		}},
+		{"vector-ndjson-k8s.ndjson", "application/x-ndjson", 1, []want{
+			{service: "orders", title: "reserving stock: dial tcp 10.43.0.12:5432: connect: connection refused", alerts: 2,
+				labels: map[string]string{"pod": "orders-8c7d6e5f4-7hxlq,orders-8c7d6e5f4-p9m3w"}},
+			{service: "orders", title: "booking shipment: carrier API timeout after 30s", alerts: 1},
+		}},
+		{"logstash-json_batch.json", "application/json", 0, []want{
+			{service: "billing", title: "exporting invoices: PUT /exports/48213: 500 Internal Server Error", alerts: 2,
+				labels: map[string]string{"host": "billing-vm-2"}, noLabels: []string{"tags"}},
+			{service: "billing", title: "reconciling ledger: 3 entries out of balance", alerts: 1},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			got, b := fileLog(t, readTestdata(t, "shippers/"+c.file), c.contentType)
+			if b.Skipped != c.skipped {
+				t.Errorf("%d records skipped, want %d (the healthy INFO records)", b.Skipped, c.skipped)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("%d incidents, want %d: %+v", len(got), len(c.want), got)
+			}
+			for i, w := range c.want {
+				g := got[i]
+				if g.service != w.service || g.title != w.title || g.alerts != w.alerts {
+					t.Errorf("incident %d: [%s] %q x%d, want [%s] %q x%d", i, g.service, g.title, g.alerts, w.service, w.title, w.alerts)
+				}
+				for name, v := range w.labels {
+					if gv := strings.Join(g.labels[name], ","); gv != v {
+						t.Errorf("incident %d: label %s = %q, want %q", i, name, gv, v)
+					}
+				}
+				for _, name := range append(w.noLabels, shipperNoise...) {
+					if v, ok := g.labels[name]; ok {
+						t.Errorf("incident %d: the shipper's %s became a label (%q): labels are %v", i, name, v, slices.Sorted(maps.Keys(g.labels)))
+					}
+				}
+			}
+		})
+	}
+}
+
+// An array and the same records one per line are the same alerts.
+func TestShipperArrayAndLinesFileTheSame(t *testing.T) {
+	array, ab := fileLog(t, readTestdata(t, "shippers/vector-json-k8s.json"), "application/json")
+	lines, lb := fileLog(t, readTestdata(t, "shippers/vector-ndjson-k8s.ndjson"), "application/x-ndjson")
+	if fmt.Sprint(array) != fmt.Sprint(lines) || ab.Sent != lb.Sent || ab.Skipped != lb.Skipped {
+		t.Fatalf("array:\n %+v\nlines:\n %+v", array, lines)
+	}
+}
+
+func TestLogContentTypes(t *testing.T) {
+	for ct, want := range map[string]alerts.Framing{
+		"": alerts.FramingAuto, "text/plain; charset=utf-8": alerts.FramingLines, "application/json": alerts.FramingJSON,
+		"application/x-ndjson": alerts.FramingNDJSON, "application/jsonlines": alerts.FramingNDJSON,
+		"application/x-www-form-urlencoded": alerts.FramingAuto, // curl --data-binary without -H
+	} {
+		if got, err := alerts.LogFraming(ct); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", ct, got, err, want)
+		}
+	}
+	for _, ct := range []string{"application/msgpack", "application/x-msgpack"} {
+		_, err := alerts.LogFraming(ct)
+		var unsupported *alerts.UnsupportedTypeError
+		if !errors.As(err, &unsupported) || !strings.Contains(err.Error(), "format json_lines") {
+			t.Errorf("%q: %v, want an UnsupportedTypeError naming Fluent Bit's format json_lines", ct, err)
+		}
+	}
+}
+
+// Bytes that are not text are refused, never filed as a garbage title.
+func TestLogRefusesBinaryBodies(t *testing.T) {
+	msgpack := []byte("\x92\xd7\x00\x69\x23\x45\x67\x00\x00\x00\x00\x81\xa3log\xd9\x2a[user-sync-service] creating user: 403")
+	for _, f := range []alerts.Framing{alerts.FramingAuto, alerts.FramingLines, alerts.FramingNDJSON, alerts.FramingJSON} {
+		_, err := alerts.ParseLogBatch(msgpack, f, alerts.BatchLimits{})
+		var notText *alerts.NotTextError
+		if !errors.As(err, &notText) {
+			t.Errorf("framing %v: %v, want a NotTextError", f, err)
+		}
+	}
+	if _, err := alerts.ParseLog(msgpack); err == nil {
+		t.Error("ParseLog filed msgpack")
+	}
+}
+
+// A JSON body under a JSON type must be records; what is not gets a 400
+// naming the record, rather than a title made of the whole body.
+func TestLogJSONFramingNamesBadRecords(t *testing.T) {
+	for body, want := range map[string]string{
+		`[{"log":"x"}, 3]`:     "records[1]",
+		`[{"log":"x"}`:         "malformed JSON",
+		`not json`:             "application/json",
+		`{"log":"x"} trailing`: "malformed JSON",
+	} {
+		if _, err := alerts.ParseLogBatch([]byte(body), alerts.FramingJSON, alerts.BatchLimits{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to contain %q", body, err, want)
+		}
+	}
+	// A batch of healthy lines only is accepted: a shipper answered 400
+	// would send it again, and then drop it.
+	b, err := alerts.ParseLogBatch([]byte(`[{"log":"ok","level":"info"}]`), alerts.FramingJSON, alerts.BatchLimits{})
+	if err != nil || b.Sent != 0 || b.Skipped != 1 {
+		t.Fatalf("%v %+v", err, b)
+	}
+}
