@@ -377,13 +377,27 @@ func (cr *crawler) visitedPaths() []string {
 	return out
 }
 
+// hasText reports whether the page shows any text. A navigation to the
+// URL already shown (the board after signing in) can be answered before
+// the new document replaces the old one: the page is given a few seconds
+// to show something before it is called blank.
+func (cr *crawler) hasText() bool {
+	for range 50 {
+		if evalIn[string](cr, `document.readyState === "complete" && document.body ? document.body.innerText.trim() : ""`) != "" {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
 // visit checks one page, presses its buttons, and returns its links.
 func (cr *crawler) visit(path string) []string {
 	cr.t.Helper()
 	if status := cr.open(path); status != 200 {
 		cr.t.Errorf("%s answered %d", path, status)
 	}
-	if evalIn[string](cr, `document.body ? document.body.innerText.trim() : ""`) == "" {
+	if !cr.hasText() {
 		cr.t.Errorf("%s is blank", path)
 	}
 	cr.check("opening " + path)
