@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/runbot-dev/runbot/incidents"
@@ -96,7 +97,7 @@ func flatten(rec map[string]any) map[string]string {
 		case json.Number:
 			fields[k] = v.String()
 		case bool:
-			fields[k] = map[bool]string{true: "true", false: "false"}[v]
+			fields[k] = strconv.FormatBool(v)
 		case map[string]any:
 			switch {
 			case k == "log": // ECS: log.level, log.file.path

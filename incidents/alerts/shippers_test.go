@@ -188,3 +188,38 @@ func TestLogJSONFramingNamesBadRecords(t *testing.T) {
 		t.Fatalf("%v %+v", err, b)
 	}
 }
+
+// Filebeat's add_kubernetes_metadata (ECS: kubernetes.namespace,
+// kubernetes.pod.name, kubernetes.container.name, kubernetes.node.name,
+// kubernetes.labels with dots made underscores) through Logstash, with
+// the level in log.level.
+func TestShipperReadsECSKubernetesFields(t *testing.T) {
+	rec := `{"@timestamp":"2026-11-24T08:01:12.118Z","message":"exporting invoices: PUT /exports/48213: 500",` +
+		`"log":{"level":"error","file":{"path":"/var/log/containers/billing-6f7c9d-2hxlq_shop_billing-1f2e.log"}},` +
+		`"kubernetes":{"namespace":"shop","pod":{"name":"billing-6f7c9d-2hxlq","uid":"3c2b1a09"},"container":{"name":"billing"},` +
+		`"node":{"name":"node-d"},"labels":{"app_kubernetes_io/name":"billing"}}}`
+	a := alerts.ParseLine(rec)
+	want := map[string]string{"namespace": "shop", "pod": "billing-6f7c9d-2hxlq", "container": "billing", "node": "node-d", "app": "billing"}
+	for k, v := range want {
+		if a.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, a.Labels[k], v, a.Labels)
+		}
+	}
+	if a.Service != "billing" || a.Severity != "error" || a.Title != "exporting invoices: PUT /exports/48213: 500" {
+		t.Errorf("[%s] %q severity %q", a.Service, a.Title, a.Severity)
+	}
+	if _, ok := a.Labels["log"]; ok {
+		t.Errorf("the ECS log object became a label: %v", a.Labels)
+	}
+}
+
+// A line that is no story, such as klog's, still files the same failure
+// at any time: its timestamp is not part of what failed.
+func TestShipperRecordsOfOneFailureAtTwoTimesAreOneAlert(t *testing.T) {
+	body := `{"date":1795507272.118337,"log":"E1124 08:01:12.118337       1 reflector.go:138] failed to list *v1.Pod: connection refused","kubernetes":{"pod_name":"ctl-0","labels":{"app":"ctl"}}}
+{"date":1795507335.904112,"log":"E1124 08:02:15.904112       1 reflector.go:138] failed to list *v1.Pod: connection refused","kubernetes":{"pod_name":"ctl-0","labels":{"app":"ctl"}}}`
+	b, err := alerts.ParseLogBatch([]byte(body), alerts.FramingNDJSON, alerts.BatchLimits{})
+	if err != nil || len(b.Alerts) != 1 || b.Repeats[0] != 2 || b.Alerts[0].Service != "ctl" {
+		t.Fatalf("%v: %+v, want one ctl alert sent twice", err, b)
+	}
+}
