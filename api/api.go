@@ -20,6 +20,7 @@ import (
 	"github.com/runbot-dev/runbot/access"
 	"github.com/runbot-dev/runbot/httperr"
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/alerts"
 )
 
 // Incidents is what the API needs from the incident service.
@@ -52,6 +53,9 @@ type Options struct {
 	// Heartbeats recognises the dead-man's switch's alert; nil means none
 	// is configured.
 	Heartbeats Heartbeats
+	// Grouping decides which labelled alerts are one incident (the
+	// config's grouping table); the zero value is the default.
+	Grouping alerts.Grouping
 	// Registerer receives the API's metrics; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer

@@ -88,7 +88,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 			return // the sender gave up; nothing was read into the store
 		}
 	}
-	lim := alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts}
+	lim := alerts.BatchLimits{MaxAlerts: maxAlertsPerRequest, KeepOrder: listedAlerts, Grouping: s.opts.Grouping}
 	var batch *alerts.Batch
 	if source == alerts.SourceLog {
 		batch, err = alerts.ParseLogBatch(body, framing, lim)

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/alerts"
 	"github.com/runbot-dev/runbot/redact"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	Redact []string
 
 	Policy incidents.Policy
+	// Grouping decides which labelled alerts are one incident; the zero
+	// value is the default (alerts.Grouping).
+	Grouping alerts.Grouping
 
 	File string // the file read, "" when none
 }
@@ -317,6 +321,7 @@ var tables = []table{
 	{"morning_check", `when and where the morning check is posted, like {at: "09:00", channel: team}, or {off: true}`, parseMorning},
 	{"triage", "point of contact, like {channels: [team-payments], threshold: 30m, emoji: white_check_mark}", parseTriage},
 	{"redact", "regular expressions kept out of LLM prompts, like ['INT-[0-9]{6}']", parseRedact},
+	{"grouping", groupingHelp, parseGrouping},
 	{"llm", "", parseLLM},
 	{"storm", "", parseStorm},
 	{"heartbeat", "", parseHeartbeat},

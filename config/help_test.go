@@ -62,6 +62,7 @@ var helpSamples = map[string]string{
 	"reminders":     "{ack: [50], restore: [50, 90]}",
 	"resolve_by":    "{P1: 72h}",
 	"redact":        "['INT-[0-9]{6}']",
+	"grouping":      "{identity: fingerprint, service_labels: [app, job], rules: [{match: {alertname: NodeDown}, by: [instance]}]}",
 	"rotation":      `{members: [alice, bob], start: 2026-11-23, handover: "Monday 09:00"}`,
 	"oncall":        `{members: [carol], start: 2026-11-23, repeat: 5m}`,
 	"working_hours": `{days: [Mon, Tue], from: "09:00", to: "18:00"}`,

@@ -252,6 +252,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	srv := api.New(api.Options{
 		Incidents:    svc,
+		Grouping:     cfg.Grouping,
 		Commands:     router,
 		Replies:      console,
 		Postmortems:  svc,

@@ -41,6 +41,9 @@ type BatchLimits struct {
 	MaxAlerts int
 	// KeepOrder is the largest batch whose order is kept in Batch.Of.
 	KeepOrder int
+	// Grouping identifies Alertmanager's alerts (the config's grouping);
+	// the zero value is the default one.
+	Grouping Grouping
 }
 
 // TooManyAlertsError is ParseBatch refusing a request that carries more
@@ -65,7 +68,7 @@ func ParseBatch(source string, body []byte, lim BatchLimits) (*Batch, error) {
 	var err error
 	switch source {
 	case SourceAlertmanager:
-		err = eachWebhookAlert(body, SourceAlertmanager, "4", c.add)
+		err = eachAlertmanagerAlert(body, lim.Grouping, c.add)
 	case SourceGrafana:
 		err = eachGrafanaAlert(body, c.add)
 	case SourceGeneric:
