@@ -84,6 +84,12 @@ func TestLogRefusesWhatItCannotRead(t *testing.T) {
 // /generic the same body is told to go to /log.
 func TestShipperArraysGoToTheLogEndpoint(t *testing.T) {
 	e := newIntakeEnv(t)
+	for _, f := range []string{"fluentbit-json_lines-k8s.ndjson", "vector-ndjson-k8s.ndjson"} {
+		code, raw, got := e.post(t, "/api/v1/alerts/generic", shipperFile(t, f), map[string]string{"Content-Type": "application/json"})
+		if code != 400 || !strings.Contains(got.Error, "/api/v1/alerts/log") {
+			t.Errorf("%s on /generic: %d %s, want 400 naming /api/v1/alerts/log", f, code, raw)
+		}
+	}
 	for _, f := range []string{"fluentbit-json-k8s.json", "vector-json-k8s.json", "logstash-json_batch.json"} {
 		body := shipperFile(t, f)
 		code, raw, got := e.post(t, "/api/v1/alerts/generic", body, map[string]string{"Content-Type": "application/json"})

@@ -247,12 +247,12 @@ func binaryAt(body []byte) int {
 	return -1
 }
 
-// isShipperRecord reports whether a JSON object is a log record as
-// shippers send them (a message and a time, no summary) rather than an
-// alert.
+// isShipperRecord reports whether a JSON body starts with a log record
+// as shippers send them (a message and a time, no summary) rather than an
+// alert; the records after it (NDJSON) are not read.
 func isShipperRecord(raw []byte) bool {
-	rec, ok := decodeRecord(raw)
-	if !ok || rec["summary"] != nil {
+	var rec map[string]any
+	if json.NewDecoder(bytes.NewReader(raw)).Decode(&rec) != nil || rec == nil || rec["summary"] != nil {
 		return false
 	}
 	message, when := false, false
