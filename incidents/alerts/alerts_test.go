@@ -191,9 +191,13 @@ func TestGrafana(t *testing.T) {
 		t.Fatalf("%d alerts", len(got))
 	}
 	doc, pod := got[0], got[1]
-	if doc.Source != "grafana" || doc.Fingerprint != "a1b2c3d4e5f60718" || doc.Service != "document-service" ||
+	if doc.Source != "grafana" || doc.Service != "document-service" ||
 		doc.Operation != "rendering document" || doc.Severity != "warning" {
 		t.Fatalf("doc alert %+v", doc)
+	}
+	byFP, err := alerts.ParseGrafanaGrouped(readTestdata(t, "grafana-firing.json"), alerts.Grouping{Identity: alerts.IdentityFingerprint})
+	if err != nil || byFP[0].Fingerprint != "a1b2c3d4e5f60718" {
+		t.Fatalf("with the fingerprint identity, Grafana's own is kept: %+v, %v", byFP, err)
 	}
 	if pod.Service != "payment-gateway" || pod.Status != incidents.AlertResolved {
 		t.Fatalf("pod alert %+v", pod)

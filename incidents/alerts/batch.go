@@ -41,7 +41,7 @@ type BatchLimits struct {
 	MaxAlerts int
 	// KeepOrder is the largest batch whose order is kept in Batch.Of.
 	KeepOrder int
-	// Grouping identifies Alertmanager's alerts (the config's grouping);
+	// Grouping identifies Alertmanager's and Grafana's alerts (the config's grouping);
 	// the zero value is the default one.
 	Grouping Grouping
 }
@@ -70,7 +70,7 @@ func ParseBatch(source string, body []byte, lim BatchLimits) (*Batch, error) {
 	case SourceAlertmanager:
 		err = eachAlertmanagerAlert(body, lim.Grouping, c.add)
 	case SourceGrafana:
-		err = eachGrafanaAlert(body, c.add)
+		err = eachGrafanaAlert(body, lim.Grouping, c.add)
 	case SourceGeneric:
 		err = eachGeneric(body, c.add)
 	case SourceLog:

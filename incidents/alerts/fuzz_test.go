@@ -196,8 +196,17 @@ func FuzzParseAlertmanager(f *testing.F) {
 }
 
 func FuzzParseGrafana(f *testing.F) {
-	f.Add(readTestdataF(f, "grafana-firing.json"))
-	f.Fuzz(func(t *testing.T, body []byte) { checkWebhook(t, body, alerts.ParseGrafana) })
+	for _, name := range []string{"grafana-firing.json", "grafana-nodata.json", "grafana-error.json", "grafana-test.json"} {
+		f.Add(readTestdataF(f, name))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		// Grafana's alerts are identified as Alertmanager's; with the
+		// fingerprint identity, Grafana's own fingerprint is the identity.
+		checkGrouped(t, body, alerts.ParseGrafana)
+		checkWebhook(t, body, func(b []byte) ([]incidents.Alert, error) {
+			return alerts.ParseGrafanaGrouped(b, alerts.Grouping{Identity: alerts.IdentityFingerprint})
+		})
+	})
 }
 
 // checkWebhook: one alert per entry, and the source's own fingerprint is

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,10 +55,17 @@ func (t *TestNotification) Error() string {
 	return fmt.Sprintf("a %s contact point test: nothing to file", t.Source)
 }
 
-// ParseGrafana reads a Grafana unified alerting webhook (version "1").
+// ParseGrafana reads a Grafana unified alerting webhook (version "1")
+// with the default Grouping.
 func ParseGrafana(body []byte) ([]incidents.Alert, error) {
+	return ParseGrafanaGrouped(body, DefaultGrouping())
+}
+
+// ParseGrafanaGrouped reads a Grafana unified alerting webhook with the
+// given Grouping.
+func ParseGrafanaGrouped(body []byte, g Grouping) ([]incidents.Alert, error) {
 	var out []incidents.Alert
-	err := eachGrafanaAlert(body, func(a incidents.Alert) error {
+	err := eachGrafanaAlert(body, g, func(a incidents.Alert) error {
 		out = append(out, a)
 		return nil
 	})
@@ -69,37 +77,93 @@ func ParseGrafana(body []byte) ([]incidents.Alert, error) {
 
 // eachGrafanaAlert reads a Grafana webhook and hands each alert to fn in
 // order. It is the one way in for Grafana payloads, so that Parse and
-// ParseBatch read them alike. A payload holding only the Test button's
-// alert is a *TestNotification; the legacy webhook is refused with what
-// to set up instead.
-func eachGrafanaAlert(body []byte, fn func(incidents.Alert) error) error {
-	var test *incidents.Alert
-	filed := 0
-	err := eachWebhookAlert(body, SourceGrafana, "1", func(a incidents.Alert) error {
-		if isGrafanaTest(a) {
-			// Grafana sends a test alone; kept aside, it files nothing
-			// even beside real alerts.
-			test = &a
-			return nil
-		}
-		if err := grafanaState(&a); err != nil {
-			return err
-		}
-		filed++
-		return fn(a)
-	})
-	switch {
-	case errors.Is(err, ErrNoAlerts):
+// ParseBatch read them alike. Alerts are identified as Alertmanager's are
+// (a multi-dimensional rule firing on several pods is one incident), and
+// an entry resolved while another of its incident still fires is left
+// out. A payload holding only the Test button's alert is a
+// *TestNotification; the legacy webhook is refused with what to set up
+// instead.
+func eachGrafanaAlert(body []byte, g Grouping, fn func(incidents.Alert) error) error {
+	w, err := readWebhook(body, SourceGrafana, "1")
+	if errors.Is(err, ErrNoAlerts) {
 		if legacy := grafanaLegacy(body); legacy != nil {
 			return legacy
 		}
+	}
+	if err != nil {
 		return err
-	case err != nil:
-		return err
-	case test != nil && filed == 0:
-		return grafanaTest(body, *test)
+	}
+	type entry struct {
+		a incidents.Alert
+		e *webhookAlert
+	}
+	entries := make([]entry, 0, len(w.Alerts))
+	tests := 0
+	for i, raw := range w.Alerts {
+		a, e, err := decodeEntry(raw, SourceGrafana)
+		if err != nil {
+			return entryError(i, err)
+		}
+		if isGrafanaTest(a) {
+			tests++
+		}
+		entries = append(entries, entry{a, e})
+	}
+	if tests == len(entries) {
+		// Grafana sends its test alone; beside real alerts, a "test" is
+		// someone's alert and is filed like the others.
+		return grafanaTest(body, entries[0].a)
+	}
+	all := make([]incidents.Alert, 0, len(entries))
+	firing := map[string]bool{}
+	for _, en := range entries {
+		a, e := en.a, en.e
+		if a.Service == "unknown" || a.Service == "" {
+			a.Service = g.Service(a.Labels)
+		}
+		if name := a.Labels["alertname"]; name == grafanaNoData || name == grafanaError {
+			grafanaState(&a, name, e.Annotations)
+			a.Fingerprint = grafanaStateGrouping(g, name).Identify(SourceGrafana, a.Labels, a.Service, a.Operation,
+				strings.TrimSpace(e.Fingerprint), w.GroupKey)
+		} else {
+			a.Title = NormalizeTitle(a.Title)
+			a.Fingerprint = g.Identify(SourceGrafana, a.Labels, a.Service, a.Operation, strings.TrimSpace(e.Fingerprint), w.GroupKey)
+		}
+		if a.Status == incidents.AlertFiring {
+			firing[a.Fingerprint] = true
+		}
+		all = append(all, a)
+	}
+	told := map[string]bool{}
+	for _, a := range all {
+		if a.Status == incidents.AlertResolved && firing[a.Fingerprint] {
+			continue
+		}
+		if !told[a.Fingerprint] {
+			told[a.Fingerprint] = true
+			a.Truncated = w.TruncatedAlerts
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// grafanaStateGrouping is the Grouping for a NoData or Error alert. By
+// default alerts are one incident per alertname and service, which would
+// make every rule's NoData of a service one incident; each rule is blind
+// on its own, so the rule (name and folder), its datasource and query and
+// the scope make the identity instead. The configured rules still come
+// first, and an identity by fingerprint or group is kept as configured.
+func grafanaStateGrouping(g Grouping, name string) Grouping {
+	if g.Identity != "" && g.Identity != IdentityLabels {
+		return g
+	}
+	by := []string{"rulename", "grafana_folder", "datasource_uid", "ref_id"}
+	by = append(by, scopeLabels...)
+	rules := append(slices.Clone(g.Rules), GroupingRule{Source: SourceGrafana, Match: map[string]string{"alertname": name}, By: by})
+	return Grouping{Identity: g.Identity, ServiceLabels: g.ServiceLabels, Rules: rules}
 }
 
 // isGrafanaTest tells the Test button's alert from a rule's: every alert
@@ -128,15 +192,12 @@ func grafanaTest(body []byte, a incidents.Alert) *TestNotification {
 }
 
 // grafanaState retitles and reprioritises the alert Grafana sends when a
-// rule could not be evaluated: it is its own incident (its fingerprint
-// differs from the rule's), about the datasource, not the rule's condition.
-func grafanaState(a *incidents.Alert) error {
-	name := a.Labels["alertname"]
-	if name != grafanaNoData && name != grafanaError {
-		return nil
-	}
+// rule could not be evaluated: it is its own incident, about the
+// datasource, not the rule's condition. The rule's summary, description
+// and severity, which Grafana copies over, are not its.
+func grafanaState(a *incidents.Alert, name string, annotations map[string]string) {
 	rule, ds := strings.TrimSpace(a.Labels["rulename"]), strings.TrimSpace(a.Labels["datasource_uid"])
-	a.Severity = ""
+	a.Severity, a.Description = "", ""
 	a.Operation = strings.TrimSpace(a.Labels["operation"]) // not the rule summary's
 	if name == grafanaNoData {
 		a.Priority = grafanaNoDataPriority
@@ -147,18 +208,12 @@ func grafanaState(a *incidents.Alert) error {
 		if rule != "" {
 			a.Title += " for rule " + rule
 		}
-		return nil
+		return
 	}
 	a.Priority = grafanaErrorPriority
-	var e struct {
-		Annotations map[string]string `json:"annotations"`
-	}
-	if err := json.Unmarshal([]byte(a.Payload), &e); err != nil {
-		return fmt.Errorf("reading the annotations of %s: %w", name, jsonError(err))
-	}
-	if text := strings.Join(strings.Fields(e.Annotations["Error"]), " "); text != "" {
+	if text := strings.Join(strings.Fields(annotations["Error"]), " "); text != "" {
 		a.Title = "datasource error: " + text
-		return nil
+		return
 	}
 	a.Title = "datasource error"
 	if ds != "" {
@@ -167,7 +222,6 @@ func grafanaState(a *incidents.Alert) error {
 	if rule != "" {
 		a.Title += " for rule " + rule
 	}
-	return nil
 }
 
 // grafanaLegacy recognises the webhook of Grafana's legacy alerting (before

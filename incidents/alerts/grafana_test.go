@@ -211,3 +211,39 @@ func TestGrafanaNoDataOfTwoRulesIsTwoIncidents(t *testing.T) {
 		}
 	}
 }
+
+// TestGrafanaRuleOnTwoPodsIsOneIncident: a multi-dimensional rule fires
+// one alert per series, each with its own Grafana fingerprint; filed by
+// the default grouping they are one incident whose breakdown names both
+// pods, and a pod recovering while the other still fails does not
+// resolve it.
+func TestGrafanaRuleOnTwoPodsIsOneIncident(t *testing.T) {
+	svc := openStore(t)
+	ctx := context.Background()
+	entry := func(status, pod, fp string) string {
+		return `{"status":"` + status + `","labels":{"alertname":"HighCPU","grafana_folder":"payments","service":"payment-gateway","severity":"critical","pod":"` +
+			pod + `"},"annotations":{"summary":"CPU usage is above 90%"},"fingerprint":"` + fp + `"}`
+	}
+	body := `{"version":"1","alerts":[` + entry("firing", "pg-1", "b001") + `,` + entry("firing", "pg-2", "b002") + `]}`
+	then := `{"version":"1","alerts":[` + entry("resolved", "pg-1", "b001") + `,` + entry("firing", "pg-2", "b002") + `]}`
+	for _, b := range []string{body, then} {
+		as, err := alerts.ParseGrafana([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Ingest(ctx, as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := svc.FindIncidents(ctx, incidents.IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d incidents %v, want one for the rule", len(got), titles(got))
+	}
+	pods := got[0].Labels.Counts()["pod"]
+	if pods["pg-1"] == 0 || pods["pg-2"] == 0 || got[0].SourceResolved {
+		t.Fatalf("breakdown %v, resolved at source %v: want both pods and still firing", pods, got[0].SourceResolved)
+	}
+}
