@@ -89,6 +89,9 @@ func readLine(line string) (incidents.Alert, bool) {
 			return quiet(fromFields(fields, line, ""))
 		}
 	}
+	if level, msg, ok := parseKlog(line); ok {
+		return quiet(fromFields(map[string]string{"msg": msg, "level": level}, line, ""))
+	}
 	return incidents.Alert{
 		Source:      SourceLog,
 		Fingerprint: Fingerprint("unknown", "", line),
@@ -136,6 +139,9 @@ func fromFields(fields map[string]string, line, service string) incidents.Alert 
 		op, failure = cmp.Or(op, msg), errText
 	default:
 		failure = cmp.Or(msg, errText)
+		if klevel, kmsg, ok := parseKlog(failure); ok {
+			level, failure = cmp.Or(level, klevel), kmsg
+		}
 	}
 	if failure == "" {
 		failure = line

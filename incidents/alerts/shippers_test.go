@@ -223,3 +223,20 @@ func TestShipperRecordsOfOneFailureAtTwoTimesAreOneAlert(t *testing.T) {
 		t.Fatalf("%v: %+v, want one ctl alert sent twice", err, b)
 	}
 }
+
+// Kubernetes components log in klog's shape: the level is its first
+// letter, and the message after the header is what failed.
+func TestShipperReadsKlogLines(t *testing.T) {
+	b, err := alerts.ParseLogBatch([]byte(`{"log":"I1124 08:01:12.118337       1 leaderelection.go:250] attempting to acquire leader lease kube-system/ctl...","kubernetes":{"pod_name":"ctl-0","labels":{"app":"ctl"}}}
+{"log":"E1124 08:01:13.204551       1 reflector.go:138] failed to list *v1.Pod: connection refused","kubernetes":{"pod_name":"ctl-0","labels":{"app":"ctl"}}}
+W1124 08:01:14.000001   12345 warnings.go:70] v1 Endpoints is deprecated in v1.33+`), alerts.FramingNDJSON, alerts.BatchLimits{})
+	if err != nil || b.Skipped != 1 || len(b.Alerts) != 2 {
+		t.Fatalf("%v: %+v, want the info line skipped and two alerts", err, b)
+	}
+	if a := b.Alerts[0]; a.Service != "ctl" || a.Title != "failed to list *v1.Pod: connection refused" || a.Severity != "error" {
+		t.Errorf("klog in a record: [%s] %q %s", a.Service, a.Title, a.Severity)
+	}
+	if a := b.Alerts[1]; a.Title != "v1 Endpoints is deprecated in v1.33+" || a.Severity != "warning" {
+		t.Errorf("klog line: [%s] %q %s", a.Service, a.Title, a.Severity)
+	}
+}
