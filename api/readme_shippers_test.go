@@ -60,7 +60,8 @@ func TestReadmeShipperSnippets(t *testing.T) {
 	case fb["format"] == "json":
 		sends = append(sends, shipperSend{fb["uri"], "application/json", "fluentbit-json-k8s.json", fb["compress"] == "gzip"})
 	case fb["format"] == "json_lines":
-		sends = append(sends, shipperSend{fb["uri"], "application/x-ndjson", "fluentbit-json_lines-k8s.ndjson", fb["compress"] == "gzip"})
+		// Fluent Bit types json_lines application/json, as it does json.
+		sends = append(sends, shipperSend{fb["uri"], "application/json", "fluentbit-json_lines-k8s.ndjson", fb["compress"] == "gzip"})
 	default:
 		t.Errorf("Fluent Bit snippet: format %q, which runbot does not read", fb["format"])
 	}

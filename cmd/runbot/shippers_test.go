@@ -35,7 +35,7 @@ func TestFluentBitCaseStudyIsOneIncidentFromOnePod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-ndjson") // what Fluent Bit's json_lines sends
+	req.Header.Set("Content-Type", "application/json") // what Fluent Bit sends for json_lines, as for json
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

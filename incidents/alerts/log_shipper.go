@@ -22,12 +22,13 @@ const (
 	FramingAuto Framing = iota
 	// FramingLines is text/plain: one alert per line.
 	FramingLines
-	// FramingNDJSON is one JSON record per line (Fluent Bit json_lines,
-	// Vector newline_delimited); a line that is not JSON is read as text.
+	// FramingNDJSON is one JSON record per line (Vector's json codec with
+	// newline_delimited framing); a line that is not JSON is read as text.
 	FramingNDJSON
 	// FramingJSON is an array of records or records one after another
-	// (Fluent Bit json and json_stream, Vector's json codec, Logstash
-	// json and json_batch); nothing else is accepted.
+	// (Fluent Bit json, json_stream and json_lines, which it types alike;
+	// Vector's json codec; Logstash json and json_batch); nothing else is
+	// accepted.
 	FramingJSON
 )
 
@@ -81,6 +82,9 @@ func LogFraming(contentType string) (Framing, error) {
 	case mt == "application/msgpack" || mt == "application/x-msgpack" || mt == "application/vnd.msgpack":
 		return 0, &UnsupportedTypeError{Type: mt, Hint: "msgpack is not decoded; send JSON " +
 			"(Fluent Bit's http output sends msgpack unless told: set format json_lines)"}
+	case mt == "application/x-protobuf" || mt == "application/protobuf":
+		return 0, &UnsupportedTypeError{Type: mt, Hint: "protobuf (OTLP) is not decoded; send JSON " +
+			"(Vector: encoding.codec json)"}
 	}
 	return FramingAuto, nil
 }

@@ -72,7 +72,7 @@ func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
 			{service: "checkout", title: "panic: runtime error: invalid memory address or nil pointer dereference", alerts: 1,
 				labels: map[string]string{"namespace": "shop", "pod": "checkout-6b8f9d7c5-q8z1m", "container": "checkout", "app": "checkout"}},
 		}},
-		{"fluentbit-json_lines-k8s.ndjson", "application/x-ndjson", 6, []want{
+		{"fluentbit-json_lines-k8s.ndjson", "application/json", 6, []want{ // Fluent Bit types every JSON format so
 			{service: "user-sync-service", title: "creating user: POST /api/users/48213: 403", alerts: 6,
 				labels: map[string]string{"namespace": "identity", "pod": "user-sync-7d9f8b6c5-q8z1m", "container": "user-sync", "app": "user-sync"}},
 		}},
@@ -143,6 +143,9 @@ func TestLogContentTypes(t *testing.T) {
 		if got, err := alerts.LogFraming(ct); err != nil || got != want {
 			t.Errorf("%q: %v, %v; want %v", ct, got, err, want)
 		}
+	}
+	if _, err := alerts.LogFraming("application/x-protobuf"); !strings.Contains(fmt.Sprint(err), "codec json") {
+		t.Errorf("protobuf: %v, want an error naming Vector's json codec", err)
 	}
 	for _, ct := range []string{"application/msgpack", "application/x-msgpack"} {
 		_, err := alerts.LogFraming(ct)
