@@ -200,6 +200,16 @@ type Catalog interface {
 	Replicas(service string) int
 }
 
+// Namer is a Catalog that knows services by other names (its aliases):
+// alerts name a service as their labels do (a workload, a job), and the
+// incident is filed under the catalog's name so its runbook and channel
+// apply.
+type Namer interface {
+	// Canonical is the catalog's name for service, or service itself
+	// when the catalog does not know it.
+	Canonical(service string) string
+}
+
 // Ingested tells what happened to one alert.
 type Ingested struct {
 	IncidentID int64

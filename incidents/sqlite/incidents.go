@@ -150,6 +150,9 @@ func (s *IncidentService) ingest(tx *wtx, a incidents.Alert, now time.Time) (inc
 
 // ingestRepeats files one alert standing for n copies of itself (n >= 1).
 func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now time.Time) (incidents.Ingested, error) {
+	if namer, ok := s.Catalog.(incidents.Namer); ok {
+		a.Service = namer.Canonical(a.Service)
+	}
 	inc, err := s.activeByFingerprint(tx, a.Fingerprint)
 	if err != nil {
 		return incidents.Ingested{}, err
