@@ -99,28 +99,6 @@ func eachAlertmanagerAlert(body []byte, g Grouping, fn func(incidents.Alert) err
 	return nil
 }
 
-// eachWebhookAlert reads a webhook payload and hands each alert to fn in
-// order, stopping at the first error (an invalid entry, or fn's own).
-func eachWebhookAlert(body []byte, source, version string, fn func(incidents.Alert) error) error {
-	if source == SourceAlertmanager {
-		return eachAlertmanagerAlert(body, DefaultGrouping(), fn)
-	}
-	w, err := readWebhook(body, source, version)
-	if err != nil {
-		return err
-	}
-	for i, raw := range w.Alerts {
-		a, err := webhookEntry(raw, source)
-		if err != nil {
-			return entryError(i, err)
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // readWebhook reads a webhook's envelope, checking its version and that
 // it holds alerts.
 func readWebhook(body []byte, source, version string) (*webhook, error) {
@@ -138,23 +116,6 @@ func readWebhook(body []byte, source, version string) (*webhook, error) {
 		return nil, ErrNoAlerts
 	}
 	return &w, nil
-}
-
-// webhookEntry reads one entry the way Grafana's parser has: identified by
-// the source's fingerprint of its label set.
-func webhookEntry(raw json.RawMessage, source string) (incidents.Alert, error) {
-	a, e, err := decodeEntry(raw, source)
-	if err != nil {
-		return incidents.Alert{}, err
-	}
-	if a.Service == "unknown" {
-		a.Service = serviceOf(a.Labels)
-	}
-	a.Fingerprint = strings.TrimSpace(e.Fingerprint)
-	if a.Fingerprint == "" {
-		a.Fingerprint = labelsFingerprint(e.Labels)
-	}
-	return a, nil
 }
 
 // decodeEntry reads what every labelled source's entry says: labels,

@@ -345,3 +345,15 @@ func TestFingerprintNormalization(t *testing.T) {
 		t.Error("operation is not part of the fingerprint")
 	}
 }
+
+// A user id in a URL path is the same failure for another user; the
+// status code after it is another failure.
+func TestFingerprintIgnoresIDsInPaths(t *testing.T) {
+	a := alerts.Fingerprint("user-sync-service", "creating user", "POST /api/users/42: 403")
+	if b := alerts.Fingerprint("user-sync-service", "creating user", "POST /api/users/43: 403"); a != b {
+		t.Error("two user ids in a path are two failures")
+	}
+	if c := alerts.Fingerprint("user-sync-service", "creating user", "POST /api/users/42: 500"); a == c {
+		t.Error("a 403 and a 500 are one failure")
+	}
+}

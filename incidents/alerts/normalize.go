@@ -204,13 +204,14 @@ func isWordByte(c byte) bool {
 
 // Fingerprint identifies a failure for sources that give no identity of
 // their own: the same service, operation and normalized error are the same
-// failure, whatever user id or timestamp the message carried.
+// failure, whatever user id (in a path too: NormalizeTitle) or timestamp
+// the message carried.
 func Fingerprint(service, operation, errText string) string {
 	h := sha256.New()
 	h.Write([]byte(strings.TrimSpace(service)))
 	h.Write([]byte{0})
-	h.Write([]byte(Normalize(strings.TrimSpace(operation))))
+	h.Write([]byte(Normalize(NormalizeTitle(strings.TrimSpace(operation)))))
 	h.Write([]byte{0})
-	h.Write([]byte(Normalize(strings.TrimSpace(errText))))
+	h.Write([]byte(Normalize(NormalizeTitle(strings.TrimSpace(errText)))))
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
