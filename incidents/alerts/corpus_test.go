@@ -149,3 +149,32 @@ func describeCorpus(list []*incidents.Incident) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Alertmanager repeats a truncated group at every group_interval: the
+// timeline tells a count once, and again only when it changes.
+func TestTruncationToldOncePerCount(t *testing.T) {
+	svc := openCorpusStore(t)
+	body := string(readTestdata(t, "kubernetes/crashlooping-truncated.json"))
+	for _, b := range []string{body, body, strings.Replace(body, `"truncatedAlerts": 1750`, `"truncatedAlerts": 1800`, 1)} {
+		as, err := alerts.ParseAlertmanager([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Ingest(context.Background(), as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc, err := svc.FindIncident(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	for _, e := range inc.Timeline {
+		if strings.Contains(e.Text, "left out") {
+			told = append(told, e.Text)
+		}
+	}
+	if !slices.Equal(told, []string{"Alertmanager left out 1,750 alerts of this group", "Alertmanager left out 1,800 alerts of this group"}) {
+		t.Fatalf("timeline tells %q", told)
+	}
+}
