@@ -154,9 +154,12 @@ func fromFields(fields map[string]string, line, service string) incidents.Alert 
 			labels[k] = v
 		}
 	}
-	title := failure
+	// Shown as the fingerprint reads it: the user id of the first line
+	// is no more the failure than the next line's; the raw line stays in
+	// the payload.
+	title := NormalizeTitle(failure)
 	if op != "" {
-		title = op + ": " + failure
+		title = op + ": " + title
 	}
 	sev := LevelSeverity(level)
 	if sev == "" {

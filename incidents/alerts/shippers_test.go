@@ -73,7 +73,7 @@ func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
 				labels: map[string]string{"namespace": "shop", "pod": "checkout-6b8f9d7c5-q8z1m", "container": "checkout", "app": "checkout"}},
 		}},
 		{"fluentbit-json_lines-k8s.ndjson", "application/json", 6, []want{ // Fluent Bit types every JSON format so
-			{service: "user-sync-service", title: "creating user: POST /api/users/48213: 403", alerts: 6,
+			{service: "user-sync-service", title: "creating user: POST /api/users/{id}: 403", alerts: 6,
 				labels: map[string]string{"namespace": "identity", "pod": "user-sync-7d9f8b6c5-q8z1m", "container": "user-sync", "app": "user-sync"}},
 		}},
 		{"vector-json-k8s.json", "application/json", 1, []want{
@@ -91,7 +91,7 @@ func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
 			{service: "orders", title: "booking shipment: carrier API timeout after 30s", alerts: 1},
 		}},
 		{"logstash-json_batch.json", "application/json", 0, []want{
-			{service: "billing", title: "exporting invoices: PUT /exports/48213: 500 Internal Server Error", alerts: 2,
+			{service: "billing", title: "exporting invoices: PUT /exports/{id}: 500 Internal Server Error", alerts: 2,
 				labels: map[string]string{"host": "billing-vm-2"}, noLabels: []string{"tags"}},
 			{service: "billing", title: "reconciling ledger: 3 entries out of balance", alerts: 1},
 		}},
@@ -208,7 +208,7 @@ func TestShipperReadsECSKubernetesFields(t *testing.T) {
 			t.Errorf("label %s = %q, want %q (labels %v)", k, a.Labels[k], v, a.Labels)
 		}
 	}
-	if a.Service != "billing" || a.Severity != "error" || a.Title != "exporting invoices: PUT /exports/48213: 500" {
+	if a.Service != "billing" || a.Severity != "error" || a.Title != "exporting invoices: PUT /exports/{id}: 500" {
 		t.Errorf("[%s] %q severity %q", a.Service, a.Title, a.Severity)
 	}
 	if _, ok := a.Labels["log"]; ok {
