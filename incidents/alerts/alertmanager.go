@@ -45,12 +45,14 @@ func ParseAlertmanager(body []byte) ([]incidents.Alert, error) {
 // ParseAlertmanagerGrouped reads a Prometheus Alertmanager webhook with
 // the given Grouping.
 func ParseAlertmanagerGrouped(body []byte, g Grouping) ([]incidents.Alert, error) {
+	return collect(func(fn func(incidents.Alert) error) error { return eachAlertmanagerAlert(body, g, fn) })
+}
+
+// collect gathers what a parser hands out one alert at a time: the
+// batch reader takes them as they come, Parse wants them all.
+func collect(each func(fn func(incidents.Alert) error) error) ([]incidents.Alert, error) {
 	var out []incidents.Alert
-	err := eachAlertmanagerAlert(body, g, func(a incidents.Alert) error {
-		out = append(out, a)
-		return nil
-	})
-	if err != nil {
+	if err := each(func(a incidents.Alert) error { out = append(out, a); return nil }); err != nil {
 		return nil, err
 	}
 	return out, nil

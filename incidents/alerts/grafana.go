@@ -64,15 +64,7 @@ func ParseGrafana(body []byte) ([]incidents.Alert, error) {
 // ParseGrafanaGrouped reads a Grafana unified alerting webhook with the
 // given Grouping.
 func ParseGrafanaGrouped(body []byte, g Grouping) ([]incidents.Alert, error) {
-	var out []incidents.Alert
-	err := eachGrafanaAlert(body, g, func(a incidents.Alert) error {
-		out = append(out, a)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return collect(func(fn func(incidents.Alert) error) error { return eachGrafanaAlert(body, g, fn) })
 }
 
 // eachGrafanaAlert reads a Grafana webhook and hands each alert to fn in
