@@ -33,6 +33,9 @@ type commandResponse struct {
 	Reply     string `json:"reply"`
 	Ephemeral bool   `json:"ephemeral"`
 	Incident  *int64 `json:"incident"`
+	// Error repeats the reply of a command that did not go through, so
+	// that every API error reads the same: {"error": "..."}.
+	Error string `json:"error,omitempty"`
 }
 
 // command runs a command through the router every chat platform uses.
@@ -63,6 +66,9 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		Text: req.Text, User: req.User, Channel: req.Channel, AnyChannel: req.Channel == "", Incident: req.Incident,
 	})
 	out := commandResponse{OK: resp.Code == "", Reply: resp.Text, Ephemeral: resp.Ephemeral}
+	if !out.OK {
+		out.Error = resp.Text
+	}
 	if resp.Incident != 0 {
 		out.Incident = &resp.Incident
 	}
