@@ -85,6 +85,14 @@ func eachAlertmanagerAlert(body []byte, g Grouping, fn func(incidents.Alert) err
 		}
 		all = append(all, a)
 	}
+	return handOut(all, firing, w.TruncatedAlerts, fn)
+}
+
+// handOut gives fn a notification's alerts in order, leaving out an entry
+// resolved while another of its incident still fires (that incident is
+// not resolved at source); the first alert of each incident carries the
+// group's truncated count.
+func handOut(all []incidents.Alert, firing map[string]bool, truncated int, fn func(incidents.Alert) error) error {
 	told := map[string]bool{}
 	for _, a := range all {
 		if a.Status == incidents.AlertResolved && firing[a.Fingerprint] {
@@ -92,7 +100,7 @@ func eachAlertmanagerAlert(body []byte, g Grouping, fn func(incidents.Alert) err
 		}
 		if !told[a.Fingerprint] {
 			told[a.Fingerprint] = true
-			a.Truncated = w.TruncatedAlerts
+			a.Truncated = truncated
 		}
 		if err := fn(a); err != nil {
 			return err

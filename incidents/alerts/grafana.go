@@ -126,20 +126,7 @@ func eachGrafanaAlert(body []byte, g Grouping, fn func(incidents.Alert) error) e
 		}
 		all = append(all, a)
 	}
-	told := map[string]bool{}
-	for _, a := range all {
-		if a.Status == incidents.AlertResolved && firing[a.Fingerprint] {
-			continue
-		}
-		if !told[a.Fingerprint] {
-			told[a.Fingerprint] = true
-			a.Truncated = w.TruncatedAlerts
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
+	return handOut(all, firing, w.TruncatedAlerts, fn)
 }
 
 // grafanaStateGrouping is the Grouping for a NoData or Error alert. By
