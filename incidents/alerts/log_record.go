@@ -38,6 +38,10 @@ func decodeRecord(raw []byte) (map[string]any, bool) {
 // the record read, with the shipper's Kubernetes metadata added as the
 // labels namespace, pod, container, node and app.
 func recordAlert(rec map[string]any, payload string) (incidents.Alert, bool) {
+	var container string
+	if isGELF(rec) {
+		rec, container = fromGELF(rec)
+	}
 	kube := kubernetesLabels(rec)
 	fields := flatten(rec)
 	if key, inner := nestedRecord(rec); inner != nil {
@@ -57,7 +61,7 @@ func recordAlert(rec map[string]any, payload string) (incidents.Alert, bool) {
 	}
 	// The workload's name, then its container's, name the service when
 	// the line does not: a crash trace says no "[service]".
-	a := fromFields(fields, payload, cmp.Or(kube["app"], kube["container"]))
+	a := fromFields(fields, payload, cmp.Or(kube["app"], kube["container"], container))
 	for k, v := range kube {
 		if _, ok := a.Labels[k]; !ok {
 			a.Labels[k] = v
@@ -162,7 +166,7 @@ func kubernetesLabels(rec map[string]any) map[string]string {
 	set("node", str("host"), str("pod_node_name"), str("node", "name"))
 	var app []string
 	for _, labels := range []string{"labels", "pod_labels"} {
-		for _, name := range []string{"app.kubernetes.io/name", "app_kubernetes_io/name", "app", "k8s-app"} {
+		for _, name := range []string{"app.kubernetes.io/name", "app_kubernetes_io/name", "app.kubernetes.io_name", "app", "k8s-app"} {
 			app = append(app, str(labels, name))
 		}
 	}

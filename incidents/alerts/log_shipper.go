@@ -20,7 +20,8 @@ const (
 	// curl sends): a body that is wholly JSON records is read as records,
 	// anything else as lines.
 	FramingAuto Framing = iota
-	// FramingLines is text/plain: one alert per line.
+	// FramingLines is text/plain: one alert per line, unless the body is
+	// wholly JSON records (a JSON array sent by curl as text).
 	FramingLines
 	// FramingNDJSON is one JSON record per line (Vector's json codec with
 	// newline_delimited framing); a line that is not JSON is read as text.
@@ -107,7 +108,10 @@ func (c *collector) addLog(body []byte, f Framing) error {
 	switch f {
 	case FramingJSON:
 		return c.addRecords(body)
-	case FramingAuto:
+	case FramingAuto, FramingLines:
+		// A body that is wholly JSON records is read as records even when
+		// typed as text: a JSON array is never a log line anyone wants as a
+		// title, and NDJSON read either way gives the same alerts.
 		if t := bytes.TrimSpace(body); len(t) > 0 && (t[0] == '[' || t[0] == '{') && looksLikeRecords(t) {
 			return c.addRecords(body)
 		}
@@ -263,7 +267,7 @@ func isShipperRecord(raw []byte) bool {
 		return false
 	}
 	message, when := false, false
-	for _, k := range messageKeys {
+	for _, k := range append([]string{"short_message"}, messageKeys...) {
 		_, s := rec[k].(string)
 		message = message || s
 	}

@@ -16,7 +16,8 @@ import (
 var framings = []alerts.Framing{alerts.FramingAuto, alerts.FramingLines, alerts.FramingNDJSON, alerts.FramingJSON}
 
 // records counts what a framing reads as one record each: for JSON, the
-// objects of one array or of a stream; for lines, the non-blank lines.
+// objects of one array or of a stream; for lines, the non-blank lines
+// (text, and the body without a type, being records when wholly JSON).
 // ok is false when a JSON framing holds something that is not a record.
 func records(body []byte, f alerts.Framing) (n int, ok bool) {
 	lines := 0
@@ -25,11 +26,11 @@ func records(body []byte, f alerts.Framing) (n int, ok bool) {
 			lines++
 		}
 	}
-	if f == alerts.FramingLines || f == alerts.FramingNDJSON {
+	if f == alerts.FramingNDJSON {
 		return lines, true
 	}
 	n, ok = jsonRecords(bytes.TrimSpace(body))
-	if f == alerts.FramingAuto && (!ok || n == 0) {
+	if (f == alerts.FramingAuto || f == alerts.FramingLines) && (!ok || n == 0) {
 		return lines, true
 	}
 	return n, ok
@@ -79,7 +80,8 @@ func jsonRecords(t []byte) (int, bool) {
 // counted once, as an alert sent or as a healthy line skipped, and what
 // is left out is said; nothing panics.
 func FuzzLogFramingsCountEveryRecord(f *testing.F) {
-	for _, name := range []string{"fluentbit-json-k8s.json", "fluentbit-json_lines-k8s.ndjson", "vector-json-k8s.json", "logstash-json_batch.json"} {
+	for _, name := range []string{"fluentbit-json-k8s.json", "fluentbit-json_lines-k8s.ndjson", "vector-json-k8s.json", "logstash-json_batch.json",
+		"fluentbit-gelf-k8s.ndjson"} {
 		f.Add(readTestdataF(f, "shippers/"+name), uint8(0))
 	}
 	f.Add(readTestdataF(f, "app.log"), uint8(1))

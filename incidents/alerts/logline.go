@@ -16,9 +16,9 @@ import (
 var (
 	messageKeys   = []string{"msg", "message", "log"}
 	errorKeys     = []string{"error", "err", "error_message"}
-	serviceKeys   = []string{"service", "service_name", "app", "job"}
+	serviceKeys   = []string{"service", "service_name", "app", "job", "SYSLOG_IDENTIFIER"}
 	operationKeys = []string{"operation", "op"}
-	levelKeys     = []string{"level", "severity", "lvl"}
+	levelKeys     = []string{"level", "severity", "lvl", "PRIORITY"} // PRIORITY: journald's, as Vector's journald source passes it
 	timeKeys      = []string{"time", "ts", "timestamp", "@timestamp", "t", "date"}
 )
 
@@ -161,7 +161,7 @@ func fromFields(fields map[string]string, line, service string) incidents.Alert 
 	if op != "" {
 		title = op + ": " + title
 	}
-	sev := LevelSeverity(level)
+	sev := cmp.Or(LevelSeverity(level), numericLevel(level))
 	if sev == "" {
 		sev = strings.ToLower(level)
 	}

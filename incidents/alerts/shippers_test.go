@@ -60,7 +60,8 @@ func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
 		noLabels       []string
 	}
 	shipperNoise := []string{"date", "time", "stream", "_p", "log", "message", "kubernetes", "timestamp", "@timestamp",
-		"@version", "file", "source_type", "event", "pod_id", "docker_id", "container_image"}
+		"@version", "file", "source_type", "event", "pod_id", "docker_id", "container_image", "short_message", "full_message",
+		"version", "_time", "_stream", "_kubernetes_pod_name"}
 	cases := []struct {
 		file, contentType string
 		skipped           int
@@ -75,6 +76,10 @@ func TestShipperPayloadsFileTheIncidentsAPersonWould(t *testing.T) {
 		{"fluentbit-json_lines-k8s.ndjson", "application/json", 6, []want{ // Fluent Bit types every JSON format so
 			{service: "user-sync-service", title: "creating user: POST /api/users/{id}: 403", alerts: 6,
 				labels: map[string]string{"namespace": "identity", "pod": "user-sync-7d9f8b6c5-q8z1m", "container": "user-sync", "app": "user-sync"}},
+		}},
+		{"fluentbit-gelf-k8s.ndjson", "application/json", 6, []want{ // the same records through format gelf
+			{service: "user-sync-service", title: "creating user: POST /api/users/{id}: 403", alerts: 6,
+				labels: map[string]string{"namespace": "identity", "pod": "user-sync-7d9f8b6c5-q8z1m", "container": "user-sync", "app": "user-sync", "node": "node-a"}},
 		}},
 		{"vector-json-k8s.json", "application/json", 1, []want{
 			{service: "orders", title: "reserving stock: dial tcp 10.43.0.12:5432: connect: connection refused", alerts: 2,
@@ -241,5 +246,94 @@ W1124 08:01:14.000001   12345 warnings.go:70] v1 Endpoints is deprecated in v1.3
 	}
 	if a := b.Alerts[1]; a.Title != "v1 Endpoints is deprecated in v1.33+" || a.Severity != "warning" {
 		t.Errorf("klog line: [%s] %q %s", a.Service, a.Title, a.Severity)
+	}
+}
+
+// Levels written as numbers: bunyan's and pino's 10..60 and syslog's 0..7
+// (GELF, journald). A healthy line left out, a failing one kept with its
+// severity, whatever the scale.
+func TestLogNumericLevels(t *testing.T) {
+	for _, c := range []struct {
+		line, severity string
+		quiet          bool
+	}{
+		{`{"level":30,"time":1795507272118,"pid":7,"hostname":"api-1","msg":"request completed"}`, "", true},     // pino info
+		{`{"level":20,"time":1795507272118,"msg":"cache warm"}`, "", true},                                       // pino debug
+		{`{"level":50,"time":1795507272118,"msg":"[payments] charging card: 502"}`, "error", false},              // pino error
+		{`{"level":60,"time":"2026-11-24T08:01:12Z","msg":"out of memory","name":"billing"}`, "critical", false}, // bunyan fatal
+		{`{"level":40,"time":"2026-11-24T08:01:12Z","msg":"slow query: 2.1s"}`, "warning", false},
+		{`{"PRIORITY":"6","SYSLOG_IDENTIFIER":"sshd","message":"session opened"}`, "", true}, // journald info
+		{`{"PRIORITY":"3","SYSLOG_IDENTIFIER":"backup","message":"writing snapshot: disk full"}`, "error", false},
+		{`{"level":"alert","msg":"raid degraded"}`, "critical", false},
+		{`{"level":8,"msg":"an unknown scale stays an alert"}`, "8", false},
+	} {
+		b, err := alerts.ParseLogBatch([]byte(c.line), alerts.FramingJSON, alerts.BatchLimits{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if c.quiet {
+			if b.Skipped != 1 || len(b.Alerts) != 0 {
+				t.Errorf("%s: %d alerts, %d skipped; want it skipped as healthy", c.line, len(b.Alerts), b.Skipped)
+			}
+			continue
+		}
+		if len(b.Alerts) != 1 || b.Alerts[0].Severity != c.severity {
+			t.Errorf("%s: %+v, want one alert of severity %q", c.line, b.Alerts, c.severity)
+		}
+	}
+	b, _ := alerts.ParseLogBatch([]byte(`{"PRIORITY":"3","SYSLOG_IDENTIFIER":"backup","message":"writing snapshot: disk full"}`), alerts.FramingJSON, alerts.BatchLimits{})
+	if a := b.Alerts[0]; a.Service != "backup" || a.Title != "writing snapshot: disk full" {
+		t.Errorf("journald record: [%s] %q, want [backup] from SYSLOG_IDENTIFIER", a.Service, a.Title)
+	}
+}
+
+// GELF as Graylog's libraries and Docker's gelf driver write it: the
+// line in short_message, a syslog level, extra fields underscored.
+func TestLogGELF(t *testing.T) {
+	docker := func(level int, msg string) string {
+		return fmt.Sprintf(`{"version":"1.1","host":"vm-7","short_message":%q,"timestamp":1795507272.118,"level":%d,`+
+			`"_command":"/app/server","_container_id":"1c2d3e4f5a6b","_container_name":"shop-payments-1","_created":"2026-11-24T07:00:00Z",`+
+			`"_image_id":"sha256:9f8e","_image_name":"registry.example/payments:3.1","_tag":"1c2d3e4f5a6b","_com.docker.compose.service":"payments"}`, msg, level)
+	}
+	body := strings.Join([]string{
+		docker(3, "charging card: POST https://psp.example/v1/charges/88123: 502"),
+		docker(6, "GET /healthz 200"),
+		docker(3, "charging card: POST https://psp.example/v1/charges/88190: 502"),
+		`{"version":"1.1","host":"api-2","short_message":"","full_message":"exporting invoices: 500\n\tat Export.run(Export.java:41)","level":2,"_service":"billing"}`,
+	}, "\n")
+	b, err := alerts.ParseLogBatch([]byte(body), alerts.FramingJSON, alerts.BatchLimits{KeepOrder: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Skipped != 1 || len(b.Alerts) != 2 || b.Repeats[0] != 2 {
+		t.Fatalf("%d alerts %v, %d skipped; want the two 502s as one alert, the billing trace another, the 200 skipped", len(b.Alerts), b.Repeats, b.Skipped)
+	}
+	pay, bill := b.Alerts[0], b.Alerts[1]
+	if pay.Service != "payments" || pay.Severity != "error" || pay.Title != "charging card: POST https://psp.example/v1/charges/{id}: 502" {
+		t.Errorf("docker record: [%s] %q %s", pay.Service, pay.Title, pay.Severity)
+	}
+	for k, v := range map[string]string{"host": "vm-7", "container_name": "shop-payments-1", "image_name": "registry.example/payments:3.1"} {
+		if pay.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, pay.Labels[k], v, pay.Labels)
+		}
+	}
+	for _, k := range []string{"short_message", "version", "_container_name", "container_id", "created", "command", "image_id", "timestamp"} {
+		if _, ok := pay.Labels[k]; ok {
+			t.Errorf("GELF's %s became a label: %v", k, pay.Labels)
+		}
+	}
+	if bill.Service != "billing" || bill.Severity != "critical" || bill.Title != "exporting invoices: 500" {
+		t.Errorf("full_message only: [%s] %q %s, want its first line", bill.Service, bill.Title, bill.Severity)
+	}
+}
+
+// A JSON array sent as text (curl -H 'Content-Type: text/plain') is its
+// records, not one alert titled with the whole array.
+func TestLogJSONArrayAsText(t *testing.T) {
+	body := readTestdata(t, "shippers/fluentbit-json-k8s.json")
+	text, tb := fileLog(t, body, "text/plain")
+	typed, jb := fileLog(t, body, "application/json")
+	if fmt.Sprint(text) != fmt.Sprint(typed) || tb.Sent != jb.Sent || len(text) != 2 {
+		t.Fatalf("as text:\n %+v\nas JSON:\n %+v", text, typed)
 	}
 }

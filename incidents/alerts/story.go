@@ -19,10 +19,11 @@ var (
 )
 
 var levelWords = map[string]string{
-	"trace": "info", "debug": "info", "info": "info", "notice": "info",
+	"trace": "info", "debug": "info", "info": "info", "informational": "info", "notice": "info",
 	"warn": "warning", "warning": "warning",
 	"err": "error", "error": "error", "eror": "error",
 	"crit": "critical", "critical": "critical", "fatal": "critical", "panic": "critical", "emerg": "critical",
+	"emergency": "critical", "alert": "critical",
 }
 
 // LevelSeverity maps a log level word to a severity, "" when it is not one.
