@@ -41,6 +41,10 @@ type Config struct {
 	RunbooksDir          string
 	ChannelRate          float64 // messages per second per chat channel
 	ChannelBurst         int
+	// Pprof serves Go's profiler at /debug/pprof, to loopback requests
+	// only, or to anyone with the intake token when one is set. Off by
+	// default: a profile shows what runbot is doing to whoever asks.
+	Pprof bool
 	// Members are the team; empty means everyone may do everything.
 	Members []string
 
@@ -288,6 +292,14 @@ var settings = []setting{
 				c.Mattermost.CommandTokens = append(c.Mattermost.CommandTokens, t)
 			}
 		}
+		return nil
+	}},
+	{key: "pprof", help: "serve /debug/pprof (true/false): to loopback requests, or with intake_token when one is set", set: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.Pprof = b
 		return nil
 	}},
 	{key: "log_format", help: "text or json", set: func(c *Config, v string) error {
@@ -599,6 +611,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("intake_token_set", c.IntakeToken != ""),
 		slog.String("trusted_user_header", c.TrustedUserHeader),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.Bool("pprof", c.Pprof),
 		slog.String("timezone", c.Timezone.String()),
 		slog.String("public_url", redact.URL(c.PublicURL)),
 		slog.String("runbooks_dir", c.RunbooksDir),

@@ -25,6 +25,7 @@ var helpSamples = map[string]string{
 	"RUNBOT_RAW_ALERTS_PER_INCIDENT":   "20",
 	"RUNBOT_LOG_LEVEL":                 "debug",
 	"RUNBOT_LOG_FORMAT":                "json",
+	"RUNBOT_PPROF":                     "true",
 	"RUNBOT_TIMEZONE":                  "Europe/Paris",
 	"RUNBOT_PUBLIC_URL":                "https://runbot.example",
 	"RUNBOT_RUNBOOKS_DIR":              "runbooks",

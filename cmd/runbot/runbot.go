@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	webStore := sqlite.NewWebMessages(db, web.Name)
 	console := web.NewPlatform(webStore, "incidents", hub)
 	platforms := append([]bot.Platform{console}, deps.Platforms...)
-	routes := map[string]http.Handler{}
+	routes := map[string]http.Handler{pprofPrefix: newPprof(cfg)} // /debug/pprof: 404 unless pprof is on (pprof.go)
 	if cfg.Slack.BotToken != "" {
 		sp, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken,
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL, DefaultChannel: cfg.Slack.Channel,
