@@ -249,8 +249,7 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 		}
 	}
 	repeatJoin(inc, a, n-1)
-	if _, err := tx.exec(updateJoinRow, inc.AlertCount, millis(inc.LastSeenAt), encodeLabels(inc.Labels), inc.SourceResolved,
-		inc.NoticedCount, nullMillis(inc.NoticeDue), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), inc.ID); err != nil {
+	if _, err := tx.exec(updateJoinRow, incidentArgs(inc, joinedFields, inc.ID)...); err != nil {
 		return incidents.Ingested{}, fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
 	if flappy {
@@ -481,29 +480,19 @@ func syncJobs(tx *wtx, incidentID int64, before, after []incidents.Deadline, now
 
 // Queries on the hot paths, prepared once (see wtx.exec).
 const (
-	selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
-	insertAlertRow            = `INSERT INTO alerts (incident_id, received_at, status, payload) VALUES (?, ?, ?, ?)`
-	insertEventRow            = `INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	pruneAlerts               = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
+	insertAlertRow = `INSERT INTO alerts (incident_id, received_at, status, payload) VALUES (?, ?, ?, ?)`
+	insertEventRow = `INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	pruneAlerts    = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
-	insertIncidentRow = `INSERT INTO incidents (fingerprint, service, operation, title, source, priority, state, alert_count,
-		labels, source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at,
-		resolved_by, last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-		noticed_count, notice_due, clue_given, next_due, page_from, pages, snoozed_until, flaps, flapping_since, silence_id, storm_id,
-		started_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	updateJoinRow = `UPDATE incidents SET alert_count = ?, last_seen_at = ?, labels = ?, source_resolved = ?,
-		noticed_count = ?, notice_due = ?, flaps = ?, flapping_since = ? WHERE id = ?`
-	updateIncidentRow = `UPDATE incidents SET service = ?, operation = ?, title = ?, priority = ?, state = ?, alert_count = ?,
-		labels = ?, source_resolved = ?, acknowledged_at = ?, acknowledged_by = ?, mitigated_at = ?, mitigated_by = ?,
-		resolved_at = ?, resolved_by = ?, last_seen_at = ?, ack_due = ?, restore_due = ?, channel = ?, assignee = ?,
-		hypercare_from = ?, hypercare_until = ?, hypercare_by = ?, noticed_count = ?, notice_due = ?, clue_given = ?,
-		next_due = ?, page_from = ?, pages = ?, snoozed_until = ?, flaps = ?, flapping_since = ?, silence_id = ?, merged_into = ? WHERE id = ?`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before, storm_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
 	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
+
+// selectActiveByFingerprint is a var, not a const: incidentColumns is
+// derived from incidentFields.
+var selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
 
 var hotWrites = []string{selectActiveByFingerprint, insertAlertRow, insertEventRow, pruneAlerts, insertIncidentRow,
 	updateJoinRow, updateIncidentRow, insertOutboxRow, insertJob, dropJob}
@@ -883,61 +872,8 @@ func notFound(id int64) error {
 	return incidents.Errorf(incidents.ENOTFOUND, "incident #%d does not exist; /incidents lists the active ones", id)
 }
 
-const incidentColumns = `id, fingerprint, service, operation, title, source, priority, state, alert_count, labels,
-	source_resolved, opened_at, acknowledged_at, acknowledged_by, mitigated_at, mitigated_by, resolved_at, resolved_by,
-	last_seen_at, ack_due, restore_due, channel, assignee, hypercare_from, hypercare_until, hypercare_by,
-	noticed_count, notice_due, clue_given, page_from, pages, snoozed_until, flaps, flapping_since, silence_id,
-	coalesce(storm_id, 0), coalesce(merged_into, 0), started_at`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanIncident(row scanner) (*incidents.Incident, error) {
-	var (
-		inc                                                        incidents.Incident
-		labels                                                     string
-		opened, lastSeen, ackDue, restoreDue                       int64
-		acknowledged, mitigated, resolvedTime, hcFrom, hcUntil, nd sql.NullInt64
-		pageFrom, snoozed, flappingSince, silenceID, started       sql.NullInt64
-		flaps                                                      string
-	)
-	err := row.Scan(&inc.ID, &inc.Fingerprint, &inc.Service, &inc.Operation, &inc.Title, &inc.Source, &inc.Priority,
-		&inc.State, &inc.AlertCount, &labels, &inc.SourceResolved, &opened, &acknowledged, &inc.AcknowledgedBy,
-		&mitigated, &inc.MitigatedBy, &resolvedTime, &inc.ResolvedBy, &lastSeen, &ackDue, &restoreDue,
-		&inc.Channel, &inc.Assignee, &hcFrom, &hcUntil, &inc.HypercareBy, &inc.NoticedCount, &nd, &inc.ClueGiven,
-		&pageFrom, &inc.Pages, &snoozed, &flaps, &flappingSince, &silenceID, &inc.StormID, &inc.MergedInto, &started)
-	if err != nil {
-		return nil, err
-	}
-	inc.OpenedAt, inc.LastSeenAt = fromMillis(opened), fromMillis(lastSeen)
-	inc.StartedAt = fromNullMillis(started)
-	inc.AckDue, inc.RestoreDue = fromMillis(ackDue), fromMillis(restoreDue)
-	inc.AcknowledgedAt = fromNullMillis(acknowledged)
-	inc.MitigatedAt = fromNullMillis(mitigated)
-	inc.ResolvedAt = fromNullMillis(resolvedTime)
-	inc.HypercareFrom, inc.HypercareUntil = fromNullMillis(hcFrom), fromNullMillis(hcUntil)
-	inc.NoticeDue = fromNullMillis(nd)
-	inc.PageFrom = fromNullMillis(pageFrom)
-	inc.SnoozedUntil, inc.FlappingSince = fromNullMillis(snoozed), fromNullMillis(flappingSince)
-	inc.SilenceID = silenceID.Int64
-	if inc.Flaps, err = decodeTimes(flaps); err != nil {
-		return nil, fmt.Errorf("decoding flaps of incident %d: %w", inc.ID, err)
-	}
-	if inc.Labels, err = decodeLabels(labels); err != nil {
-		return nil, fmt.Errorf("decoding labels of incident %d: %w", inc.ID, err)
-	}
-	return &inc, nil
-}
-
 func insertIncident(tx *wtx, inc *incidents.Incident) error {
-	res, err := tx.exec(insertIncidentRow,
-		inc.Fingerprint, inc.Service, inc.Operation, inc.Title, inc.Source, int(inc.Priority), string(inc.State), inc.AlertCount,
-		encodeLabels(inc.Labels), inc.SourceResolved, millis(inc.OpenedAt), nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy,
-		nullMillis(inc.MitigatedAt), inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy,
-		millis(inc.LastSeenAt), millis(inc.AckDue), millis(inc.RestoreDue), inc.Channel, inc.Assignee,
-		nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil), inc.HypercareBy, inc.NoticedCount,
-		nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()), nullMillis(inc.PageFrom), inc.Pages,
-		nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID), nullID(inc.StormID),
-		nullMillis(inc.StartedAt))
+	res, err := tx.exec(insertIncidentRow, incidentArgs(inc, insertedFields)...)
 	if err != nil {
 		return fmt.Errorf("inserting incident: %w", err)
 	}
@@ -949,15 +885,7 @@ func insertIncident(tx *wtx, inc *incidents.Incident) error {
 }
 
 func updateIncident(tx *wtx, inc *incidents.Incident) error {
-	_, err := tx.exec(updateIncidentRow,
-		inc.Service, inc.Operation, inc.Title, int(inc.Priority), string(inc.State), inc.AlertCount,
-		encodeLabels(inc.Labels), inc.SourceResolved, nullMillis(inc.AcknowledgedAt), inc.AcknowledgedBy, nullMillis(inc.MitigatedAt),
-		inc.MitigatedBy, nullMillis(inc.ResolvedAt), inc.ResolvedBy, millis(inc.LastSeenAt), millis(inc.AckDue),
-		millis(inc.RestoreDue), inc.Channel, inc.Assignee, nullMillis(inc.HypercareFrom), nullMillis(inc.HypercareUntil),
-		inc.HypercareBy, inc.NoticedCount, nullMillis(inc.NoticeDue), inc.ClueGiven, nullMillis(inc.NextDeadline()),
-		nullMillis(inc.PageFrom), inc.Pages, nullMillis(inc.SnoozedUntil), encodeTimes(inc.Flaps), nullMillis(inc.FlappingSince), nullID(inc.SilenceID),
-		nullID(inc.MergedInto), inc.ID)
-	if err != nil {
+	if _, err := tx.exec(updateIncidentRow, incidentArgs(inc, updatedFields, inc.ID)...); err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
 	return nil
