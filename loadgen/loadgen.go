@@ -28,6 +28,11 @@ type Config struct {
 	Requests     int    // total requests; zero: run for Duration
 	Duration     time.Duration
 	Fingerprints int // distinct fingerprints cycled through; default 1000
+	// Path and Bodies, when set, replace the generic-JSON load: request i
+	// posts Bodies[i mod len(Bodies)] to URL+Path, and Batch says how
+	// many alerts each body holds.
+	Path   string
+	Bodies [][]byte
 	// Client sends the requests; default: keep-alive with one idle
 	// connection per client.
 	Client *http.Client
@@ -134,7 +139,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}}
 	}
 	url := cfg.URL + "/api/v1/alerts/generic"
-	bodies := Bodies(1024, cfg.Batch, cfg.Fingerprints)
+	if cfg.Path != "" {
+		url = cfg.URL + cfg.Path
+	}
+	bodies := cfg.Bodies
+	if len(bodies) == 0 {
+		bodies = Bodies(1024, cfg.Batch, cfg.Fingerprints)
+	}
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)

@@ -4,6 +4,14 @@
 // sends heavy requests beside the storm (a megabyte of log lines, a large
 // Alertmanager group) and reports what they cost and what the storm's
 // single alerts paid for them; -rss adds runbot's resident memory.
+//
+// With -compare it starts, in one run, a bare handler, a real Alertmanager
+// and runbot (db_sync normal, then full), each its own process on
+// loopback, sends each the same Alertmanager alerts (a warm-up opening
+// -fingerprints of them, steady repeats, a burst of new ones) and prints
+// alerts/s, p50 and p99 per target and phase, with the ratios:
+//
+//	go build -o /tmp/runbot ./cmd/runbot && go run ./cmd/runbot-load -compare -runbot /tmp/runbot -runs 3
 package main
 
 import (
@@ -14,7 +22,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/runbot-dev/runbot/loadgen"
@@ -40,8 +51,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	floodAlerts := fs.Int("flood-alerts", 1800, "alerts in an alertmanager group")
 	floodGzip := fs.Bool("flood-gzip", false, "send heavy requests gzipped")
 	fs.BoolVar(&cfg.SampleRSS, "rss", false, "sample the server's resident memory from its /metrics")
+	compare := fs.Bool("compare", false, "compare runbot with a bare handler and a real Alertmanager in one run (see -runbot, -alertmanager)")
+	runbotBin := fs.String("runbot", "", "with -compare: the runbot `binary` to start (go build -o /tmp/runbot ./cmd/runbot); without it, -url's runbot when -url is given")
+	amBin := fs.String("alertmanager", "prometheus-alertmanager", "with -compare: the Alertmanager `binary`; \"\" leaves it out")
+	syncs := fs.String("syncs", "normal,full", "with -compare and -runbot: the db_sync values runbot is started with, in order")
+	steady := fs.Duration("steady", 10*time.Second, "with -compare: how long the steady repeats last")
+	burst := fs.Int("burst", 1000, "with -compare: new fingerprints in the burst")
+	runs := fs.Int("runs", 1, "with -compare: how many times to measure every target")
+	profileDir := fs.String("profile", "", "with -compare -runbot: save a CPU profile of runbot's steady phase per run in this `directory` (starts runbot with pprof on)")
+	serveBareAt := fs.String("serve-bare", "", "serve the bare handler at this `address` until interrupted (what -compare starts)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *serveBareAt != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serveBare(ctx, *serveBareAt); err != nil {
+			fmt.Fprintln(stderr, "runbot-load:", err)
+			return 1
+		}
+		return 0
+	}
+	if *compare {
+		return runCompare(args, cfg, comparisonFlags{runbotBin: *runbotBin, amBin: *amBin, syncs: *syncs, steady: *steady,
+			burst: *burst, runs: *runs, profileDir: *profileDir}, stdout, stderr)
 	}
 	switch *flood {
 	case "":
@@ -85,6 +118,65 @@ func run(args []string, stdout, stderr io.Writer) int {
 	res, err := loadgen.Run(ctx, cfg)
 	fmt.Fprintf(stdout, "runbot:       %s\n", res)
 	if err != nil {
+		fmt.Fprintln(stderr, "runbot-load:", err)
+		return 1
+	}
+	return 0
+}
+
+// comparisonFlags are -compare's own flags.
+type comparisonFlags struct {
+	runbotBin, amBin, syncs, profileDir string
+	steady                              time.Duration
+	burst, runs                         int
+}
+
+// runCompare runs -compare: -url names a running runbot only when given
+// on the command line, since it has a default.
+func runCompare(args []string, cfg loadgen.Config, f comparisonFlags, stdout, stderr io.Writer) int {
+	c := &comparison{runs: max(f.runs, 1), runbotBin: f.runbotBin, token: cfg.Token, profileDir: f.profileDir, stdout: stdout, stderr: stderr,
+		plan: loadgen.Plan{Clients: cfg.Clients, Fingerprints: cfg.Fingerprints, Steady: f.steady, Burst: f.burst}}
+	for _, a := range args {
+		if a == "-url" || a == "--url" || strings.HasPrefix(a, "-url=") || strings.HasPrefix(a, "--url=") {
+			c.url = cfg.URL
+		}
+	}
+	if c.url != "" && c.runbotBin != "" {
+		fmt.Fprintln(stderr, "runbot-load: -compare takes -url (a running runbot) or -runbot (a binary to start), not both")
+		return 2
+	}
+	if c.url == "" && c.runbotBin == "" {
+		fmt.Fprintln(stderr, "runbot-load: -compare needs -runbot (a runbot binary to start: go build -o /tmp/runbot ./cmd/runbot) or -url (a running runbot on loopback)")
+		return 2
+	}
+	for _, s := range strings.Split(f.syncs, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.syncs = append(c.syncs, s)
+		}
+	}
+	if f.amBin != "" {
+		bin, err := exec.LookPath(f.amBin)
+		if err != nil {
+			fmt.Fprintf(stderr, "runbot-load: Alertmanager %q not found (Debian: apt-get install prometheus-alertmanager), or leave it out with -alertmanager '': %v\n", f.amBin, err)
+			return 1
+		}
+		c.amBin = bin
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "runbot-load: finding this binary to serve the bare handler:", err)
+		return 1
+	}
+	c.self = self
+	if c.profileDir != "" {
+		if err := os.MkdirAll(c.profileDir, 0o755); err != nil {
+			fmt.Fprintln(stderr, "runbot-load:", err)
+			return 1
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := c.run(ctx); err != nil {
 		fmt.Fprintln(stderr, "runbot-load:", err)
 		return 1
 	}

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/runbot-dev/runbot/loadgen"
+)
+
+// comparison is what -compare runs: in one run, the same load against a
+// bare handler, a real Alertmanager and runbot (durable, with each
+// db_sync asked for), each a process of its own on loopback, started
+// fresh, so that every figure is taken on the same machine in the same
+// minutes.
+type comparison struct {
+	plan       loadgen.Plan
+	runs       int
+	runbotBin  string   // runbot binary to start; "" with url or to leave runbot out
+	url        string   // a running runbot instead
+	token      string   // the running runbot's token
+	syncs      []string // db_sync values runbot is started with
+	amBin      string   // "" leaves Alertmanager out
+	profileDir string   // with it, a CPU profile of runbot's steady phase per db_sync
+	self       string   // this binary, which serves the bare handler (-serve-bare)
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// server is a process the comparison started.
+type server struct {
+	cmd *exec.Cmd
+	dir string
+	log string
+}
+
+func (s *server) stop() {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// freeAddr picks a loopback port for a server to listen on.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// start runs a server and waits until ready answers 200.
+func start(ctx context.Context, dir, name, bin string, args, env []string, ready string) (*server, error) {
+	s := &server{dir: dir, log: filepath.Join(dir, name+".log")}
+	logFile, err := os.Create(s.log)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	defer logFile.Close() // the child holds its own descriptor
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr, s.cmd.Dir = env, logFile, logFile, dir
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.stop()
+			out, _ := os.ReadFile(s.log)
+			return nil, fmt.Errorf("starting %s: not ready at %s within 30s (%v); its log:\n%s", name, ready, err, tail(out, 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// cleanEnv is this process's environment without runbot's settings, so
+// that a runbot started here runs with what the comparison says only.
+func cleanEnv(extra ...string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "RUNBOT_") })
+	return append(env, extra...)
+}
+
+// measured is one target's phases in one run.
+type measured struct {
+	name   string
+	phases loadgen.Phases
+}
+
+func (c *comparison) run(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "runbot-compare-")
+	if err != nil {
+		return fmt.Errorf("comparing: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	var all [][]measured
+	for i := range c.runs {
+		fmt.Fprintf(c.stdout, "run %d of %d: %d clients, one Alertmanager alert per request, %d fingerprints opened by a warm-up, steady repeats for %s, then a burst of %d new ones\n",
+			i+1, c.runs, c.plan.Clients, c.plan.Fingerprints, c.plan.Steady, c.plan.Burst)
+		runDir := filepath.Join(dir, fmt.Sprint(i+1))
+		if err := os.Mkdir(runDir, 0o700); err != nil {
+			return fmt.Errorf("comparing: %w", err)
+		}
+		ms, err := c.once(ctx, runDir, i+1)
+		if err != nil {
+			return err
+		}
+		c.print(ms)
+		all = append(all, ms)
+	}
+	if c.runs > 1 {
+		c.printRanges(all)
+	}
+	return nil
+}
+
+// once measures every target once, one after the other.
+func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured, error) {
+	var out []measured
+	measure := func(t loadgen.Target, plan loadgen.Plan) error {
+		ph, err := loadgen.Compare(ctx, plan, t)
+		if err != nil {
+			return err
+		}
+		out = append(out, measured{name: t.Name, phases: ph})
+		return nil
+	}
+
+	// The bare handler: this binary again, so that it is a process of its
+	// own like the others and shares nothing with the load generator.
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	bare, err := start(ctx, dir, "bare", c.self, []string{"-serve-bare", addr}, cleanEnv(), "http://"+addr+"/ready")
+	if err != nil {
+		return nil, err
+	}
+	err = measure(loadgen.Target{Name: "bare", URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, c.plan)
+	bare.stop()
+	if err != nil {
+		return nil, err
+	}
+
+	if c.amBin != "" {
+		if addr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		amDir := filepath.Join(dir, "alertmanager")
+		if err := os.Mkdir(amDir, 0o700); err != nil {
+			return nil, fmt.Errorf("starting alertmanager: %w", err)
+		}
+		// One route to a receiver that sends nothing: what is measured is
+		// Alertmanager taking alerts in, as runbot's intake does.
+		conf := "route:\n  receiver: none\n  group_by: [alertname, namespace, app]\nreceivers:\n  - name: none\n"
+		if err := os.WriteFile(filepath.Join(amDir, "am.yml"), []byte(conf), 0o600); err != nil {
+			return nil, fmt.Errorf("starting alertmanager: %w", err)
+		}
+		am, err := start(ctx, amDir, "alertmanager", c.amBin, []string{"--config.file=" + filepath.Join(amDir, "am.yml"),
+			"--storage.path=" + filepath.Join(amDir, "data"), "--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=warn"},
+			cleanEnv(), "http://"+addr+"/-/ready")
+		if err != nil {
+			return nil, err
+		}
+		err = measure(loadgen.Target{Name: "alertmanager", URL: "http://" + addr, Path: loadgen.AlertmanagerAPIPath, Bodies: loadgen.AlertmanagerAPIBodies}, c.plan)
+		am.stop()
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if c.url != "" {
+		return out, measure(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, c.plan)
+	}
+	if c.runbotBin == "" {
+		return out, nil
+	}
+	for _, sync := range c.syncs {
+		if addr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		rbDir := filepath.Join(dir, "runbot-"+sync)
+		if err := os.Mkdir(rbDir, 0o700); err != nil {
+			return nil, fmt.Errorf("starting runbot: %w", err)
+		}
+		plan := c.plan
+		env := []string{"RUNBOT_DB=" + filepath.Join(rbDir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
+		if c.profileDir != "" {
+			// The profiler is on only when a profile is asked for: the
+			// figures are otherwise those of runbot as configured by default.
+			env = append(env, "RUNBOT_PPROF=true")
+			out := filepath.Join(c.profileDir, fmt.Sprintf("runbot-%s-run%d.pprof", sync, run))
+			plan.DuringSteady = func(ctx context.Context, t loadgen.Target) error { return profile(ctx, t.URL, c.plan.Steady, out) }
+		}
+		rb, err := start(ctx, rbDir, "runbot", c.runbotBin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
+		if err != nil {
+			return nil, err
+		}
+		err = measure(loadgen.Target{Name: "runbot " + sync, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, plan)
+		rb.stop()
+		if err != nil {
+			out, _ := os.ReadFile(rb.log)
+			return nil, fmt.Errorf("%w; runbot's log:\n%s", err, tail(out, 2000))
+		}
+	}
+	return out, nil
+}
+
+// profile saves a CPU profile of the server at base, taken over most of
+// steady (whole seconds, at least one), to path.
+func profile(ctx context.Context, base string, steady time.Duration, path string) error {
+	secs := max(1, int((steady-500*time.Millisecond)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
+		return fmt.Errorf("profiling: %s: %s", resp.Status, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("profiling: %w", err)
+	}
+	return f.Close()
+}
+
+// print writes one run's table: per target and phase, the rate, the
+// latency and the ratios to the bare handler and to Alertmanager in the
+// same phase.
+func (c *comparison) print(ms []measured) {
+	ref := func(name string) *loadgen.Phases {
+		for i := range ms {
+			if ms[i].name == name {
+				return &ms[i].phases
+			}
+		}
+		return nil
+	}
+	bare, am := ref("bare"), ref("alertmanager")
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tphase\talerts/s\tp50\tp99\tx bare\tx alertmanager\t")
+	for _, m := range ms {
+		for _, ph := range phasesOf(m.phases) {
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", m.name, ph.name, ph.r.AlertsPerSecond(),
+				ph.r.P50.Round(10*time.Microsecond), ph.r.P99.Round(10*time.Microsecond), ratio(ph.r, bare, ph.name), ratio(ph.r, am, ph.name))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(c.stdout)
+}
+
+// printRanges writes, per target and phase, the least and most of every
+// run: rates and ratios.
+func (c *comparison) printRanges(all [][]measured) {
+	fmt.Fprintf(c.stdout, "over %d runs (least-most):\n", len(all))
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tphase\talerts/s\tp50 ms\tp99 ms\tx bare\tx alertmanager\t")
+	for ti, m := range all[0] {
+		for pi, ph := range phasesOf(m.phases) {
+			var rate, p50, p99, xb, xa []float64
+			for _, run := range all {
+				r := phasesOf(run[ti].phases)[pi].r
+				rate, p50, p99 = append(rate, r.AlertsPerSecond()), append(p50, millis(r.P50)), append(p99, millis(r.P99))
+				if b := findPhase(run, "bare", pi); b != nil {
+					xb = append(xb, r.AlertsPerSecond()/b.AlertsPerSecond())
+				}
+				if a := findPhase(run, "alertmanager", pi); a != nil {
+					xa = append(xa, r.AlertsPerSecond()/a.AlertsPerSecond())
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", m.name, ph.name, span(rate, "%.0f"), span(p50, "%.2f"), span(p99, "%.2f"), span(xb, "%.2f"), span(xa, "%.2f"))
+		}
+	}
+	tw.Flush()
+}
+
+type namedResult struct {
+	name string
+	r    loadgen.Result
+}
+
+func phasesOf(p loadgen.Phases) []namedResult {
+	return []namedResult{{"warm-up", p.Warmup}, {"steady", p.Steady}, {"burst", p.Burst}}
+}
+
+func findPhase(run []measured, target string, phase int) *loadgen.Result {
+	for _, m := range run {
+		if m.name == target {
+			r := phasesOf(m.phases)[phase].r
+			return &r
+		}
+	}
+	return nil
+}
+
+func ratio(r loadgen.Result, ref *loadgen.Phases, phase string) string {
+	if ref == nil {
+		return "-"
+	}
+	for _, ph := range phasesOf(*ref) {
+		if ph.name == phase && ph.r.AlertsPerSecond() > 0 {
+			return fmt.Sprintf("%.2f", r.AlertsPerSecond()/ph.r.AlertsPerSecond())
+		}
+	}
+	return "-"
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func span(v []float64, format string) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	lo, hi := slices.Min(v), slices.Max(v)
+	return fmt.Sprintf(format+"-"+format, lo, hi)
+}
+
+// serveBare serves the bare handler on addr until a signal: the process
+// -compare starts as its bare target.
+func serveBare(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serving the bare handler: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ready", func(http.ResponseWriter, *http.Request) {})
+	mux.Handle("/", loadgen.BareHandler())
+	srv := &http.Server{Handler: mux}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving the bare handler: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets this test binary stand in for runbot-load as -compare's
+// bare target, which it starts as "<self> -serve-bare <address>".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve-bare" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestCompareEndToEnd runs the comparison briefly against a runbot built
+// from this tree and a real Alertmanager: every target and phase gets a
+// row with its ratios. It measures nothing.
+func TestCompareEndToEnd(t *testing.T) {
+	am, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+		}
+		t.Skip("prometheus-alertmanager is not installed")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build runbot with")
+	}
+	bin := filepath.Join(t.TempDir(), "runbot")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/runbot-dev/runbot/cmd/runbot").CombinedOutput(); err != nil {
+		t.Fatalf("building runbot: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-compare", "-runbot", bin, "-alertmanager", am, "-syncs", "normal,full", "-clients", "4",
+		"-fingerprints", "40", "-steady", "300ms", "-burst", "20", "-runs", "2"}, &stdout, &stderr)
+	out := stdout.String()
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+	}
+	for _, target := range []string{"bare", "alertmanager", "runbot normal", "runbot full"} {
+		for _, phase := range []string{"warm-up", "steady", "burst"} {
+			var row []string
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); strings.HasPrefix(strings.Join(f, " "), target+" "+phase+" ") {
+					row = f
+				}
+			}
+			// alerts/s, p50, p99, x bare, x alertmanager, in each run and in
+			// the ranges: at least the last row's five figures.
+			if len(row) < len(strings.Fields(target))+6 {
+				t.Errorf("no row for %s, %s in\n%s", target, phase, out)
+			}
+		}
+	}
+	if !strings.Contains(out, "over 2 runs") {
+		t.Errorf("no ranges over the runs in\n%s", out)
+	}
+}
