@@ -98,9 +98,16 @@ type DB struct {
 	ckptDone chan struct{} // closed when the checkpointer stops
 
 	// Held by the leader only.
-	stmts  map[string]*sql.Stmt // hot writes, prepared on the write connection before any transaction
+	stmts  map[string]*sql.Stmt // statements prepared on the write connection: the hot writes, and those learnt
+	missed map[string]bool      // statements run unprepared since the last commit, to prepare next
 	active *activeCache
 }
+
+// maxLearnt bounds the statements the writer prepares as it meets them
+// (beside hotWrites): every statement a request runs in a write
+// transaction is the same text each time, but one built with a varying
+// number of placeholders would otherwise grow the set without end.
+const maxLearnt = 128
 
 type writeReq struct {
 	ctx context.Context
@@ -193,6 +200,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		gen:      newGeneration(),
 		leader:   make(chan struct{}, 1),
 		stmts:    map[string]*sql.Stmt{},
+		missed:   map[string]bool{},
 		active:   newActiveCache(10000),
 	}
 	for _, q := range hotWrites {
@@ -396,6 +404,32 @@ func (db *DB) lead() {
 		}
 	}
 	close(g.done)
+	db.learn()
+}
+
+// learn prepares the statements the last transactions ran unprepared.
+// Preparing one costs SQLite's parser and planner, which the writer paid
+// on every run of a statement not in hotWrites: a tenth of its time while
+// a burst opened incidents (the storm, deadline and silence queries). It
+// can only be done here, between transactions: the write pool's single
+// connection is held by a transaction while one runs. The callers have
+// their answers already; preparing delays the next generation only, once
+// per statement.
+func (db *DB) learn() {
+	for q := range db.missed {
+		delete(db.missed, q)
+		if len(db.stmts) >= len(hotWrites)+maxLearnt {
+			continue
+		}
+		st, err := db.write.Prepare(q)
+		if err != nil {
+			// Run unprepared, as before: the statement's own error, if
+			// any, is its caller's to see.
+			db.logger.Debug("statement not prepared", "operation", "preparing statements", "statement", firstWords(q), "error", err)
+			continue
+		}
+		db.stmts[q] = st
+	}
 }
 
 // runBatch runs every request of a batch in one transaction. There are no
@@ -499,6 +533,7 @@ func (tx *wtx) prepared(query string) *sql.Stmt {
 	}
 	st, ok := tx.db.stmts[query]
 	if !ok {
+		tx.db.missed[query] = true
 		return nil
 	}
 	st = tx.StmtContext(context.Background(), st)
@@ -511,8 +546,9 @@ func (tx *wtx) prepared(query string) *sql.Stmt {
 func (tx *wtx) onUndo(f func()) { tx.undo = append(tx.undo, f) }
 
 // exec and queryRow run a statement, prepared when it is one of the hot
-// writes. Those are prepared up front: with a single connection, preparing
-// inside a transaction would wait for the connection the transaction holds.
+// writes or has been run before (DB.learn). Those are prepared outside
+// transactions: with a single connection, preparing inside one would wait
+// for the connection the transaction holds.
 // Neither takes the caller's context: its cancellation would interrupt the
 // transaction shared with other callers.
 func (tx *wtx) exec(query string, args ...any) (sql.Result, error) {
