@@ -8,10 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/incidents"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
-	"github.com/runbot-dev/runbot/runweek"
 )
 
 // printHandover is "runbot handover": the RUN week's summary as markdown
@@ -37,21 +34,16 @@ func printHandover(args []string, getenv func(string) string, now time.Time, std
 		fset.Usage()
 		return 2
 	}
-	cfg, db, code := openDatabase("runbot handover", *configPath, *dbPath, getenv, stderr)
-	if db == nil {
+	c, code := openCore("runbot handover", *configPath, *dbPath, getenv, now, stderr)
+	if c == nil {
 		return code
 	}
-	defer db.Close()
+	defer c.db.Close()
 	ctx := context.Background()
-	duty := runweek.New(cfg.RunWeek.Rotation, cfg.RunWeek.OnCall.Rotation, cfg.RunWeek.Calendar, sqlite.NewOverrides(db), cfg.Policy.RunPerson)
-	if err := duty.Load(ctx, now); err != nil {
-		fmt.Fprintln(stderr, "runbot handover:", err)
-		return 1
-	}
-	cfg.Policy.Duty = duty.Responder
-	svc := sqlite.NewIncidentService(db, cfg.Policy)
-	router := &commands.Router{Incidents: svc, Policy: cfg.Policy, Members: cfg.Members, Location: cfg.Timezone, Duty: duty,
-		Recent: svc, Calendar: cfg.RunWeek.Calendar, Asks: sqlite.NewAsks(db), PublicURL: cfg.PublicURL}
+	router := c.router
+	// The asks recorded while triage was on belong in the week's summary
+	// even when it is off now.
+	router.Asks = c.asks
 	from, until := router.ThisWeek(now), now
 	if *previous {
 		from, until = router.ThisWeek(from.Add(-time.Millisecond)), from

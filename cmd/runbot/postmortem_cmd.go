@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents"
@@ -42,13 +43,12 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 		fmt.Fprintf(stderr, "runbot postmortem: %q is not an incident number\n", fset.Arg(0))
 		return 2
 	}
-	cfg, db, code := openDatabase("runbot postmortem", *configPath, *dbPath, getenv, stderr)
-	if db == nil {
+	c, code := openCore("runbot postmortem", *configPath, *dbPath, getenv, time.Now(), stderr)
+	if c == nil {
 		return code
 	}
-	defer db.Close()
-	ctx := context.Background()
-	pm, err := sqlite.NewIncidentService(db, cfg.Policy).Postmortem(ctx, id, *version)
+	defer c.db.Close()
+	pm, err := c.svc.Postmortem(context.Background(), id, *version)
 	if err != nil {
 		fmt.Fprintln(stderr, "runbot postmortem:", incidents.ErrorMessage(err))
 		return 1
@@ -61,27 +61,37 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 	return 0
 }
 
-// openDatabase opens the database of a configuration for a command that
-// reads it beside a running runbot (WAL lets both work). It refuses to
-// create one: a typo in --db would otherwise print an empty report. On
-// failure db is nil and code the exit status.
-func openDatabase(cmd, configPath, dbPath string, getenv func(string) string, stderr io.Writer) (cfg config.Config, db *sqlite.DB, code int) {
+// openCore opens the database of a configuration for a command that
+// reads it beside a running runbot (WAL lets both work), and builds the
+// bot's core over it, so that the command answers as the bot would. It
+// refuses to create a database: a typo in --db would otherwise print an
+// empty report. On failure c is nil and code the exit status.
+func openCore(cmd, configPath, dbPath string, getenv func(string) string, now time.Time, stderr io.Writer) (c *core, code int) {
 	cfg, err := config.Load(configPath, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "runbot:", err)
-		return cfg, nil, 2
+		return nil, 2
 	}
 	if dbPath != "" {
 		cfg.DB = dbPath
 	}
 	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "%s: no database at %s (use --db or --config)\n", cmd, cfg.DB)
-		return cfg, nil, 1
+		return nil, 1
 	}
-	db, err = sqlite.Open(context.Background(), cfg.DB, sqlite.Options{})
+	ctx := context.Background()
+	db, err := openStore(ctx, cfg, sqlite.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
-		return cfg, nil, 1
+		return nil, 1
 	}
-	return cfg, db, 0
+	// No runbooks: a command that prints from the database must not fail
+	// on a runbook being edited; links go to public_url alone, as there
+	// is no listening address to fall back on.
+	if c, err = newCore(ctx, cfg, db, nil, cfg.PublicURL, nil, now); err != nil {
+		db.Close()
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+		return nil, 1
+	}
+	return c, 0
 }
