@@ -19,23 +19,15 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/mattermost/mattermost/server/public/model"
-	slackapi "github.com/slack-go/slack"
-
+	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/bot/mattermost"
 	"github.com/runbot-dev/runbot/bot/slack"
-	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runbooks"
 )
-
-// doctorTimeout bounds every network check: a doctor that hangs on a
-// firewall that drops packets tells nobody anything.
-const doctorTimeout = 5 * time.Second
 
 // runDoctor is "runbot doctor": it checks the configuration, the database,
 // the listening address, the chat platform and the callback URL, one line
@@ -74,10 +66,10 @@ func runDoctor(args []string, getenv func(string) string, stdout, stderr io.Writ
 		})
 	}
 	if err != nil {
-		d.fail("config", "%s: runbot would not start: fix the setting named", oneLine(err))
+		d.Fail("config", "%s: runbot would not start: fix the setting named", bot.OneLine(err))
 	} else {
 		d.cfg, d.redactor = cfg, redact.New(cfg.Secrets())
-		d.ok("config", "%s", describeConfig(cfg))
+		d.OK("config", "%s", describeConfig(cfg))
 		d.run(context.Background())
 	}
 	var summary []string
@@ -119,20 +111,20 @@ func (d *doctor) line(status, name, format string, a ...any) {
 	fmt.Fprintf(d.w, "%-4s %-20s %s\n", status, name, d.redactor.String(fmt.Sprintf(format, a...)))
 }
 
-func (d *doctor) ok(name, format string, a ...any) { d.line("ok", name, format, a...) }
+func (d *doctor) OK(name, format string, a ...any) { d.line("ok", name, format, a...) }
 
-func (d *doctor) warn(name, format string, a ...any) {
+func (d *doctor) Warn(name, format string, a ...any) {
 	d.warned++
 	d.line("warn", name, format, a...)
 }
 
-func (d *doctor) fail(name, format string, a ...any) {
+func (d *doctor) Fail(name, format string, a ...any) {
 	d.failed++
 	d.line("FAIL", name, format, a...)
 }
 
 func (d *doctor) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, doctorTimeout)
+	return context.WithTimeout(ctx, bot.CheckTimeout)
 }
 
 func (d *doctor) run(ctx context.Context) {
@@ -147,11 +139,17 @@ func (d *doctor) run(ctx context.Context) {
 	d.runWeek()
 	switch {
 	case d.cfg.Slack.BotToken != "":
-		d.slack(ctx)
+		sc := slackPlatformConfig(d.cfg, nil)
+		sc.HTTPClient = d.client
+		slack.Check(ctx, sc, d.wantedChannels(), d)
 	case d.cfg.Mattermost.URL != "":
-		d.mattermost(ctx)
+		// The button secret lives in the database; any value passes
+		// the platform's check of it.
+		mc := mattermostPlatformConfig(d.cfg, d.cfg.PublicURL, []byte("doctor"), nil)
+		mc.HTTPClient = d.client
+		mattermost.Check(ctx, mc, d.wantedChannels(), d)
 	default:
-		d.ok("chat", "web console only (slack_bot_token or mattermost_url adds a chat platform)")
+		d.OK("chat", "web console only (slack_bot_token or mattermost_url adds a chat platform)")
 	}
 	d.callback(ctx)
 	d.llm(ctx)
@@ -173,17 +171,17 @@ func (d *doctor) database(ctx context.Context) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if problem := writableDir(filepath.Dir(path)); problem != "" {
-			d.fail("database", "%s: %s, or set db / RUNBOT_DB / --db", path, problem)
+			d.Fail("database", "%s: %s, or set db / RUNBOT_DB / --db", path, problem)
 			return
 		}
-		d.ok("database", "%s does not exist yet: runbot creates it at start (its directory is writable)", path)
-		d.ok("durability", "db_sync: %s: %s", d.cfg.DBSync, durability(strings.ToUpper(d.cfg.DBSync)))
+		d.OK("database", "%s does not exist yet: runbot creates it at start (its directory is writable)", path)
+		d.OK("durability", "db_sync: %s: %s", d.cfg.DBSync, durability(strings.ToUpper(d.cfg.DBSync)))
 		return
 	case err != nil:
-		d.fail("database", "%s: %s: check the path and its permissions, or set db / RUNBOT_DB / --db", path, cause(err))
+		d.Fail("database", "%s: %s: check the path and its permissions, or set db / RUNBOT_DB / --db", path, bot.CheckCause(err))
 		return
 	case fi.IsDir():
-		d.fail("database", "%s is a directory: set db / RUNBOT_DB / --db to a file in it, like %s", path, filepath.Join(path, "runbot.db"))
+		d.Fail("database", "%s is a directory: set db / RUNBOT_DB / --db to a file in it, like %s", path, filepath.Join(path, "runbot.db"))
 		return
 	}
 	cctx, cancel := d.bounded(ctx)
@@ -195,21 +193,21 @@ func (d *doctor) database(ctx context.Context) {
 		if strings.Contains(err.Error(), "not a database") {
 			hint = ": set db / RUNBOT_DB / --db to runbot's database"
 		}
-		d.fail("database", "%s: %s%s", path, cause(err), hint)
+		d.Fail("database", "%s: %s%s", path, bot.CheckCause(err), hint)
 		return
 	case before == 0 && tables > 0:
 		// Migrating it would add runbot's tables to somebody else's data.
-		d.fail("database", "%s is a SQLite database, but not runbot's (it has tables and no runbot schema): set db / RUNBOT_DB / --db to runbot's", path)
+		d.Fail("database", "%s is a SQLite database, but not runbot's (it has tables and no runbot schema): set db / RUNBOT_DB / --db to runbot's", path)
 		return
 	}
-	db, err := sqlite.Open(cctx, path, sqlite.Options{Synchronous: strings.ToUpper(d.cfg.DBSync)})
+	db, err := openStore(cctx, d.cfg, sqlite.Options{})
 	if err != nil {
-		d.fail("database", "%s%s", oneLine(err), permissionHint(err))
+		d.Fail("database", "%s%s", bot.OneLine(err), permissionHint(err))
 		return
 	}
 	defer db.Close()
 	if err := db.Check(cctx); err != nil {
-		d.fail("database", "%s: %s%s", path, oneLine(err), permissionHint(err))
+		d.Fail("database", "%s: %s%s", path, bot.OneLine(err), permissionHint(err))
 		return
 	}
 	// An empty transaction writes nothing, and in WAL mode a write lands
@@ -221,14 +219,14 @@ func (d *doctor) database(ctx context.Context) {
 			continue
 		}
 		if err != nil {
-			d.fail("database", "%s cannot be written (%s): runbot's user needs write access to it and its directory", f, cause(err))
+			d.Fail("database", "%s cannot be written (%s): runbot's user needs write access to it and its directory", f, bot.CheckCause(err))
 			return
 		}
 		fh.Close()
 	}
 	after, _, err := schemaVersion(cctx, path)
 	if err != nil {
-		d.fail("database", "%s: %s", path, cause(err))
+		d.Fail("database", "%s: %s", path, bot.CheckCause(err))
 		return
 	}
 	migrated := ""
@@ -238,19 +236,19 @@ func (d *doctor) database(ctx context.Context) {
 	case after > before:
 		migrated = fmt.Sprintf(" (migrated from %d now, as runbot does at start)", before)
 	}
-	d.ok("database", "%s: schema version %d%s; reads and writes go through", path, after, migrated)
+	d.OK("database", "%s: schema version %d%s; reads and writes go through", path, after, migrated)
 
 	p, err := sqlite.Pragmas(cctx, db)
 	if err != nil {
-		d.fail("durability", "%s", oneLine(err))
+		d.Fail("durability", "%s", bot.OneLine(err))
 		return
 	}
 	if !strings.EqualFold(p["journal_mode"], "wal") {
-		d.warn("durability", "journal_mode is %s, not wal: the filesystem may not support WAL (network filesystems do not): put the database on a local disk",
+		d.Warn("durability", "journal_mode is %s, not wal: the filesystem may not support WAL (network filesystems do not): put the database on a local disk",
 			p["journal_mode"])
 		return
 	}
-	d.ok("durability", "WAL, synchronous %s (db_sync: %s): %s", p["synchronous"], d.cfg.DBSync, durability(p["synchronous"]))
+	d.OK("durability", "WAL, synchronous %s (db_sync: %s): %s", p["synchronous"], d.cfg.DBSync, durability(p["synchronous"]))
 }
 
 func durability(synchronous string) string {
@@ -303,13 +301,13 @@ func writableDir(dir string) string {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Sprintf("its directory %s does not exist: create it (mkdir -p %s)", dir, dir)
 	case err != nil:
-		return fmt.Sprintf("its directory %s cannot be read (%s)", dir, cause(err))
+		return fmt.Sprintf("its directory %s cannot be read (%s)", dir, bot.CheckCause(err))
 	case !fi.IsDir():
 		return fmt.Sprintf("%s is not a directory", dir)
 	}
 	f, err := os.CreateTemp(dir, ".runbot-doctor-*")
 	if err != nil {
-		return fmt.Sprintf("runbot cannot create files in %s (%s): give runbot's user write access to it", dir, cause(err))
+		return fmt.Sprintf("runbot cannot create files in %s (%s): give runbot's user write access to it", dir, bot.CheckCause(err))
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -321,30 +319,30 @@ func (d *doctor) listen(ctx context.Context) {
 	addr := d.cfg.Listen
 	switch {
 	case config.IsLoopback(addr):
-		d.ok("access", "%s is loopback only", addr)
+		d.OK("access", "%s is loopback only", addr)
 	case d.cfg.IntakeToken != "" || d.cfg.TrustedUserHeader != "":
-		d.ok("access", "%s is beyond loopback, with a token or a trusted proxy header", addr)
+		d.OK("access", "%s is beyond loopback, with a token or a trusted proxy header", addr)
 	default:
-		d.fail("access", "%s is beyond loopback without a token: anyone who reaches it could read and post incidents, so runbot refuses to start: "+
+		d.Fail("access", "%s is beyond loopback without a token: anyone who reaches it could read and post incidents, so runbot refuses to start: "+
 			"set intake_token / RUNBOT_INTAKE_TOKEN (or trusted_user_header behind an authenticating proxy), or listen on 127.0.0.1", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err == nil {
 		d.ln = ln
-		d.ok("listen", "%s is free", addr)
+		d.OK("listen", "%s is free", addr)
 		return
 	}
 	if !errors.Is(err, syscall.EADDRINUSE) {
-		d.fail("listen", "cannot listen on %s (%s): pick another address with listen / RUNBOT_LISTEN / --listen", addr, cause(err))
+		d.Fail("listen", "cannot listen on %s (%s): pick another address with listen / RUNBOT_LISTEN / --listen", addr, bot.CheckCause(err))
 		return
 	}
 	cctx, cancel := d.bounded(ctx)
 	defer cancel()
 	if d.isRunbot(cctx, "http://"+dialable(addr)) {
-		d.warn("listen", "a runbot already answers on %s: fine if it is this one; a second one needs another listen / RUNBOT_LISTEN", addr)
+		d.Warn("listen", "a runbot already answers on %s: fine if it is this one; a second one needs another listen / RUNBOT_LISTEN", addr)
 		return
 	}
-	d.fail("listen", "something else already listens on %s, so runbot cannot: stop it, or set listen / RUNBOT_LISTEN / --listen", addr)
+	d.Fail("listen", "something else already listens on %s, so runbot cannot: stop it, or set listen / RUNBOT_LISTEN / --listen", addr)
 }
 
 // isRunbot reports whether base answers runbot's health check.
@@ -392,11 +390,11 @@ func (d *doctor) runbooks() {
 	catalog, err := runbooks.Load(d.cfg.RunbooksDir)
 	switch {
 	case err != nil:
-		d.fail("runbooks", "%s: runbot would not start: fix the file named", oneLine(err))
+		d.Fail("runbooks", "%s: runbot would not start: fix the file named", bot.OneLine(err))
 	case d.cfg.RunbooksDir == "":
-		d.ok("runbooks", "none (runbooks_dir unset): every service gets the built-in checklists")
+		d.OK("runbooks", "none (runbooks_dir unset): every service gets the built-in checklists")
 	default:
-		d.ok("runbooks", "%d in %s", len(catalog.Services()), d.cfg.RunbooksDir)
+		d.OK("runbooks", "%d in %s", len(catalog.Services()), d.cfg.RunbooksDir)
 	}
 	d.catalog = catalog
 }
@@ -408,7 +406,7 @@ func (d *doctor) runWeek() {
 	problems := 0
 	warn := func(format string, a ...any) {
 		problems++
-		d.warn("run week", format, a...)
+		d.Warn("run week", format, a...)
 	}
 	if len(w.Rotation.Members) == 0 && d.cfg.Policy.RunPerson == "" {
 		warn("nobody is on RUN: reminders and breaches call no one: set rotation (members, start, handover) or run_person / RUNBOT_RUN_PERSON")
@@ -447,329 +445,26 @@ func (d *doctor) runWeek() {
 	if len(w.Triage.Channels) > 0 {
 		who += "; triage in " + strings.Join(w.Triage.Channels, ", ")
 	}
-	d.ok("run week", "%s", who)
+	d.OK("run week", "%s", who)
 }
 
-// wantedChannel is a channel the configuration names besides the
-// platform's default, with where it is named.
-type wantedChannel struct{ name, from string }
-
-func (d *doctor) otherChannels(defaultChannel string, trim func(string) string) []wantedChannel {
-	seen := map[string]bool{trim(defaultChannel): true}
-	var out []wantedChannel
-	add := func(name, from string) {
-		if name = trim(name); name != "" && !seen[name] {
-			seen[name] = true
-			out = append(out, wantedChannel{name, from})
-		}
-	}
+// wantedChannels are the channels the configuration names besides the
+// chat platform's default, with where each is named: the platform checks
+// that runbot can post in them.
+func (d *doctor) wantedChannels() []bot.WantedChannel {
+	var out []bot.WantedChannel
 	for _, s := range d.catalog.Services() {
 		if e, ok := d.catalog.Lookup(s); ok && e.Channel != "" {
-			add(e.Channel, "the channel of "+e.File)
+			out = append(out, bot.WantedChannel{Name: e.Channel, From: "the channel of " + e.File})
 		}
 	}
 	for _, c := range d.cfg.RunWeek.Triage.Channels {
-		add(c, "triage.channels")
+		out = append(out, bot.WantedChannel{Name: c, From: "triage.channels"})
 	}
 	if !d.cfg.RunWeek.MorningOff {
-		add(d.cfg.RunWeek.MorningChannel, "morning_check.channel")
+		out = append(out, bot.WantedChannel{Name: d.cfg.RunWeek.MorningChannel, From: "morning_check.channel"})
 	}
 	return out
-}
-
-func (d *doctor) slack(ctx context.Context) {
-	c := d.cfg.Slack
-	// The platform's own checks first: what it refuses, Run refuses.
-	if _, err := slack.New(slack.Config{BotToken: c.BotToken, AppToken: c.AppToken, SigningSecret: c.SigningSecret,
-		APIURL: c.APIURL, DefaultChannel: c.Channel}); err != nil {
-		d.fail("slack", "%s", oneLine(err))
-		return
-	}
-	apiURL := "https://slack.com/api/"
-	if c.APIURL != "" {
-		apiURL = strings.TrimRight(c.APIURL, "/") + "/"
-	}
-	opts := []slackapi.Option{slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(d.client)}
-	if c.AppToken != "" {
-		opts = append(opts, slackapi.OptionAppLevelToken(c.AppToken))
-	}
-	api := slackapi.New(c.BotToken, opts...)
-
-	cctx, cancel := d.bounded(ctx)
-	me, err := api.AuthTestContext(cctx)
-	cancel()
-	if err != nil {
-		if code := slackCode(err); code != "" {
-			d.fail("slack token", "Slack refused the bot token (%s): copy the Bot User OAuth Token (xoxb-...) into slack_bot_token / RUNBOT_SLACK_BOT_TOKEN", code)
-		} else {
-			d.fail("slack token", "auth.test at %s failed (%s): check slack_api_url / RUNBOT_SLACK_API_URL, the network and any proxy (HTTPS_PROXY)", redact.URL(apiURL), cause(err))
-		}
-		return
-	}
-	d.ok("slack token", "runbot is @%s (%s) in %s", me.User, me.UserID, me.Team)
-	d.slackChannels(ctx, api)
-	d.slackMode(ctx, api)
-}
-
-func (d *doctor) slackChannels(ctx context.Context, api *slackapi.Client) {
-	cctx, cancel := d.bounded(ctx)
-	defer cancel()
-	known := map[string]slackapi.Channel{}
-	cursor := ""
-	for {
-		chans, next, err := api.GetConversationsContext(cctx, &slackapi.GetConversationsParameters{
-			Cursor: cursor, Limit: 1000, ExcludeArchived: true, Types: []string{"public_channel", "private_channel"}})
-		if err != nil {
-			var se slackapi.SlackErrorResponse
-			if errors.As(err, &se) && se.Err == "missing_scope" {
-				d.fail("slack channel", "Slack refused conversations.list (missing_scope, needs %s): add the channels:read and groups:read scopes "+
-					"under OAuth & Permissions, then reinstall the app", se.Needed)
-				return
-			}
-			d.fail("slack channel", "listing channels failed (%s): try again; if it persists, check the app's scopes (channels:read, groups:read)", cause(err))
-			return
-		}
-		for _, ch := range chans {
-			known[ch.Name], known[ch.ID] = ch, ch
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	trim := func(s string) string { return strings.TrimPrefix(strings.TrimSpace(s), "#") }
-	def := trim(d.cfg.Slack.Channel)
-	switch ch, ok := known[def]; {
-	case !ok && isSlackChannelID(def):
-		d.fail("slack channel", "channel %s not found among the channels runbot can see: set slack_channel / RUNBOT_SLACK_CHANNEL to an existing channel, "+
-			"or /invite @runbot in it if it is private", def)
-	case !ok:
-		d.fail("slack channel", "channel #%s not found: create it or set slack_channel / RUNBOT_SLACK_CHANNEL "+
-			"(a private channel shows only once runbot is in it: /invite @runbot there)", def)
-	case !ch.IsMember:
-		d.fail("slack channel", "runbot is not a member of #%s: /invite @runbot in #%s", ch.Name, ch.Name)
-	default:
-		d.ok("slack channel", "#%s (%s): runbot is a member", ch.Name, ch.ID)
-	}
-	others := d.otherChannels(def, trim)
-	bad := 0
-	for _, w := range others {
-		switch ch, ok := known[w.name]; {
-		case !ok:
-			bad++
-			d.fail("slack channel", "channel #%s (%s) not found: create it and /invite @runbot, or fix %s", w.name, w.from, w.from)
-		case !ch.IsMember:
-			bad++
-			d.fail("slack channel", "runbot is not a member of #%s (%s): /invite @runbot in #%s", w.name, w.from, w.name)
-		}
-	}
-	if len(others) > 0 && bad == 0 {
-		d.ok("slack channels", "runbot is in %s", channelList("#", others))
-	}
-}
-
-func (d *doctor) slackMode(ctx context.Context, api *slackapi.Client) {
-	if d.cfg.Slack.AppToken == "" {
-		d.ok("slack mode", "HTTP: Slack's requests are verified with slack_signing_secret")
-		return
-	}
-	cctx, cancel := d.bounded(ctx)
-	defer cancel()
-	if _, _, err := api.StartSocketModeContext(cctx); err != nil {
-		if code := slackCode(err); code != "" {
-			d.fail("slack app token", "Slack refused the app token (%s): generate an App-Level Token with connections:write (Basic Information → App-Level Tokens), "+
-				"put it in slack_app_token / RUNBOT_SLACK_APP_TOKEN, and turn Socket Mode on", code)
-		} else {
-			d.fail("slack app token", "apps.connections.open failed (%s): check the network and any proxy (HTTPS_PROXY)", cause(err))
-		}
-		return
-	}
-	d.ok("slack app token", "Socket Mode: Slack opens connections for the app token")
-}
-
-// isSlackChannelID tells the ids Slack gives channels, which
-// slack_channel may hold instead of a name.
-func isSlackChannelID(s string) bool {
-	if len(s) < 5 || (s[0] != 'C' && s[0] != 'G') {
-		return false
-	}
-	return strings.IndexFunc(s, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }) < 0
-}
-
-// slackCode is the error code of a Web API refusal ("invalid_auth"), or
-// "" when Slack did not answer.
-func slackCode(err error) string {
-	var se slackapi.SlackErrorResponse
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	return ""
-}
-
-func (d *doctor) mattermost(ctx context.Context) {
-	c := d.cfg.Mattermost
-	var cmds []mattermost.Command
-	for _, ci := range (&commands.Router{}).Commands() {
-		cmds = append(cmds, mattermost.Command{Trigger: ci.Name, Hint: ci.Args(), Description: ci.Summary})
-	}
-	// The platform's own checks first: what it refuses, Run refuses. The
-	// button secret lives in the database; any value passes its check.
-	mp, err := mattermost.New(mattermost.Config{URL: c.URL, Token: c.Token, Team: c.Team, DefaultChannel: c.Channel,
-		ActionSecret: []byte("doctor"), CommandTokens: c.CommandTokens, Commands: cmds})
-	if err != nil {
-		d.fail("mattermost", "%s", oneLine(err))
-		return
-	}
-	api := model.NewAPIv4Client(c.URL)
-	api.SetToken(c.Token)
-	api.HTTPClient = d.client
-
-	cctx, cancel := d.bounded(ctx)
-	me, resp, err := api.GetMe(cctx, "")
-	cancel()
-	if err != nil {
-		switch st := mmStatus(resp, err); {
-		case st == http.StatusUnauthorized || st == http.StatusForbidden:
-			d.fail("mattermost token", "Mattermost refused the token (%d %s): copy the bot account's access token (Integrations → Bot Accounts) "+
-				"into mattermost_token / RUNBOT_MATTERMOST_TOKEN", st, mmMessage(err))
-		case st == 0:
-			d.fail("mattermost token", "cannot reach Mattermost at %s (%s): check mattermost_url / RUNBOT_MATTERMOST_URL and the network", redact.URL(c.URL), cause(err))
-		default:
-			d.fail("mattermost token", "%s/api/v4/users/me answered %d (%s): is mattermost_url / RUNBOT_MATTERMOST_URL Mattermost's address?", redact.URL(c.URL), st, mmMessage(err))
-		}
-		return
-	}
-	d.ok("mattermost token", "runbot is @%s (%s)", me.Username, me.Id)
-
-	team := d.mmTeam(ctx, api, me)
-	if team == nil {
-		return
-	}
-	trim := func(s string) string { return strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "~"), "#") }
-	def := trim(c.Channel)
-	switch problem := d.mmChannel(ctx, api, team, me, def); {
-	case problem == "":
-		d.ok("mattermost channel", "~%s: runbot is a member", def)
-	case strings.HasPrefix(problem, "warn: "):
-		d.warn("mattermost channel", "%s", strings.TrimPrefix(problem, "warn: "))
-	default:
-		d.fail("mattermost channel", "%s, or set mattermost_channel / RUNBOT_MATTERMOST_CHANNEL", problem)
-	}
-	others := d.otherChannels(def, trim)
-	bad := 0
-	for _, w := range others {
-		switch problem := d.mmChannel(ctx, api, team, me, w.name); {
-		case problem == "":
-		case strings.HasPrefix(problem, "warn: "):
-			bad++
-			d.warn("mattermost channel", "%s (%s)", strings.TrimPrefix(problem, "warn: "), w.from)
-		default:
-			bad++
-			d.fail("mattermost channel", "%s, or fix %s", problem, w.from)
-		}
-	}
-	if len(others) > 0 && bad == 0 {
-		d.ok("mattermost channels", "runbot is in %s", channelList("~", others))
-	}
-	d.mmCommands(ctx, api, team, me, mp.Triggers())
-}
-
-// mmTeam finds the team and checks that runbot is in it; nil when not.
-func (d *doctor) mmTeam(ctx context.Context, api *model.Client4, me *model.User) *model.Team {
-	name := d.cfg.Mattermost.Team
-	ctx, cancel := d.bounded(ctx)
-	defer cancel()
-	team, resp, err := api.GetTeamByName(ctx, name, "")
-	if err != nil {
-		if st := mmStatus(resp, err); st == http.StatusNotFound || st == http.StatusForbidden {
-			d.fail("mattermost team", "team %q not found, or runbot is not in it: set mattermost_team / RUNBOT_MATTERMOST_TEAM to the team's name "+
-				"as in its URL, and add the bot to the team", name)
-		} else {
-			d.fail("mattermost team", "reading team %q failed (%s)", name, cause(err))
-		}
-		return nil
-	}
-	m, resp, err := api.GetTeamMember(ctx, team.Id, me.Id, "")
-	switch st := mmStatus(resp, err); {
-	case err != nil && st != http.StatusNotFound && st != http.StatusForbidden:
-		d.fail("mattermost team", "reading runbot's membership of team %s failed (%s)", name, cause(err))
-		return nil
-	case err != nil || m.DeleteAt != 0:
-		d.fail("mattermost team", "runbot is not in team %s: add the bot to the team (the team's menu → Add members)", name)
-		return nil
-	}
-	d.ok("mattermost team", "%s (%s): runbot is a member", team.Name, team.Id)
-	return team
-}
-
-// mmChannel says what is wrong with a channel for runbot: "" for
-// nothing, "warn: ..." for what runbot gets over by itself.
-func (d *doctor) mmChannel(ctx context.Context, api *model.Client4, team *model.Team, me *model.User, name string) string {
-	ctx, cancel := d.bounded(ctx)
-	defer cancel()
-	ch, resp, err := api.GetChannelByName(ctx, name, team.Id, "")
-	if err != nil {
-		if st := mmStatus(resp, err); st == http.StatusNotFound || st == http.StatusForbidden {
-			return fmt.Sprintf("channel ~%s not found in team %s: create it (a private one needs /invite @runbot in it)", name, team.Name)
-		}
-		return fmt.Sprintf("reading channel ~%s failed (%s): try again", name, cause(err))
-	}
-	if _, resp, err := api.GetChannelMember(ctx, ch.Id, me.Id, ""); err != nil {
-		if st := mmStatus(resp, err); st != http.StatusNotFound && st != http.StatusForbidden {
-			return fmt.Sprintf("reading runbot's membership of ~%s failed (%s): try again", name, cause(err))
-		}
-		if ch.Type == model.ChannelTypeOpen {
-			return fmt.Sprintf("warn: runbot is not in ~%s: it joins at its first post there, but sees nothing posted before: /invite @runbot in ~%s", name, name)
-		}
-		return fmt.Sprintf("runbot is not in the private channel ~%s: /invite @runbot in ~%s", name, name)
-	}
-	return ""
-}
-
-// mmCommands checks that the slash commands can exist: runbot registers
-// them itself when it may, else they are registered by hand and their
-// tokens configured.
-func (d *doctor) mmCommands(ctx context.Context, api *model.Client4, team *model.Team, me *model.User, triggers []mattermost.Command) {
-	tokens := len(d.cfg.Mattermost.CommandTokens)
-	ctx, cancel := d.bounded(ctx)
-	defer cancel()
-	list, resp, err := api.ListCommands(ctx, team.Id, true)
-	switch st := mmStatus(resp, err); {
-	case err != nil && st == http.StatusForbidden && tokens > 0:
-		d.ok("mattermost commands", "registered by hand: %d tokens in mattermost_command_tokens", tokens)
-	case err != nil && st == http.StatusForbidden:
-		d.warn("mattermost commands", "runbot may not manage slash commands in team %s and mattermost_command_tokens is empty, so /runbot answers nothing: "+
-			"make the bot a team admin (System Console → Teams → %s), or register the commands by hand and set mattermost_command_tokens", team.Name, team.Name)
-	case err != nil:
-		d.warn("mattermost commands", "listing slash commands failed (%s): runbot tries again at start", cause(err))
-	default:
-		there := 0
-		for _, c := range list {
-			if c.DeleteAt == 0 && c.CreatorId == me.Id && slices.ContainsFunc(triggers, func(t mattermost.Command) bool { return t.Trigger == c.Trigger }) {
-				there++
-			}
-		}
-		d.ok("mattermost commands", "runbot may manage slash commands: it creates or updates its %d at start (%d already there)", len(triggers), there)
-	}
-}
-
-func mmStatus(resp *model.Response, err error) int {
-	if resp != nil && resp.StatusCode != 0 {
-		return resp.StatusCode
-	}
-	var ae *model.AppError
-	if errors.As(err, &ae) {
-		return ae.StatusCode
-	}
-	return 0
-}
-
-func mmMessage(err error) string {
-	var ae *model.AppError
-	if errors.As(err, &ae) && ae.Message != "" {
-		return ae.Message
-	}
-	return cause(err)
 }
 
 // callback checks that the chat platform's requests reach runbot: it
@@ -794,7 +489,7 @@ func (d *doctor) callback(ctx context.Context) {
 		}
 		base = "http://" + addr
 		if !urlIsLoopback(peer) && !reachableHost(addr) {
-			d.fail("callback", "%s at %s cannot call %s%s (runbot's listen address, as public_url is not set): "+
+			d.Fail("callback", "%s at %s cannot call %s%s (runbot's listen address, as public_url is not set): "+
 				"set public_url / RUNBOT_PUBLIC_URL to an address %s can reach", who, hostOf(peer), redact.URL(base), path, who)
 			return
 		}
@@ -807,7 +502,7 @@ func (d *doctor) callback(ctx context.Context) {
 			w.Header().Set("X-Runbot-Doctor", nonce)
 			fmt.Fprintln(w, `{"status": "ok"}`)
 		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: doctorTimeout}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: bot.CheckTimeout}
 		go srv.Serve(d.ln)
 		defer srv.Close()
 		d.ln = nil // srv.Close closes it
@@ -817,21 +512,21 @@ func (d *doctor) callback(ctx context.Context) {
 	resp, err := d.get(cctx, base+"/healthz", nil)
 	shown := redact.URL(base)
 	if err != nil {
-		d.fail("callback", "%s will call %s%s and nothing answers there (%s): set public_url / RUNBOT_PUBLIC_URL to an address %s can reach",
-			who, shown, path, cause(err), who)
+		d.Fail("callback", "%s will call %s%s and nothing answers there (%s): set public_url / RUNBOT_PUBLIC_URL to an address %s can reach",
+			who, shown, path, bot.CheckCause(err), who)
 		return
 	}
 	isRunbot := answersHealthy(resp)
 	switch {
 	case serving && resp.Header.Get("X-Runbot-Doctor") == nonce:
-		d.ok("callback", "%s leads to runbot's listen address from here; %s must reach it too", shown, who)
+		d.OK("callback", "%s leads to runbot's listen address from here; %s must reach it too", shown, who)
 	case serving:
-		d.warn("callback", "%s/healthz answered %d, but not from runbot's listen address %s: make public_url (or the proxy in front of runbot) lead there",
+		d.Warn("callback", "%s/healthz answered %d, but not from runbot's listen address %s: make public_url (or the proxy in front of runbot) lead there",
 			shown, resp.StatusCode, d.cfg.Listen)
 	case isRunbot:
-		d.ok("callback", "%s answers: runbot runs there", shown)
+		d.OK("callback", "%s answers: runbot runs there", shown)
 	default:
-		d.warn("callback", "%s/healthz answered %d, not runbot's health check: make public_url / RUNBOT_PUBLIC_URL lead to runbot", shown, resp.StatusCode)
+		d.Warn("callback", "%s/healthz answered %d, not runbot's health check: make public_url / RUNBOT_PUBLIC_URL lead to runbot", shown, resp.StatusCode)
 	}
 }
 
@@ -885,70 +580,36 @@ func (d *doctor) llm(ctx context.Context) {
 	resp, err := d.get(cctx, u, header)
 	base, asked := redact.URL(l.BaseURL), redact.URL(u)
 	if err != nil {
-		d.warn("llm", "cannot reach %s (%s): post-mortems would be drafted from the template: check llm.base_url / RUNBOT_LLM_BASE_URL", base, cause(err))
+		d.Warn("llm", "cannot reach %s (%s): post-mortems would be drafted from the template: check llm.base_url / RUNBOT_LLM_BASE_URL", base, bot.CheckCause(err))
 		return
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized, http.StatusForbidden:
-		d.warn("llm", "%s refused the key (%d): set RUNBOT_LLM_API_KEY", base, resp.StatusCode)
+		d.Warn("llm", "%s refused the key (%d): set RUNBOT_LLM_API_KEY", base, resp.StatusCode)
 		return
 	default:
-		d.warn("llm", "GET %s answered %d: is llm.base_url the API's base (ending in /v1 for OpenAI, Ollama and vLLM)?", asked, resp.StatusCode)
+		d.Warn("llm", "GET %s answered %d: is llm.base_url the API's base (ending in /v1 for OpenAI, Ollama and vLLM)?", asked, resp.StatusCode)
 		return
 	}
 	var models struct {
 		Data []llmModel `json:"data"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&models); err != nil {
-		d.warn("llm", "GET %s did not answer a list of models (%s): is llm.base_url an OpenAI-compatible API?", asked, cause(err))
+		d.Warn("llm", "GET %s did not answer a list of models (%s): is llm.base_url an OpenAI-compatible API?", asked, bot.CheckCause(err))
 		return
 	}
 	// Azure lists models, not the deployments llm.model names.
 	served := l.APIType == "azure" || slices.ContainsFunc(models.Data, func(m llmModel) bool { return m.ID == l.Model })
 	if !served {
-		d.warn("llm", "%s does not serve model %q (%d others): fix llm.model / RUNBOT_LLM_MODEL, or pull the model (ollama pull %s)",
+		d.Warn("llm", "%s does not serve model %q (%d others): fix llm.model / RUNBOT_LLM_MODEL, or pull the model (ollama pull %s)",
 			base, l.Model, len(models.Data), l.Model)
 		return
 	}
-	d.ok("llm", "%s answers; model %s", base, l.Model)
+	d.OK("llm", "%s answers; model %s", base, l.Model)
 }
 
 type llmModel struct {
 	ID string `json:"id"`
-}
-
-func channelList(prefix string, chans []wantedChannel) string {
-	names := make([]string, len(chans))
-	for i, c := range chans {
-		names[i] = prefix + c.name
-	}
-	return strings.Join(names, ", ")
-}
-
-// cause is the innermost useful words of an error: "connection refused",
-// not the URL and the dial that the line already names.
-func cause(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s", doctorTimeout)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		err = oe.Err
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return oneLine(err)
-}
-
-// oneLine keeps a joined error on its check's line.
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
