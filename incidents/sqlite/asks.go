@@ -229,7 +229,7 @@ func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, 
 		if err != nil {
 			return err
 		}
-		inc, err := loadIncident(tx, filed.IncidentID)
+		inc, err := tx.Incident(filed.IncidentID)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,24 @@ type activeCache struct {
 	byFP map[string]*incidents.Incident
 	byID map[int64]*incidents.Incident
 	max  int
+
+	// silences are the silences not yet ended, nil when unknown: matching
+	// an alert against them costs no query.
+	silences *[]*incidents.Silence
 }
+
+func (c *activeCache) openSilences() ([]*incidents.Silence, bool) {
+	if c.silences == nil {
+		return nil, false
+	}
+	return *c.silences, true
+}
+
+// keepSilences keeps list as the open silences.
+func (c *activeCache) keepSilences(list []*incidents.Silence) { c.silences = &list }
+
+// dropSilences forgets the open silences: they are read again when needed.
+func (c *activeCache) dropSilences() { c.silences = nil }
 
 func newActiveCache(max int) *activeCache {
 	return &activeCache{byFP: map[string]*incidents.Incident{}, byID: map[int64]*incidents.Incident{}, max: max}

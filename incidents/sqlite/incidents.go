@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
@@ -42,8 +41,6 @@ type IncidentService struct {
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
 	ObserveFired func(key string, late time.Duration)
-
-	silences atomic.Pointer[[]*incidents.Silence] // see openSilences
 }
 
 var _ incidents.Service = (*IncidentService)(nil)
@@ -153,7 +150,7 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 	if namer, ok := s.Catalog.(incidents.Namer); ok {
 		a.Service = namer.Canonical(a.Service)
 	}
-	inc, err := s.activeByFingerprint(tx, a.Fingerprint)
+	inc, err := tx.ActiveIncident(a.Fingerprint)
 	if err != nil {
 		return incidents.Ingested{}, err
 	}
@@ -199,7 +196,7 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 		} else if storm, err = s.stormFor(tx, inc, now); err != nil {
 			return incidents.Ingested{}, err
 		}
-		if err := insertIncident(tx, inc); err != nil {
+		if err := tx.InsertIncident(inc); err != nil {
 			return incidents.Ingested{}, err
 		}
 		if err := countSilenced(tx, sil, 1); err != nil {
@@ -218,7 +215,7 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 		if err := syncJobs(tx, inc.ID, nil, inc.Deadlines(s.policy), now); err != nil {
 			return incidents.Ingested{}, err
 		}
-		if err := insertAlert(tx, inc.ID, a, now); err != nil {
+		if err := tx.KeepAlert(inc.ID, a, now); err != nil {
 			return incidents.Ingested{}, err
 		}
 		return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
@@ -270,7 +267,7 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 		}
 		tx.jobsChanged = true
 	}
-	if err := insertAlert(tx, inc.ID, a, now); err != nil {
+	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
 		return incidents.Ingested{}, err
 	}
 	// Pruning every alert would double the writes of a storm; every 16th
@@ -282,23 +279,6 @@ func (s *IncidentService) ingestRepeats(tx *wtx, a incidents.Alert, n int, now t
 		}
 	}
 	return incidents.Ingested{IncidentID: inc.ID}, nil
-}
-
-// activeByFingerprint finds the active incident for a fingerprint, from the
-// writer's cache when it is there.
-func (s *IncidentService) activeByFingerprint(tx *wtx, fp string) (*incidents.Incident, error) {
-	if inc := tx.db.active.fingerprint(fp); inc != nil {
-		return inc, nil
-	}
-	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, fp))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("finding active incident: %w", err)
-	}
-	tx.db.active.put(inc)
-	return inc, nil
 }
 
 // mergedTarget finds where a fingerprint files when its latest incident
@@ -316,7 +296,7 @@ func (s *IncidentService) mergedTarget(tx *wtx, fp string) (*incidents.Incident,
 		return nil, fmt.Errorf("finding a merged incident: %w", err)
 	}
 	for hops := 0; into.Valid && hops < maxMergeChain; hops++ {
-		inc, err := loadIncident(tx, into.Int64)
+		inc, err := tx.Incident(into.Int64)
 		if err != nil {
 			return nil, err
 		}
@@ -326,13 +306,6 @@ func (s *IncidentService) mergedTarget(tx *wtx, fp string) (*incidents.Incident,
 		into = sql.NullInt64{Int64: inc.MergedInto, Valid: inc.MergedInto != 0}
 	}
 	return nil, nil
-}
-
-// remember keeps inc in the writer's cache with its state after this
-// request, and forgets it should the request be rolled back.
-func (tx *wtx) remember(inc *incidents.Incident) {
-	tx.db.active.put(inc)
-	tx.onUndo(func() { tx.db.active.forget(inc) })
 }
 
 // record stores what a change caused: the events and the messages they
@@ -484,8 +457,8 @@ const (
 	insertEventRow = `INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	pruneAlerts    = `DELETE FROM alerts WHERE incident_id = ? AND id <= (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
-	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, created_at, not_before, storm_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, root_ref, created_at, not_before, storm_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
 	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
@@ -823,7 +796,7 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 	var out *incidents.Incident
 	err := s.db.update(ctx, func(tx *wtx) error {
 		now := s.now()
-		inc, err := loadIncident(tx, id)
+		inc, err := tx.Incident(id)
 		if err != nil {
 			return err
 		}
@@ -835,7 +808,7 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 			return err
 		}
 		tx.remember(inc)
-		if err := updateIncident(tx, inc); err != nil {
+		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
 		if err := s.record(tx, inc, events, now); err != nil {
@@ -851,51 +824,6 @@ func (s *IncidentService) transitionTx(ctx context.Context, id int64, fn func(*w
 		return nil, err
 	}
 	return out, nil
-}
-
-// loadIncident reads an incident for a write, from the cache when there.
-func loadIncident(tx *wtx, id int64) (*incidents.Incident, error) {
-	if inc := tx.db.active.id(id); inc != nil {
-		return inc, nil
-	}
-	inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading incident %d: %w", id, err)
-	}
-	return inc, nil
-}
-
-func notFound(id int64) error {
-	return incidents.Errorf(incidents.ENOTFOUND, "incident #%d does not exist; /incidents lists the active ones", id)
-}
-
-func insertIncident(tx *wtx, inc *incidents.Incident) error {
-	res, err := tx.exec(insertIncidentRow, incidentArgs(inc, insertedFields)...)
-	if err != nil {
-		return fmt.Errorf("inserting incident: %w", err)
-	}
-	if inc.ID, err = res.LastInsertId(); err != nil {
-		return fmt.Errorf("inserting incident: %w", err)
-	}
-	tx.remember(inc)
-	return nil
-}
-
-func updateIncident(tx *wtx, inc *incidents.Incident) error {
-	if _, err := tx.exec(updateIncidentRow, incidentArgs(inc, updatedFields, inc.ID)...); err != nil {
-		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
-	}
-	return nil
-}
-
-func insertAlert(tx *wtx, incidentID int64, a incidents.Alert, now time.Time) error {
-	if _, err := tx.exec(insertAlertRow, incidentID, millis(now), string(a.Status), a.Payload); err != nil {
-		return fmt.Errorf("keeping raw alert for incident %d: %w", incidentID, err)
-	}
-	return nil
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }

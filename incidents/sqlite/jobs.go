@@ -85,7 +85,7 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 	if storm, kind, ok := parseStormDigestKey(key); ok {
 		return s.fireStormDigest(tx, storm, kind, now)
 	}
-	inc, err := loadIncident(tx, incidentID)
+	inc, err := tx.Incident(incidentID)
 	if errors.Is(err, sql.ErrNoRows) || incidents.ErrorCode(err) == incidents.ENOTFOUND {
 		return nil
 	}
@@ -105,7 +105,7 @@ func (s *IncidentService) fire(tx *wtx, incidentID int64, key string, now time.T
 		}
 	}
 	tx.remember(inc)
-	if err := updateIncident(tx, inc); err != nil {
+	if err := tx.UpdateIncident(inc); err != nil {
 		return err
 	}
 	if kind := deadlineKind(before, key); s.digests(inc, kind) {

@@ -19,11 +19,11 @@ func (s *IncidentService) Link(ctx context.Context, a, b int64, actor string) (*
 	var outA, outB *incidents.Incident
 	err := s.db.update(ctx, func(tx *wtx) error {
 		now := s.now()
-		incA, err := loadIncident(tx, a)
+		incA, err := tx.Incident(a)
 		if err != nil {
 			return err
 		}
-		incB, err := loadIncident(tx, b)
+		incB, err := tx.Incident(b)
 		if err != nil {
 			return err
 		}
@@ -67,11 +67,11 @@ func (s *IncidentService) Merge(ctx context.Context, id, into int64, actor strin
 	var outDup, outInto *incidents.Incident
 	err := s.db.update(ctx, func(tx *wtx) error {
 		now := s.now()
-		dup, err := loadIncident(tx, id)
+		dup, err := tx.Incident(id)
 		if err != nil {
 			return err
 		}
-		target, err := loadIncident(tx, into)
+		target, err := tx.Incident(into)
 		if err != nil {
 			return err
 		}
@@ -85,10 +85,10 @@ func (s *IncidentService) Merge(ctx context.Context, id, into int64, actor strin
 		}
 		tx.remember(dup)
 		tx.remember(target)
-		if err := updateIncident(tx, dup); err != nil {
+		if err := tx.UpdateIncident(dup); err != nil {
 			return err
 		}
-		if err := updateIncident(tx, target); err != nil {
+		if err := tx.UpdateIncident(target); err != nil {
 			return err
 		}
 		if err := moveMerged(tx, dup.ID, target.ID, s.RawAlertsPerIncident); err != nil {

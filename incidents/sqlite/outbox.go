@@ -14,33 +14,8 @@ import (
 // insertOutbox queues a message; text goes with it (a post's words, a
 // reply's document).
 func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, text string, now time.Time) error {
-	aud, err := encodeAudience(audience)
-	if err != nil {
-		return err
-	}
-	ev := sql.NullInt64{Int64: eventID, Valid: eventID != 0}
-	if _, err := tx.exec(insertOutboxRow, platform, channel, kind, incidentID, ev, aud, text, millis(now), millis(now), nil); err != nil {
-		return fmt.Errorf("queueing %s message for incident %d on %s: %w", kind, incidentID, platform, err)
-	}
-	tx.outboxChanged = true
-	return nil
-}
-
-// encodeAudience is how the outbox keeps an audience: "" for nobody.
-func encodeAudience(a incidents.Audience) (string, error) {
-	if len(a.Users) == 0 && !a.Channel {
-		return "", nil
-	}
-	b, err := json.Marshal(audienceJSON{Users: a.Users, Channel: a.Channel})
-	if err != nil {
-		return "", fmt.Errorf("encoding audience: %w", err)
-	}
-	return string(b), nil
-}
-
-type audienceJSON struct {
-	Users   []string `json:"users,omitempty"`
-	Channel bool     `json:"channel,omitempty"`
+	return tx.Queue(&incidents.Intent{Platform: platform, Channel: channel, Kind: incidents.IntentKind(kind), IncidentID: incidentID,
+		EventID: eventID, Audience: audience, Text: text, CreatedAt: now, NotBefore: now})
 }
 
 // Outbox is the dispatcher's view of the messages to send.
@@ -235,14 +210,6 @@ func (o *Outbox) Pending(ctx context.Context) (n int, oldest time.Duration, err 
 // insertMessage queues a message that is no incident's: a post of its own
 // in a channel, or a reply in a thread runbot did not start (root).
 func insertMessage(tx *wtx, platform, channel string, kind incidents.IntentKind, root string, audience incidents.Audience, text string, now time.Time) error {
-	aud, err := encodeAudience(audience)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.exec(`INSERT INTO outbox (platform, channel, kind, audience, text, root_ref, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		platform, channel, string(kind), aud, text, root, millis(now), millis(now)); err != nil {
-		return fmt.Errorf("queueing a %s on %s: %w", kind, platform, err)
-	}
-	tx.outboxChanged = true
-	return nil
+	return tx.Queue(&incidents.Intent{Platform: platform, Channel: channel, Kind: kind, Root: root, Audience: audience, Text: text,
+		CreatedAt: now, NotBefore: now})
 }

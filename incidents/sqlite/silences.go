@@ -11,45 +11,9 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-const silenceColumns = `id, matcher, starts_at, ends_at, reason, created_by, alerts, incidents, ended_at`
-
-func scanSilence(row scanner) (*incidents.Silence, error) {
-	var s incidents.Silence
-	var from, until int64
-	var ended sql.NullInt64
-	if err := row.Scan(&s.ID, &s.Matcher, &from, &until, &s.Reason, &s.By, &s.Alerts, &s.Incidents, &ended); err != nil {
-		return nil, err
-	}
-	s.From, s.Until, s.EndedAt = fromMillis(from), fromMillis(until), fromNullMillis(ended)
-	return &s, nil
-}
-
-// openSilences are the silences not yet ended, kept by the writer so that
-// matching an alert costs no query; a change to silences drops the copy.
-func (s *IncidentService) openSilences(tx *wtx) ([]*incidents.Silence, error) {
-	if p := s.silences.Load(); p != nil {
-		return *p, nil
-	}
-	rows, err := tx.Query(`SELECT ` + silenceColumns + ` FROM silences WHERE ended_at IS NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("reading silences: %w", err)
-	}
-	list, err := collect(rows, scanSilence)
-	if err != nil {
-		return nil, fmt.Errorf("reading silences: %w", err)
-	}
-	s.silences.Store(&list)
-	return list, nil
-}
-
-func (s *IncidentService) forgetSilences(tx *wtx) {
-	s.silences.Store(nil)
-	tx.onUndo(func() { s.silences.Store(nil) })
-}
-
 // silenceFor is the silence an alert falls under now, nil for none.
 func (s *IncidentService) silenceFor(tx *wtx, a incidents.Alert, now time.Time) (*incidents.Silence, error) {
-	list, err := s.openSilences(tx)
+	list, err := tx.OpenSilences()
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +57,7 @@ func (s *IncidentService) AddSilence(ctx context.Context, matcher string, d time
 			return err
 		}
 		out = &incidents.Silence{ID: id, Matcher: m, From: now, Until: now.Add(d), Reason: reason, By: by}
-		s.forgetSilences(tx)
+		tx.forgetSilences()
 		tx.jobsChanged = true // the scheduler's next moment may now be this silence's end
 		return nil
 	})
@@ -141,7 +105,7 @@ func (s *IncidentService) EndSilence(ctx context.Context, id int64, by string) (
 		if err := s.endSilence(tx, sil, now, early); err != nil {
 			return err
 		}
-		s.forgetSilences(tx)
+		tx.forgetSilences()
 		tx.jobsChanged = true // its end is no longer the scheduler's next moment
 		sil.EndedAt = now
 		out = sil
@@ -171,7 +135,7 @@ func (s *IncidentService) endSilences(tx *wtx, now time.Time) (int, error) {
 		}
 	}
 	if len(due) > 0 {
-		s.forgetSilences(tx)
+		tx.forgetSilences()
 	}
 	return len(due), nil
 }
@@ -197,7 +161,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 	var lines []string
 	var reopened []*incidents.Incident
 	for _, id := range ids {
-		inc, err := loadIncident(tx, id)
+		inc, err := tx.Incident(id)
 		if err != nil {
 			return err
 		}
@@ -216,7 +180,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 		}
 		inc.SilenceID = 0
 		tx.remember(inc)
-		if err := updateIncident(tx, inc); err != nil {
+		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
 	}
@@ -251,7 +215,7 @@ func (s *IncidentService) endSilence(tx *wtx, sil *incidents.Silence, now time.T
 		}
 		inc.SilenceID = 0
 		tx.remember(inc)
-		if err := updateIncident(tx, inc); err != nil {
+		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
 		if err := s.enqueue(tx, inc, ev, true, false, now); err != nil {

@@ -21,18 +21,6 @@ import (
 // accepted is lost and a crash cannot post a storm's root twice (its key is
 // stable, like an incident's).
 
-const stormColumns = `id, channel, started_at, last_at, count, ended, called`
-
-func scanStorm(row scanner) (*incidents.Storm, error) {
-	var st incidents.Storm
-	var started, last int64
-	if err := row.Scan(&st.ID, &st.Channel, &started, &last, &st.Count, &st.Ended, &st.Called); err != nil {
-		return nil, err
-	}
-	st.StartedAt, st.LastAt = fromMillis(started), fromMillis(last)
-	return &st, nil
-}
-
 // folds reports whether an incident of a storm is told in the storm's
 // thread on platform rather than in a thread of its own.
 func (s *IncidentService) folds(inc *incidents.Incident, platform string) bool {
@@ -323,7 +311,7 @@ func (s *IncidentService) fireStormDigest(tx *wtx, stormID int64, kind incidents
 	var told []*incidents.Incident
 	var users []string
 	for _, id := range ids {
-		inc, err := loadIncident(tx, id)
+		inc, err := tx.Incident(id)
 		if err != nil {
 			return err
 		}
@@ -415,16 +403,8 @@ func nonEmptyNames(names ...string) []string {
 // edit of it (incidentID 0), or a reply, about one of its incidents'
 // events or with a text of its own.
 func insertStormOutbox(tx *wtx, platform, channel string, kind incidents.IntentKind, stormID, incidentID, eventID int64, audience incidents.Audience, text string, now time.Time) error {
-	aud, err := encodeAudience(audience)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.exec(insertOutboxRow, platform, channel, string(kind), sql.NullInt64{Int64: incidentID, Valid: incidentID != 0},
-		sql.NullInt64{Int64: eventID, Valid: eventID != 0}, aud, text, millis(now), millis(now), stormID); err != nil {
-		return fmt.Errorf("queueing %s message for storm %d on %s: %w", kind, stormID, platform, err)
-	}
-	tx.outboxChanged = true
-	return nil
+	return tx.Queue(&incidents.Intent{Platform: platform, Channel: channel, Kind: kind, StormID: stormID, IncidentID: incidentID,
+		EventID: eventID, Audience: audience, Text: text, CreatedAt: now, NotBefore: now})
 }
 
 // StormForMessage reads a storm as its messages show it: the storm, how

@@ -1,0 +1,429 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/engine"
+)
+
+// The store contract (engine.Store, engine.Tx) on SQLite. Transactions are
+// group-committed (DB.update): a use case shares its transaction with the
+// writes that arrive with it, and the active incidents it reads come from
+// the writer's cache.
+
+var _ engine.Store = (*DB)(nil)
+
+// Update implements engine.Store.
+func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	return db.update(ctx, func(tx *wtx) error { return fn(tx) })
+}
+
+var _ engine.Tx = (*wtx)(nil)
+
+// ActiveIncident implements engine.IncidentTx, from the writer's cache
+// when the incident is there.
+func (tx *wtx) ActiveIncident(fp string) (*incidents.Incident, error) {
+	if inc := tx.db.active.fingerprint(fp); inc != nil {
+		return inc, nil
+	}
+	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, fp))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding active incident: %w", err)
+	}
+	tx.remember(inc)
+	return inc, nil
+}
+
+// LatestIncident implements engine.IncidentTx.
+func (tx *wtx) LatestIncident(fp string) (*incidents.Incident, error) {
+	inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1`, fp))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding last incident: %w", err)
+	}
+	if cached := tx.db.active.id(inc.ID); cached != nil {
+		return cached, nil // the copy this transaction may have changed
+	}
+	return inc, nil
+}
+
+// Incident implements engine.IncidentTx, from the cache when there.
+func (tx *wtx) Incident(id int64) (*incidents.Incident, error) {
+	if inc := tx.db.active.id(id); inc != nil {
+		return inc, nil
+	}
+	inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading incident %d: %w", id, err)
+	}
+	return inc, nil
+}
+
+func notFound(id int64) error {
+	return incidents.Errorf(incidents.ENOTFOUND, "incident #%d does not exist; /incidents lists the active ones", id)
+}
+
+// InsertIncident implements engine.IncidentTx.
+func (tx *wtx) InsertIncident(inc *incidents.Incident) error {
+	res, err := tx.exec(insertIncidentRow, incidentArgs(inc, insertedFields)...)
+	if isUnique(err) {
+		return incidents.Errorf(incidents.ECONFLICT, "an incident is active already for fingerprint %s", inc.Fingerprint)
+	}
+	if err != nil {
+		return fmt.Errorf("inserting incident: %w", err)
+	}
+	if inc.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("inserting incident: %w", err)
+	}
+	tx.remember(inc)
+	return nil
+}
+
+// UpdateIncident implements engine.IncidentTx.
+func (tx *wtx) UpdateIncident(inc *incidents.Incident) error {
+	tx.remember(inc)
+	if _, err := tx.exec(updateIncidentRow, incidentArgs(inc, updatedFields, inc.ID)...); err != nil {
+		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// UpdateJoined implements engine.IncidentTx.
+func (tx *wtx) UpdateJoined(inc *incidents.Incident) error {
+	tx.remember(inc)
+	if _, err := tx.exec(updateJoinRow, incidentArgs(inc, joinedFields, inc.ID)...); err != nil {
+		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// remember keeps inc in the writer's cache with its state after this
+// request, and forgets it should the request be rolled back.
+func (tx *wtx) remember(inc *incidents.Incident) {
+	tx.db.active.put(inc)
+	tx.onUndo(func() { tx.db.active.forget(inc) })
+}
+
+// InsertEvent implements engine.IncidentTx.
+func (tx *wtx) InsertEvent(e *incidents.Event) error {
+	res, err := tx.exec(insertEventRow, e.IncidentID, millis(e.At), string(e.Kind), e.Actor, e.Text, e.Origin, nullID(e.Related))
+	if err == nil {
+		e.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return fmt.Errorf("recording %s event for incident %d: %w", e.Kind, e.IncidentID, err)
+	}
+	return nil
+}
+
+// HasEvent implements engine.IncidentTx.
+func (tx *wtx) HasEvent(incidentID int64, kind incidents.EventKind, text string) (bool, error) {
+	var told bool
+	if err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE incident_id = ? AND kind = ? AND text = ?)`, incidentID, string(kind), text).Scan(&told); err != nil {
+		return false, fmt.Errorf("reading %s events: %w", kind, err)
+	}
+	return told, nil
+}
+
+// KeepAlert implements engine.IncidentTx.
+func (tx *wtx) KeepAlert(incidentID int64, a incidents.Alert, at time.Time) error {
+	if _, err := tx.exec(insertAlertRow, incidentID, millis(at), string(a.Status), a.Payload); err != nil {
+		return fmt.Errorf("keeping raw alert for incident %d: %w", incidentID, err)
+	}
+	return nil
+}
+
+// PruneAlerts implements engine.IncidentTx.
+func (tx *wtx) PruneAlerts(incidentID int64, keep int) error {
+	if _, err := tx.exec(pruneAlerts, incidentID, incidentID, keep); err != nil {
+		return fmt.Errorf("pruning raw alerts: %w", err)
+	}
+	return nil
+}
+
+// Queue implements engine.OutboxTx.
+func (tx *wtx) Queue(it *incidents.Intent) error {
+	aud, err := encodeAudience(it.Audience)
+	if err != nil {
+		return err
+	}
+	res, err := tx.exec(insertOutboxRow, it.Platform, it.Channel, string(it.Kind), nullID(it.IncidentID), nullID(it.EventID),
+		aud, it.Text, it.Root, millis(it.CreatedAt), millis(it.NotBefore), nullID(it.StormID))
+	if err == nil {
+		it.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return fmt.Errorf("queueing %s message on %s: %w", it.Kind, it.Platform, err)
+	}
+	tx.outboxChanged = true
+	return nil
+}
+
+// encodeAudience is how the outbox keeps an audience: "" for nobody.
+func encodeAudience(a incidents.Audience) (string, error) {
+	if len(a.Users) == 0 && !a.Channel {
+		return "", nil
+	}
+	b, err := json.Marshal(audienceJSON{Users: a.Users, Channel: a.Channel})
+	if err != nil {
+		return "", fmt.Errorf("encoding audience: %w", err)
+	}
+	return string(b), nil
+}
+
+type audienceJSON struct {
+	Users   []string `json:"users,omitempty"`
+	Channel bool     `json:"channel,omitempty"`
+}
+
+// AddJob implements engine.JobTx.
+func (tx *wtx) AddJob(j engine.Job) error {
+	if _, err := tx.exec(insertJob, j.IncidentID, j.Key, millis(j.Due)); err != nil {
+		return fmt.Errorf("scheduling %s for incident %d: %w", j.Key, j.IncidentID, err)
+	}
+	tx.jobsChanged = true
+	return nil
+}
+
+// DropJob implements engine.JobTx.
+func (tx *wtx) DropJob(incidentID int64, key string) error {
+	if _, err := tx.exec(dropJob, incidentID, key); err != nil {
+		return fmt.Errorf("dropping job %s of incident %d: %w", key, incidentID, err)
+	}
+	tx.jobsChanged = true
+	return nil
+}
+
+// DueJobs implements engine.JobTx.
+func (tx *wtx) DueJobs(now time.Time, limit int) ([]engine.Job, error) {
+	rows, err := tx.Query(`SELECT incident_id, key, due_at FROM jobs WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?`, millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading due deadlines: %w", err)
+	}
+	due, err := collect(rows, func(r scanner) (engine.Job, error) {
+		var j engine.Job
+		var at int64
+		err := r.Scan(&j.IncidentID, &j.Key, &at)
+		j.Due = fromMillis(at)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading due deadlines: %w", err)
+	}
+	return due, nil
+}
+
+// FireJob implements engine.JobTx.
+func (tx *wtx) FireJob(incidentID int64, key string, at time.Time) error {
+	if _, err := tx.exec(`UPDATE jobs SET fired_at = ? WHERE incident_id = ? AND key = ?`, millis(at), incidentID, key); err != nil {
+		return fmt.Errorf("marking %s of incident %d fired: %w", key, incidentID, err)
+	}
+	return nil
+}
+
+const stormColumns = `id, channel, started_at, last_at, count, ended, called`
+
+func scanStorm(row scanner) (*incidents.Storm, error) {
+	var st incidents.Storm
+	var started, last int64
+	if err := row.Scan(&st.ID, &st.Channel, &started, &last, &st.Count, &st.Ended, &st.Called); err != nil {
+		return nil, err
+	}
+	st.StartedAt, st.LastAt = fromMillis(started), fromMillis(last)
+	return &st, nil
+}
+
+// ActiveStorm implements engine.StormTx.
+func (tx *wtx) ActiveStorm(channel string) (*incidents.Storm, error) {
+	st, err := scanStorm(tx.queryRow(`SELECT `+stormColumns+` FROM storms WHERE channel = ? AND ended = 0`, channel))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the storm of channel %q: %w", channel, err)
+	}
+	return st, nil
+}
+
+// Storm implements engine.StormTx.
+func (tx *wtx) Storm(id int64) (*incidents.Storm, error) {
+	st, err := scanStorm(tx.queryRow(`SELECT `+stormColumns+` FROM storms WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incidents.Errorf(incidents.ENOTFOUND, "storm %d does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading storm %d: %w", id, err)
+	}
+	return st, nil
+}
+
+// InsertStorm implements engine.StormTx.
+func (tx *wtx) InsertStorm(st *incidents.Storm) error {
+	res, err := tx.exec(`INSERT INTO storms (channel, started_at, last_at, count, ended, called) VALUES (?, ?, ?, ?, ?, ?)`,
+		st.Channel, millis(st.StartedAt), millis(st.LastAt), st.Count, st.Ended, st.Called)
+	if isUnique(err) {
+		return incidents.Errorf(incidents.ECONFLICT, "a storm is under way already in channel %q", st.Channel)
+	}
+	if err == nil {
+		st.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return fmt.Errorf("starting a storm in channel %q: %w", st.Channel, err)
+	}
+	return nil
+}
+
+// UpdateStorm implements engine.StormTx.
+func (tx *wtx) UpdateStorm(st *incidents.Storm) error {
+	if _, err := tx.exec(`UPDATE storms SET count = ?, last_at = ?, called = ?, ended = ? WHERE id = ?`,
+		st.Count, millis(st.LastAt), st.Called, st.Ended, st.ID); err != nil {
+		return fmt.Errorf("updating storm %d: %w", st.ID, err)
+	}
+	return nil
+}
+
+// RecentOpenings implements engine.StormTx.
+func (tx *wtx) RecentOpenings(channel string, since time.Time) (engine.Openings, error) {
+	var o engine.Openings
+	var first sql.NullInt64
+	if err := tx.queryRow(`SELECT count(*), min(opened_at), coalesce(sum(priority = 1), 0) FROM incidents WHERE channel = ? AND opened_at > ?`,
+		channel, millis(since)).Scan(&o.Count, &first, &o.P1s); err != nil {
+		return o, fmt.Errorf("counting recent openings in channel %q: %w", channel, err)
+	}
+	o.First = fromNullMillis(first)
+	return o, nil
+}
+
+// LastCall implements engine.StormTx.
+func (tx *wtx) LastCall(channel string) (time.Time, error) {
+	var last sql.NullInt64
+	err := tx.queryRow(`SELECT called_at FROM channel_calls WHERE channel = ?`, channel).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("reading the last call of channel %q: %w", channel, err)
+	}
+	return fromNullMillis(last), nil
+}
+
+// RecordCall implements engine.StormTx.
+func (tx *wtx) RecordCall(channel string, at time.Time) error {
+	if _, err := tx.exec(`INSERT INTO channel_calls (channel, called_at) VALUES (?, ?)
+		ON CONFLICT (channel) DO UPDATE SET called_at = excluded.called_at`, channel, millis(at)); err != nil {
+		return fmt.Errorf("recording a call of channel %q: %w", channel, err)
+	}
+	return nil
+}
+
+// FileDigest implements engine.StormTx.
+func (tx *wtx) FileDigest(stormID int64, kind incidents.DeadlineKind, incidentID int64) (bool, error) {
+	var waiting bool
+	if err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM storm_digests WHERE storm_id = ? AND kind = ?)`, stormID, string(kind)).Scan(&waiting); err != nil {
+		return false, fmt.Errorf("reading the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	if _, err := tx.exec(`INSERT OR IGNORE INTO storm_digests (storm_id, kind, incident_id) VALUES (?, ?, ?)`, stormID, string(kind), incidentID); err != nil {
+		return false, fmt.Errorf("filing incident %d into the %s digest of storm %d: %w", incidentID, kind, stormID, err)
+	}
+	return waiting, nil
+}
+
+// TakeDigest implements engine.StormTx.
+func (tx *wtx) TakeDigest(stormID int64, kind incidents.DeadlineKind) ([]int64, error) {
+	ids, err := tx.ids(`SELECT incident_id FROM storm_digests WHERE storm_id = ? AND kind = ? ORDER BY incident_id`, stormID, string(kind))
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	if _, err := tx.exec(`DELETE FROM storm_digests WHERE storm_id = ? AND kind = ?`, stormID, string(kind)); err != nil {
+		return nil, fmt.Errorf("clearing the %s digest of storm %d: %w", kind, stormID, err)
+	}
+	return ids, nil
+}
+
+// ids reads a column of ids.
+func (tx *wtx) ids(query string, args ...any) ([]int64, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r scanner) (int64, error) {
+		var id int64
+		err := r.Scan(&id)
+		return id, err
+	})
+}
+
+const silenceColumns = `id, matcher, starts_at, ends_at, reason, created_by, alerts, incidents, ended_at`
+
+func scanSilence(row scanner) (*incidents.Silence, error) {
+	var s incidents.Silence
+	var from, until int64
+	var ended sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Matcher, &from, &until, &s.Reason, &s.By, &s.Alerts, &s.Incidents, &ended); err != nil {
+		return nil, err
+	}
+	s.From, s.Until, s.EndedAt = fromMillis(from), fromMillis(until), fromNullMillis(ended)
+	return &s, nil
+}
+
+// OpenSilences implements engine.SilenceTx. The writer keeps them, so
+// that matching an alert costs no query; a change to silences drops the
+// copy (forgetSilences).
+func (tx *wtx) OpenSilences() ([]*incidents.Silence, error) {
+	if list, ok := tx.db.active.openSilences(); ok {
+		return list, nil
+	}
+	rows, err := tx.Query(`SELECT ` + silenceColumns + ` FROM silences WHERE ended_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("reading silences: %w", err)
+	}
+	list, err := collect(rows, scanSilence)
+	if err != nil {
+		return nil, fmt.Errorf("reading silences: %w", err)
+	}
+	tx.db.active.keepSilences(list)
+	return list, nil
+}
+
+// forgetSilences drops the writer's copy of the open silences, now and
+// should this request be rolled back.
+func (tx *wtx) forgetSilences() {
+	tx.db.active.dropSilences()
+	tx.onUndo(tx.db.active.dropSilences)
+}
+
+// CountSilenced implements engine.SilenceTx.
+func (tx *wtx) CountSilenced(silenceID int64, opened int) error {
+	if _, err := tx.exec(`UPDATE silences SET alerts = alerts + 1, incidents = incidents + ? WHERE id = ?`, opened, silenceID); err != nil {
+		return fmt.Errorf("counting alerts of silence %d: %w", silenceID, err)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a unique constraint's refusal.
+func isUnique(err error) bool {
+	const constraintUnique, constraintPrimaryKey = 2067, 1555 // SQLite's extended result codes
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == constraintUnique || se.Code() == constraintPrimaryKey)
+}
+
+// ChainInProgress implements engine.ChainTx.
+func (tx *wtx) ChainInProgress(incidentID int64) (*incidents.Chain, error) {
+	return chainInProgress(tx, incidentID)
+}
+
+// SaveChain implements engine.ChainTx.
+func (tx *wtx) SaveChain(c *incidents.Chain) error { return saveChain(tx, c) }
