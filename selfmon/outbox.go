@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // Outbox is what the alarm reads of the outbox (sqlite.Outbox).
 type Outbox interface {
-	Heads(ctx context.Context) ([]sqlite.LaneHead, error)
+	Heads(ctx context.Context) ([]incidents.LaneHead, error)
 	QueuedBehind(ctx context.Context, lane incidents.Lane, fromID int64, before time.Time) (int, error)
 }
 
@@ -58,7 +57,7 @@ type OutboxAlarm struct {
 
 type episode struct {
 	since   time.Time                // the oldest stuck message was queued then
-	oldest  sqlite.LaneHead          // the oldest head at the last look
+	oldest  incidents.LaneHead       // the oldest head at the last look
 	pending int                      // messages waiting at the last look
 	lanes   map[incidents.Lane]int64 // lanes found stuck, with their head then
 }
@@ -113,7 +112,7 @@ func (a *OutboxAlarm) Check(ctx context.Context) error {
 	}
 	now := a.opts.Clock.Now()
 	pending := 0
-	var oldest *sqlite.LaneHead
+	var oldest *incidents.LaneHead
 	for i := range heads {
 		pending += heads[i].Pending
 		if oldest == nil || heads[i].CreatedAt.Before(oldest.CreatedAt) {
@@ -236,7 +235,7 @@ func (a *OutboxAlarm) laneName(l incidents.Lane) string {
 
 // why is the head's last error, cut to a line: a platform's error can
 // carry a whole response body.
-func why(h sqlite.LaneHead) string {
+func why(h incidents.LaneHead) string {
 	switch {
 	case h.LastError != "":
 		s := strings.Join(strings.Fields(h.LastError), " ")

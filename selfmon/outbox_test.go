@@ -10,21 +10,20 @@ import (
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // fakeOutbox answers what the test put in it.
 type fakeOutbox struct {
 	mu     sync.Mutex
-	heads  []sqlite.LaneHead
+	heads  []incidents.LaneHead
 	behind map[incidents.Lane]int
 	asked  []string // QueuedBehind's questions
 }
 
-func (f *fakeOutbox) Heads(ctx context.Context) ([]sqlite.LaneHead, error) {
+func (f *fakeOutbox) Heads(ctx context.Context) ([]incidents.LaneHead, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]sqlite.LaneHead(nil), f.heads...), nil
+	return append([]incidents.LaneHead(nil), f.heads...), nil
 }
 
 func (f *fakeOutbox) QueuedBehind(ctx context.Context, lane incidents.Lane, fromID int64, before time.Time) (int, error) {
@@ -34,7 +33,7 @@ func (f *fakeOutbox) QueuedBehind(ctx context.Context, lane incidents.Lane, from
 	return f.behind[lane], nil
 }
 
-func (f *fakeOutbox) set(heads ...sqlite.LaneHead) {
+func (f *fakeOutbox) set(heads ...incidents.LaneHead) {
 	f.mu.Lock()
 	f.heads = heads
 	f.mu.Unlock()
@@ -88,8 +87,8 @@ func TestOutboxStuckEpisode(t *testing.T) {
 	}
 
 	// Young messages waiting are no episode.
-	outbox.set(sqlite.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Pending: 2},
-		sqlite.LaneHead{Lane: webIncidents, ID: 41, CreatedAt: t0, Pending: 1})
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Pending: 2},
+		incidents.LaneHead{Lane: webIncidents, ID: 41, CreatedAt: t0, Pending: 1})
 	clock.Advance(5*time.Minute - time.Second)
 	check()
 	if a.Stuck() || a.Problem() != "" || a.Banner() != "" {
@@ -97,12 +96,12 @@ func TestOutboxStuckEpisode(t *testing.T) {
 	}
 
 	// The web lane moves on; slack's head keeps failing.
-	outbox.set(sqlite.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Attempts: 4, LastError: "slack: channel_not_found", Pending: 3})
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Attempts: 4, LastError: "slack: channel_not_found", Pending: 3})
 	clock.Advance(time.Second)
 	check()
 	clock.Advance(2 * time.Minute)
-	outbox.set(sqlite.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Attempts: 6, LastError: "slack: channel_not_found", Pending: 3},
-		sqlite.LaneHead{Lane: slackPayments, ID: 52, CreatedAt: t0.Add(time.Minute), Attempts: 3, LastError: "slack: channel_not_found", Pending: 1})
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 40, CreatedAt: t0, Attempts: 6, LastError: "slack: channel_not_found", Pending: 3},
+		incidents.LaneHead{Lane: slackPayments, ID: 52, CreatedAt: t0.Add(time.Minute), Attempts: 3, LastError: "slack: channel_not_found", Pending: 1})
 	check()
 	check()
 	if !a.Stuck() {
@@ -151,7 +150,7 @@ func TestOutboxRecoveryToldDespiteAFailure(t *testing.T) {
 	clock, outbox, poster, logs := newFakeClock(t0), &fakeOutbox{}, &fakePoster{}, &logBuffer{}
 	a := newTestAlarm(clock, outbox, poster, logs)
 	ctx := context.Background()
-	outbox.set(sqlite.LaneHead{Lane: slackIncidents, ID: 1, CreatedAt: t0, Pending: 1})
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 1, CreatedAt: t0, Pending: 1})
 	clock.Advance(6 * time.Minute)
 	if err := a.Check(ctx); err != nil {
 		t.Fatal(err)
@@ -190,7 +189,7 @@ func TestOutboxAlarmRun(t *testing.T) {
 	if short := NewOutboxAlarm(OutboxAlarmOptions{Threshold: 2 * time.Second}); short.opts.Poll != 500*time.Millisecond {
 		t.Fatalf("poll for a 2s threshold %v, want 500ms", short.opts.Poll)
 	}
-	outbox.set(sqlite.LaneHead{Lane: slackIncidents, ID: 1, CreatedAt: t0, Pending: 1})
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 1, CreatedAt: t0, Pending: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

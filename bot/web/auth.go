@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/runbot-dev/runbot/access"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/incidents"
 )
 
 // Auth decides who is using the console.
@@ -44,8 +44,8 @@ type Auth struct {
 
 // SessionStore keeps sign-ins.
 type SessionStore interface {
-	Create(ctx context.Context, s sqlite.Session) error
-	Find(ctx context.Context, idHash string) (sqlite.Session, bool, error)
+	Create(ctx context.Context, s incidents.ConsoleSession) error
+	Find(ctx context.Context, idHash string) (incidents.ConsoleSession, bool, error)
 	Delete(ctx context.Context, idHash string) error
 }
 
@@ -96,7 +96,7 @@ func (a *Auth) SignIn(ctx context.Context, w http.ResponseWriter, user string) e
 	rand.Read(id)
 	now := a.now()
 	exp := now.Add(a.lifetime())
-	if err := a.Sessions.Create(ctx, sqlite.Session{IDHash: hashID(id), User: user, Access: a.accessRule(), CreatedAt: now, ExpiresAt: exp}); err != nil {
+	if err := a.Sessions.Create(ctx, incidents.ConsoleSession{IDHash: hashID(id), User: user, Access: a.accessRule(), CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return fmt.Errorf("signing in: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(id), Path: "/", Expires: exp,

@@ -17,20 +17,19 @@ import (
 
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/incidents"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // Name is the platform's name in the outbox and in threads.
 const Name = "web"
 
-// Store keeps the console's messages (sqlite.WebMessages).
+// Store keeps the console's messages (sqlite.WebMessages implements it).
 type Store interface {
-	Add(ctx context.Context, m sqlite.WebMessage) (int64, error)
+	Add(ctx context.Context, m incidents.ConsoleMessage) (int64, error)
 	Edit(ctx context.Context, id int64, message string) error
-	Get(ctx context.Context, id int64) (sqlite.WebMessage, bool, error)
-	FindRoot(ctx context.Context, channel, key string) (sqlite.WebMessage, bool, error)
-	Incident(ctx context.Context, incidentID int64) ([]sqlite.WebMessage, error)
-	Recent(ctx context.Context, limit int) ([]sqlite.WebMessage, error)
+	Get(ctx context.Context, id int64) (incidents.ConsoleMessage, bool, error)
+	FindRoot(ctx context.Context, channel, key string) (incidents.ConsoleMessage, bool, error)
+	Incident(ctx context.Context, incidentID int64) ([]incidents.ConsoleMessage, error)
+	Recent(ctx context.Context, limit int) ([]incidents.ConsoleMessage, error)
 }
 
 // Platform is the console as a bot.Platform: what runbot posts is stored
@@ -123,7 +122,7 @@ func (p *Platform) Post(ctx context.Context, channel string, m bot.Message) (str
 		return "", bot.Permanent(err)
 	}
 	inc := incidentOf(m)
-	id, err := p.store.Add(ctx, sqlite.WebMessage{Channel: p.channel(channel), Key: m.Key, IncidentID: inc, Message: msg})
+	id, err := p.store.Add(ctx, incidents.ConsoleMessage{Channel: p.channel(channel), Key: m.Key, IncidentID: inc, Message: msg})
 	if err != nil {
 		return "", err
 	}
@@ -169,7 +168,7 @@ func (p *Platform) addToThread(ctx context.Context, channel, root, author string
 	if err != nil {
 		return "", bot.Permanent(err)
 	}
-	id, err := p.store.Add(ctx, sqlite.WebMessage{Channel: p.channel(channel), Root: rootID, IncidentID: r.IncidentID, Author: author, Message: msg})
+	id, err := p.store.Add(ctx, incidents.ConsoleMessage{Channel: p.channel(channel), Root: rootID, IncidentID: r.IncidentID, Author: author, Message: msg})
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +183,7 @@ func (p *Platform) Direct(ctx context.Context, user string, m bot.Message) (stri
 	if err != nil {
 		return "", bot.Permanent(err)
 	}
-	id, err := p.store.Add(ctx, sqlite.WebMessage{Channel: "@" + user, To: user, Message: msg})
+	id, err := p.store.Add(ctx, incidents.ConsoleMessage{Channel: "@" + user, To: user, Message: msg})
 	if err != nil {
 		return "", err
 	}
@@ -240,17 +239,17 @@ func (p *Platform) listener() (bot.Handler, error) {
 }
 
 // root finds the console root of an incident's thread.
-func (p *Platform) root(ctx context.Context, incidentID int64) (sqlite.WebMessage, error) {
+func (p *Platform) root(ctx context.Context, incidentID int64) (incidents.ConsoleMessage, error) {
 	msgs, err := p.store.Incident(ctx, incidentID)
 	if err != nil {
-		return sqlite.WebMessage{}, err
+		return incidents.ConsoleMessage{}, err
 	}
 	for _, m := range msgs {
 		if m.Root == 0 {
 			return m, nil
 		}
 	}
-	return sqlite.WebMessage{}, incidents.Errorf(incidents.ECONFLICT, "incident #%d has no thread on the console yet; try again in a moment", incidentID)
+	return incidents.ConsoleMessage{}, incidents.Errorf(incidents.ECONFLICT, "incident #%d has no thread on the console yet; try again in a moment", incidentID)
 }
 
 // Command runs a command typed in the console's command box, in a
@@ -283,21 +282,21 @@ func (p *Platform) Say(ctx context.Context, user string, incidentID int64, text 
 
 // rootMessage is the listening handler and the root message a person acts
 // on, by its ref.
-func (p *Platform) rootMessage(ctx context.Context, root string) (bot.Handler, sqlite.WebMessage, error) {
+func (p *Platform) rootMessage(ctx context.Context, root string) (bot.Handler, incidents.ConsoleMessage, error) {
 	h, err := p.listener()
 	if err != nil {
-		return nil, sqlite.WebMessage{}, err
+		return nil, incidents.ConsoleMessage{}, err
 	}
 	rootID, err := parseRef(root)
 	if err != nil {
-		return nil, sqlite.WebMessage{}, err
+		return nil, incidents.ConsoleMessage{}, err
 	}
 	r, ok, err := p.store.Get(ctx, rootID)
 	if err != nil {
-		return nil, sqlite.WebMessage{}, err
+		return nil, incidents.ConsoleMessage{}, err
 	}
 	if !ok {
-		return nil, sqlite.WebMessage{}, incidents.Errorf(incidents.ENOTFOUND, "no console message %s", root)
+		return nil, incidents.ConsoleMessage{}, incidents.Errorf(incidents.ENOTFOUND, "no console message %s", root)
 	}
 	return h, r, nil
 }
@@ -333,7 +332,7 @@ func (p *Platform) PressOn(ctx context.Context, user, root, action, value string
 }
 
 // Decode reads a stored message.
-func Decode(m sqlite.WebMessage) bot.Message {
+func Decode(m incidents.ConsoleMessage) bot.Message {
 	var out bot.Message
 	if err := json.Unmarshal([]byte(m.Message), &out); err != nil {
 		out.Text = m.Message

@@ -42,7 +42,7 @@ func (c chat) Messages() []bottest.Recorded {
 	for i, m := range msgs {
 		out[i] = bottest.Recorded{Ref: m.Ref(), Channel: m.Channel, To: m.To, Message: web.Decode(m), Edits: m.Edits, At: m.CreatedAt}
 		if m.Root != 0 {
-			out[i].Root = sqlite.WebMessage{ID: m.Root}.Ref()
+			out[i].Root = incidents.ConsoleMessage{ID: m.Root}.Ref()
 		}
 		if m.To != "" {
 			out[i].Channel = ""

@@ -8,21 +8,9 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// LaneHead is the first message waiting in a lane: the one the dispatcher
-// must deliver before any other of that lane, so the one holding the lane
-// up when delivery is stuck.
-type LaneHead struct {
-	incidents.Lane
-	ID        int64
-	CreatedAt time.Time
-	Attempts  int
-	LastError string // why the last try failed; "" when none failed yet
-	Pending   int    // messages waiting in the lane, the head included
-}
-
 // Heads returns the head of every lane with messages waiting. It only
 // reads: self-monitoring polls it and must never take the writer's turn.
-func (o *Outbox) Heads(ctx context.Context) ([]LaneHead, error) {
+func (o *Outbox) Heads(ctx context.Context) ([]incidents.LaneHead, error) {
 	rows, err := o.db.read.QueryContext(ctx, `SELECT o.platform, o.channel, o.id, o.created_at, o.attempts, o.last_error, h.n
 		FROM (SELECT platform, channel, min(id) AS id, count(*) AS n FROM outbox WHERE done_at IS NULL GROUP BY platform, channel) h
 		JOIN outbox o ON o.id = h.id
@@ -31,9 +19,9 @@ func (o *Outbox) Heads(ctx context.Context) ([]LaneHead, error) {
 		return nil, fmt.Errorf("reading the outbox's lane heads: %w", err)
 	}
 	defer rows.Close()
-	var out []LaneHead
+	var out []incidents.LaneHead
 	for rows.Next() {
-		var h LaneHead
+		var h incidents.LaneHead
 		var created int64
 		if err := rows.Scan(&h.Platform, &h.Channel, &h.ID, &created, &h.Attempts, &h.LastError, &h.Pending); err != nil {
 			return nil, fmt.Errorf("reading the outbox's lane heads: %w", err)

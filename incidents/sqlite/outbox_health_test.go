@@ -46,7 +46,7 @@ func TestOutboxHeads(t *testing.T) {
 	if len(heads) != 2 {
 		t.Fatalf("heads %+v, want slack's and web's", heads)
 	}
-	want := sqlite.LaneHead{Lane: slack, ID: head.ID, CreatedAt: start, Attempts: 3, LastError: "slack: channel_not_found", Pending: 2}
+	want := incidents.LaneHead{Lane: slack, ID: head.ID, CreatedAt: start, Attempts: 3, LastError: "slack: channel_not_found", Pending: 2}
 	if heads[0] != want {
 		t.Fatalf("oldest head %+v, want %+v", heads[0], want)
 	}

@@ -6,16 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// Session is a console sign-in as the store keeps it.
-type Session struct {
-	IDHash    string
-	User      string
-	Access    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
+	"github.com/runbot-dev/runbot/incidents"
+)
 
 // Sessions keeps the console's sign-ins.
 type Sessions struct{ db *DB }
@@ -25,7 +18,7 @@ func NewSessions(db *DB) *Sessions { return &Sessions{db: db} }
 
 // Create stores a session and drops the expired ones: sign-ins are rare,
 // and this keeps the table as small as the team.
-func (s *Sessions) Create(ctx context.Context, sess Session) error {
+func (s *Sessions) Create(ctx context.Context, sess incidents.ConsoleSession) error {
 	err := s.db.update(ctx, func(tx *wtx) error {
 		if _, err := tx.exec(`DELETE FROM sessions WHERE expires_at < ?`, sess.CreatedAt.UnixMilli()); err != nil {
 			return err
@@ -41,16 +34,16 @@ func (s *Sessions) Create(ctx context.Context, sess Session) error {
 }
 
 // Find returns the session with that id hash, if any.
-func (s *Sessions) Find(ctx context.Context, idHash string) (Session, bool, error) {
-	sess := Session{IDHash: idHash}
+func (s *Sessions) Find(ctx context.Context, idHash string) (incidents.ConsoleSession, bool, error) {
+	sess := incidents.ConsoleSession{IDHash: idHash}
 	var created, expires int64
 	err := s.db.read.QueryRowContext(ctx, `SELECT user, access, created_at, expires_at FROM sessions WHERE id_hash = ?`, idHash).
 		Scan(&sess.User, &sess.Access, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, false, nil
+		return incidents.ConsoleSession{}, false, nil
 	}
 	if err != nil {
-		return Session{}, false, fmt.Errorf("reading a session: %w", err)
+		return incidents.ConsoleSession{}, false, fmt.Errorf("reading a session: %w", err)
 	}
 	sess.CreatedAt, sess.ExpiresAt = time.UnixMilli(created), time.UnixMilli(expires)
 	return sess, true, nil

@@ -7,26 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
 )
-
-// WebMessage is a message of the web console as stored: the bot.Message
-// itself is kept as JSON, which the web package reads and writes.
-type WebMessage struct {
-	ID         int64
-	Channel    string
-	Root       int64 // 0 for a root or a direct message
-	IncidentID int64
-	Key        string
-	To         string
-	Author     string // "" for runbot
-	Message    string // JSON
-	Edits      int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
-// Ref is the message's id as the console platform gives it out.
-func (m WebMessage) Ref() string { return strconv.FormatInt(m.ID, 10) }
 
 // WebMessages keeps the web console's messages.
 type WebMessages struct {
@@ -43,7 +26,7 @@ func NewWebMessages(db *DB, platform string) *WebMessages {
 
 // Add stores a message and returns its id. A root with a key that is
 // already there returns the existing one: posting a root is idempotent.
-func (w *WebMessages) Add(ctx context.Context, m WebMessage) (int64, error) {
+func (w *WebMessages) Add(ctx context.Context, m incidents.ConsoleMessage) (int64, error) {
 	now := millis(w.Now())
 	var id int64
 	err := w.db.update(ctx, func(tx *wtx) error {
@@ -111,8 +94,8 @@ func (w *WebMessages) Edit(ctx context.Context, id int64, message string) error 
 
 const webColumns = `id, channel, root_id, incident_id, key, to_user, author, message, edits, created_at, updated_at`
 
-func scanWeb(row scanner) (WebMessage, error) {
-	var m WebMessage
+func scanWeb(row scanner) (incidents.ConsoleMessage, error) {
+	var m incidents.ConsoleMessage
 	var root, inc sql.NullInt64
 	var created, updated int64
 	err := row.Scan(&m.ID, &m.Channel, &root, &inc, &m.Key, &m.To, &m.Author, &m.Message, &m.Edits, &created, &updated)
@@ -122,42 +105,42 @@ func scanWeb(row scanner) (WebMessage, error) {
 }
 
 // Get returns one message; ok is false when there is none.
-func (w *WebMessages) Get(ctx context.Context, id int64) (WebMessage, bool, error) {
+func (w *WebMessages) Get(ctx context.Context, id int64) (incidents.ConsoleMessage, bool, error) {
 	m, err := scanWeb(w.db.read.QueryRowContext(ctx, `SELECT `+webColumns+` FROM web_messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return WebMessage{}, false, nil
+		return incidents.ConsoleMessage{}, false, nil
 	}
 	if err != nil {
-		return WebMessage{}, false, fmt.Errorf("reading console message %d: %w", id, err)
+		return incidents.ConsoleMessage{}, false, fmt.Errorf("reading console message %d: %w", id, err)
 	}
 	return m, true, nil
 }
 
 // FindRoot returns the root with a key in a channel.
-func (w *WebMessages) FindRoot(ctx context.Context, channel, key string) (WebMessage, bool, error) {
+func (w *WebMessages) FindRoot(ctx context.Context, channel, key string) (incidents.ConsoleMessage, bool, error) {
 	m, err := scanWeb(w.db.read.QueryRowContext(ctx, `SELECT `+webColumns+` FROM web_messages
 		WHERE channel = ? AND key = ? AND root_id IS NULL`, channel, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return WebMessage{}, false, nil
+		return incidents.ConsoleMessage{}, false, nil
 	}
 	if err != nil {
-		return WebMessage{}, false, fmt.Errorf("finding console root %s: %w", key, err)
+		return incidents.ConsoleMessage{}, false, fmt.Errorf("finding console root %s: %w", key, err)
 	}
 	return m, true, nil
 }
 
 // Incident returns the messages of an incident's thread, root first.
-func (w *WebMessages) Incident(ctx context.Context, incidentID int64) ([]WebMessage, error) {
+func (w *WebMessages) Incident(ctx context.Context, incidentID int64) ([]incidents.ConsoleMessage, error) {
 	return w.list(ctx, `SELECT `+webColumns+` FROM web_messages WHERE incident_id = ? ORDER BY id`, incidentID)
 }
 
 // Recent returns the newest messages, newest first (the contract view and
 // direct messages).
-func (w *WebMessages) Recent(ctx context.Context, limit int) ([]WebMessage, error) {
+func (w *WebMessages) Recent(ctx context.Context, limit int) ([]incidents.ConsoleMessage, error) {
 	return w.list(ctx, `SELECT `+webColumns+` FROM web_messages ORDER BY id DESC LIMIT ?`, limit)
 }
 
-func (w *WebMessages) list(ctx context.Context, q string, args ...any) ([]WebMessage, error) {
+func (w *WebMessages) list(ctx context.Context, q string, args ...any) ([]incidents.ConsoleMessage, error) {
 	rows, err := w.db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading console messages: %w", err)
