@@ -105,7 +105,7 @@ func newCore(ctx context.Context, cfg config.Config, db *sqlite.DB, catalog *run
 		svc.Catalog = catalog
 	}
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: policy, Members: cfg.Members, Location: cfg.Timezone,
-		Duty: duty, Logger: logger, Recent: svc, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL}
+		Duty: duty, Logger: logger, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL}
 	return &core{db: db, policy: policy, duty: duty, svc: svc, asks: sqlite.NewAsks(db), router: router}, nil
 }
 
@@ -116,17 +116,17 @@ func openStore(ctx context.Context, cfg config.Config, opts sqlite.Options) (*sq
 	return sqlite.Open(ctx, cfg.DB, opts)
 }
 
-// slackPlatformConfig is the Slack platform's configuration, for the bot and for
-// the doctor's checks of it.
+// slackPlatformConfig is the Slack platform's configuration, for the bot
+// and for the doctor's checks of it.
 func slackPlatformConfig(cfg config.Config, logger *slog.Logger) slack.Config {
 	return slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
 		APIURL: cfg.Slack.APIURL, DefaultChannel: cfg.Slack.Channel, ChannelRate: cfg.ChannelRate, ChannelBurst: cfg.ChannelBurst,
 		Logger: logger}
 }
 
-// mattermostPlatformConfig is the Mattermost platform's configuration, for the
-// bot and for the doctor's checks of it: callbackURL is where Mattermost
-// calls runbot, secret signs the buttons.
+// mattermostPlatformConfig is the Mattermost platform's configuration,
+// for the bot and for the doctor's checks of it: callbackURL is where
+// Mattermost calls runbot, secret signs the buttons.
 func mattermostPlatformConfig(cfg config.Config, callbackURL string, secret []byte, logger *slog.Logger) mattermost.Config {
 	var cmds []mattermost.Command
 	for _, c := range (&commands.Router{}).Commands() {
@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, deps Deps) (app *App, err error
 	if a.catalog, err = runbooks.Load(cfg.RunbooksDir); err != nil {
 		return nil, err
 	}
-	if err := a.build(ctx); err != nil {
+	if err = a.build(ctx); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -317,7 +317,6 @@ func (a *App) build(ctx context.Context) error {
 		Grouping:     cfg.Grouping,
 		Commands:     router,
 		Replies:      console,
-		Postmortems:  svc,
 		Console:      consoleHandler,
 		Logger:       logger,
 		Token:        cfg.IntakeToken,

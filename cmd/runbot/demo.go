@@ -17,26 +17,35 @@ import (
 //go:embed demo/*.md
 var demoRunbooks embed.FS
 
-// writeDemoRunbooks puts the demo's runbooks in a directory of their own.
+// writeDemoRunbooks puts the demo's runbooks in a directory of their own;
+// on error it leaves none behind.
 func writeDemoRunbooks() (string, error) {
 	dir, err := os.MkdirTemp("", "runbot-demo")
 	if err != nil {
 		return "", fmt.Errorf("writing demo runbooks: %w", err)
 	}
+	if err := copyDemoRunbooks(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("writing demo runbooks: %w", err)
+	}
+	return dir, nil
+}
+
+func copyDemoRunbooks(dir string) error {
 	entries, err := demoRunbooks.ReadDir("demo")
 	if err != nil {
-		return "", err
+		return err
 	}
 	for _, e := range entries {
 		b, err := demoRunbooks.ReadFile("demo/" + e.Name())
 		if err != nil {
-			return "", err
+			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			return "", fmt.Errorf("writing demo runbooks: %w", err)
+			return err
 		}
 	}
-	return dir, nil
+	return nil
 }
 
 // Ingester files alerts.

@@ -111,6 +111,8 @@ func (d *doctor) line(status, name, format string, a ...any) {
 	fmt.Fprintf(d.w, "%-4s %-20s %s\n", status, name, d.redactor.String(fmt.Sprintf(format, a...)))
 }
 
+// OK, Warn and Fail print a check's line: the doctor is the bot.Report
+// the chat platforms' checks write to.
 func (d *doctor) OK(name, format string, a ...any) { d.line("ok", name, format, a...) }
 
 func (d *doctor) Warn(name, format string, a ...any) {
