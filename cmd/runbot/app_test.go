@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runbot-dev/runbot/config"
 )
@@ -151,4 +152,33 @@ func TestFailedNewLeavesNothingOpen(t *testing.T) {
 			t.Errorf("the demo's runbooks were left behind: %v", left)
 		}
 	})
+}
+
+// Close from another goroutine stops a running App: Run returns without
+// an error, and the database and the address are given back.
+func TestCloseStopsRun(t *testing.T) {
+	cfg := appConfig(t)
+	ready := make(chan net.Addr, 1)
+	app, err := New(context.Background(), cfg, Deps{Ready: func(a net.Addr) { ready <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- app.Run(context.Background()) }()
+	addr := (<-ready).String()
+	if err := app.Close(); err != nil {
+		t.Fatalf("closing a running App: %v", err)
+	}
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Errorf("Run after Close: %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15s of Close")
+	}
+	if open := openFiles(t, cfg.DB); len(open) > 0 {
+		t.Errorf("after Close the database is still open: %v", open)
+	}
+	mustListen(t, addr)
 }
