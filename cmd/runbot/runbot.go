@@ -19,7 +19,7 @@ import (
 	"github.com/runbot-dev/runbot/runweek"
 )
 
-// Deps is what Run takes besides the configuration.
+// Deps is what New (and Run) take besides the configuration.
 type Deps struct {
 	Logger *slog.Logger
 	// Ready, when set, is called with the HTTP address once requests are
@@ -36,8 +36,9 @@ type Deps struct {
 	MattermostDialer *websocket.Dialer
 }
 
-// Run runs runbot until ctx ends, then shuts down gracefully. It never
-// touches signals, so tests boot the whole bot with it on port 0.
+// Run runs runbot until ctx ends, then shuts down gracefully: New, then
+// the App's Run. It never touches signals, so tests boot the whole bot
+// with it on port 0.
 func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	app, err := New(ctx, cfg, deps)
 	if err != nil {
