@@ -27,7 +27,7 @@ import (
 type comparison struct {
 	plan       loadgen.Plan
 	runs       int
-	runbotBin  string   // runbot binary to start; "" with url or to leave runbot out
+	runbotBins []string // runbot binaries to start, each with every db_sync; none with url
 	url        string   // a running runbot instead
 	token      string   // the running runbot's token
 	syncs      []string // db_sync values runbot is started with
@@ -206,38 +206,52 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 	if c.url != "" {
 		return out, measure(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, c.plan)
 	}
-	if c.runbotBin == "" {
-		return out, nil
-	}
-	for _, sync := range c.syncs {
-		if addr, err = freeAddr(); err != nil {
-			return nil, err
+	for bi, bin := range c.runbotBins {
+		name := "runbot"
+		if len(c.runbotBins) > 1 {
+			// Builds side by side (before and after a change): each by its
+			// file's name.
+			name = fmt.Sprintf("runbot:%s", filepath.Base(bin))
 		}
-		rbDir := filepath.Join(dir, "runbot-"+sync)
-		if err := os.Mkdir(rbDir, 0o700); err != nil {
-			return nil, fmt.Errorf("starting runbot: %w", err)
-		}
-		plan := c.plan
-		env := []string{"RUNBOT_DB=" + filepath.Join(rbDir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
-		if c.profileDir != "" {
-			// The profiler is on only when a profile is asked for: the
-			// figures are otherwise those of runbot as configured by default.
-			env = append(env, "RUNBOT_PPROF=true")
-			out := filepath.Join(c.profileDir, fmt.Sprintf("runbot-%s-run%d.pprof", sync, run))
-			plan.DuringSteady = func(ctx context.Context, t loadgen.Target) error { return profile(ctx, t.URL, c.plan.Steady, out) }
-		}
-		rb, err := start(ctx, rbDir, "runbot", c.runbotBin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
-		if err != nil {
-			return nil, err
-		}
-		err = measure(loadgen.Target{Name: "runbot " + sync, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, plan)
-		rb.stop()
-		if err != nil {
-			out, _ := os.ReadFile(rb.log)
-			return nil, fmt.Errorf("%w; runbot's log:\n%s", err, tail(out, 2000))
+		for _, sync := range c.syncs {
+			if err := c.measureRunbot(ctx, filepath.Join(dir, fmt.Sprintf("runbot-%d-%s", bi, sync)), bin, name, sync, run, measure); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
+}
+
+// measureRunbot starts runbot from bin with db_sync, on a fresh database
+// in dir, and measures it as name.
+func (c *comparison) measureRunbot(ctx context.Context, dir, bin, name, sync string, run int, measure func(loadgen.Target, loadgen.Plan) error) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("starting runbot: %w", err)
+	}
+	plan := c.plan
+	env := []string{"RUNBOT_DB=" + filepath.Join(dir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
+	if c.profileDir != "" {
+		// The profiler is on only when a profile is asked for: the
+		// figures are otherwise those of runbot as configured by default.
+		env = append(env, "RUNBOT_PPROF=true")
+		out := filepath.Join(c.profileDir, fmt.Sprintf("%s-%s-run%d.pprof", strings.ReplaceAll(name, ":", "-"), sync, run))
+		plan.DuringSteady = func(ctx context.Context, t loadgen.Target) error { return profile(ctx, t.URL, c.plan.Steady, out) }
+	}
+	rb, err := start(ctx, dir, "runbot", bin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
+	if err != nil {
+		return err
+	}
+	err = measure(loadgen.Target{Name: name + " " + sync, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, plan)
+	rb.stop()
+	if err != nil {
+		out, _ := os.ReadFile(rb.log)
+		return fmt.Errorf("%w; runbot's log:\n%s", err, tail(out, 2000))
+	}
+	return nil
 }
 
 // profile saves a CPU profile of the server at base, taken over most of

@@ -19,8 +19,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestCompareEndToEnd runs the comparison briefly against a runbot built
-// from this tree and a real Alertmanager: every target and phase gets a
-// row with its ratios. It measures nothing.
+// from this tree, twice over as two builds side by side, and a real
+// Alertmanager: every target and phase gets a row with its ratios. It
+// measures nothing.
 func TestCompareEndToEnd(t *testing.T) {
 	am, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
@@ -33,18 +34,21 @@ func TestCompareEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command to build runbot with")
 	}
-	bin := filepath.Join(t.TempDir(), "runbot")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/runbot-dev/runbot/cmd/runbot").CombinedOutput(); err != nil {
-		t.Fatalf("building runbot: %v\n%s", err, out)
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before"), filepath.Join(dir, "after")
+	for _, bin := range []string{before, after} {
+		if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/runbot-dev/runbot/cmd/runbot").CombinedOutput(); err != nil {
+			t.Fatalf("building runbot: %v\n%s", err, out)
+		}
 	}
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-compare", "-runbot", bin, "-alertmanager", am, "-syncs", "normal,full", "-clients", "4",
+	code := run([]string{"-compare", "-runbot", before + "," + after, "-alertmanager", am, "-syncs", "normal,full", "-clients", "4",
 		"-fingerprints", "40", "-steady", "300ms", "-burst", "20", "-runs", "2"}, &stdout, &stderr)
 	out := stdout.String()
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
 	}
-	for _, target := range []string{"bare", "alertmanager", "runbot normal", "runbot full"} {
+	for _, target := range []string{"bare", "alertmanager", "runbot:before normal", "runbot:before full", "runbot:after normal", "runbot:after full"} {
 		for _, phase := range []string{"warm-up", "steady", "burst"} {
 			var row []string
 			for _, l := range strings.Split(out, "\n") {

@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	floodGzip := fs.Bool("flood-gzip", false, "send heavy requests gzipped")
 	fs.BoolVar(&cfg.SampleRSS, "rss", false, "sample the server's resident memory from its /metrics")
 	compare := fs.Bool("compare", false, "compare runbot with a bare handler and a real Alertmanager in one run (see -runbot, -alertmanager)")
-	runbotBin := fs.String("runbot", "", "with -compare: the runbot `binary` to start (go build -o /tmp/runbot ./cmd/runbot); without it, -url's runbot when -url is given")
+	runbotBin := fs.String("runbot", "", "with -compare: the runbot `binaries` to start, comma-separated (go build -o /tmp/runbot ./cmd/runbot); without it, -url's runbot when -url is given")
 	amBin := fs.String("alertmanager", "prometheus-alertmanager", "with -compare: the Alertmanager `binary`; \"\" leaves it out")
 	syncs := fs.String("syncs", "normal,full", "with -compare and -runbot: the db_sync values runbot is started with, in order")
 	steady := fs.Duration("steady", 10*time.Second, "with -compare: how long the steady repeats last")
@@ -134,18 +134,23 @@ type comparisonFlags struct {
 // runCompare runs -compare: -url names a running runbot only when given
 // on the command line, since it has a default.
 func runCompare(args []string, cfg loadgen.Config, f comparisonFlags, stdout, stderr io.Writer) int {
-	c := &comparison{runs: max(f.runs, 1), runbotBin: f.runbotBin, token: cfg.Token, profileDir: f.profileDir, stdout: stdout, stderr: stderr,
+	c := &comparison{runs: max(f.runs, 1), token: cfg.Token, profileDir: f.profileDir, stdout: stdout, stderr: stderr,
 		plan: loadgen.Plan{Clients: cfg.Clients, Fingerprints: cfg.Fingerprints, Steady: f.steady, Burst: f.burst}}
+	for _, b := range strings.Split(f.runbotBin, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.runbotBins = append(c.runbotBins, b)
+		}
+	}
 	for _, a := range args {
 		if a == "-url" || a == "--url" || strings.HasPrefix(a, "-url=") || strings.HasPrefix(a, "--url=") {
 			c.url = cfg.URL
 		}
 	}
-	if c.url != "" && c.runbotBin != "" {
+	if c.url != "" && len(c.runbotBins) > 0 {
 		fmt.Fprintln(stderr, "runbot-load: -compare takes -url (a running runbot) or -runbot (a binary to start), not both")
 		return 2
 	}
-	if c.url == "" && c.runbotBin == "" {
+	if c.url == "" && len(c.runbotBins) == 0 {
 		fmt.Fprintln(stderr, "runbot-load: -compare needs -runbot (a runbot binary to start: go build -o /tmp/runbot ./cmd/runbot) or -url (a running runbot on loopback)")
 		return 2
 	}
