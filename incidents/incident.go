@@ -6,6 +6,7 @@ package incidents
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -241,6 +242,20 @@ type Service interface {
 	// Merge files the duplicate id into another incident: its alerts, label
 	// breakdown and timeline join into, and it is resolved as a duplicate.
 	Merge(ctx context.Context, id, into int64, actor string) (dup, target *Incident, err error)
+}
+
+// Clone copies an incident deeply: a store may keep the incident a use
+// case changed, and what the use case hands out must not share it.
+func (inc *Incident) Clone() *Incident {
+	out := *inc
+	out.Labels = make(LabelCounts, len(inc.Labels))
+	for name, vals := range inc.Labels {
+		out.Labels[name] = slices.Clone(vals)
+	}
+	out.Flaps = slices.Clone(inc.Flaps)
+	out.Timeline = slices.Clone(inc.Timeline)
+	out.Linked = slices.Clone(inc.Linked)
+	return &out
 }
 
 // Ref is how people name an incident in messages.

@@ -132,10 +132,20 @@ type StormTx interface {
 	TakeDigest(stormID int64, kind incidents.DeadlineKind) ([]int64, error)
 }
 
-// SilenceTx reads the silences and counts what they keep quiet.
+// SilenceTx reads and writes silences and counts what they keep quiet.
 type SilenceTx interface {
-	// OpenSilences lists the silences not yet ended.
+	// OpenSilences lists the silences not yet ended, for matching alerts:
+	// what they counted (Alerts, Incidents) may be behind, Silence reads it.
 	OpenSilences() ([]*incidents.Silence, error)
+	// Silence reads a silence; an ENOTFOUND error when there is none.
+	Silence(id int64) (*incidents.Silence, error)
+	// InsertSilence stores a new silence and sets its ID.
+	InsertSilence(sil *incidents.Silence) error
+	// EndSilence marks a silence ended at a moment.
+	EndSilence(id int64, at time.Time) error
+	// SilencedIncidents lists the incidents that opened under a silence
+	// and still say so (SilenceID), in number order.
+	SilencedIncidents(silenceID int64) ([]int64, error)
 	// CountSilenced counts an alert a silence kept quiet, and opened
 	// incidents (0 or 1) it opened.
 	CountSilenced(silenceID int64, opened int) error

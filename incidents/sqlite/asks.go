@@ -225,7 +225,7 @@ func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, 
 		if err != nil {
 			return err
 		}
-		filed, err := s.ingest(tx, alert, now)
+		filed, err := s.FileAlert(tx, alert, now)
 		if err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, 
 		if err != nil {
 			return err
 		}
-		if err := s.record(tx, inc, events, now); err != nil {
+		if err := s.Record(tx, inc, events, now); err != nil {
 			return err
 		}
 		if err := answered(tx, a, by, incidents.AskIncident, inc.ID, now); err != nil {
@@ -246,7 +246,7 @@ func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, 
 		if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply(inc), now); err != nil {
 			return err
 		}
-		out = cloneIncident(inc) // the cached one stays with the writer
+		out = inc.Clone() // the cached one stays with the writer
 		return nil
 	})
 	if err != nil {

@@ -71,18 +71,6 @@ func (c *activeCache) forget(inc *incidents.Incident) {
 	}
 }
 
-// cloneIncident copies an incident deeply, for handing a cached incident
-// to another goroutine.
-func cloneIncident(inc *incidents.Incident) *incidents.Incident {
-	out := *inc
-	out.Labels = make(incidents.LabelCounts, len(inc.Labels))
-	for name, vals := range inc.Labels {
-		out.Labels[name] = slices.Clone(vals)
-	}
-	out.Timeline = slices.Clone(inc.Timeline)
-	return &out
-}
-
 // sortedKeys is used by the label encoder for a stable column value.
 func sortedKeys(lc incidents.LabelCounts) []string {
 	return slices.Sorted(maps.Keys(lc))

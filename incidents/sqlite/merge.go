@@ -7,11 +7,8 @@ import (
 	"fmt"
 
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/engine"
 )
-
-// maxMergeChain bounds how far a merge chain (A into B, B into C...) is
-// followed; a chain cannot loop (Merge refuses cycles), this is a guard.
-const maxMergeChain = 64
 
 // Link implements incidents.Service: both timelines tell of the other
 // incident and both threads get a reply, in one transaction.
@@ -42,13 +39,13 @@ func (s *IncidentService) Link(ctx context.Context, a, b int64, actor string) (*
 		if _, err := tx.exec(`INSERT INTO incident_links (a, b, linked_by, linked_at) VALUES (?, ?, ?, ?)`, lo, hi, actor, millis(now)); err != nil {
 			return fmt.Errorf("linking #%d and #%d: %w", a, b, err)
 		}
-		if err := s.record(tx, incA, forA, now); err != nil {
+		if err := s.Record(tx, incA, forA, now); err != nil {
 			return err
 		}
-		if err := s.record(tx, incB, forB, now); err != nil {
+		if err := s.Record(tx, incB, forB, now); err != nil {
 			return err
 		}
-		outA, outB = cloneIncident(incA), cloneIncident(incB)
+		outA, outB = incA.Clone(), incB.Clone()
 		return nil
 	})
 	if err != nil {
@@ -78,8 +75,8 @@ func (s *IncidentService) Merge(ctx context.Context, id, into int64, actor strin
 		if err := refuseMergeCycle(tx, dup, target); err != nil {
 			return err
 		}
-		dupBefore, targetBefore := dup.Deadlines(s.policy), target.Deadlines(s.policy)
-		mine, theirs, err := dup.MergeInto(target, now, actor, s.policy)
+		dupBefore, targetBefore := dup.Deadlines(s.Policy()), target.Deadlines(s.Policy())
+		mine, theirs, err := dup.MergeInto(target, now, actor, s.Policy())
 		if err != nil {
 			return err
 		}
@@ -94,19 +91,19 @@ func (s *IncidentService) Merge(ctx context.Context, id, into int64, actor strin
 		if err := moveMerged(tx, dup.ID, target.ID, s.RawAlertsPerIncident); err != nil {
 			return err
 		}
-		if err := s.record(tx, dup, mine, now); err != nil {
+		if err := s.Record(tx, dup, mine, now); err != nil {
 			return err
 		}
-		if err := s.record(tx, target, theirs, now); err != nil {
+		if err := s.Record(tx, target, theirs, now); err != nil {
 			return err
 		}
-		if err := syncJobs(tx, dup.ID, dupBefore, dup.Deadlines(s.policy), now); err != nil {
+		if err := engine.SyncJobs(tx, dup.ID, dupBefore, dup.Deadlines(s.Policy()), now); err != nil {
 			return err
 		}
-		if err := syncJobs(tx, target.ID, targetBefore, target.Deadlines(s.policy), now); err != nil {
+		if err := engine.SyncJobs(tx, target.ID, targetBefore, target.Deadlines(s.Policy()), now); err != nil {
 			return err
 		}
-		outDup, outInto = cloneIncident(dup), cloneIncident(target)
+		outDup, outInto = dup.Clone(), target.Clone()
 		return nil
 	})
 	if err != nil {
@@ -119,7 +116,7 @@ func (s *IncidentService) Merge(ctx context.Context, id, into int64, actor strin
 // chain, into the duplicate.
 func refuseMergeCycle(tx *wtx, dup, target *incidents.Incident) error {
 	next := target.MergedInto
-	for hops := 0; next != 0 && hops < maxMergeChain; hops++ {
+	for hops := 0; next != 0 && hops < engine.MaxMergeChain; hops++ {
 		if next == dup.ID {
 			return incidents.Errorf(incidents.ECONFLICT, "#%d was merged into #%d: merging #%d into #%d would make a cycle", target.ID, dup.ID, dup.ID, target.ID)
 		}

@@ -11,13 +11,6 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// insertOutbox queues a message; text goes with it (a post's words, a
-// reply's document).
-func insertOutbox(tx *wtx, platform, channel, kind string, incidentID, eventID int64, audience incidents.Audience, text string, now time.Time) error {
-	return tx.Queue(&incidents.Intent{Platform: platform, Channel: channel, Kind: incidents.IntentKind(kind), IncidentID: incidentID,
-		EventID: eventID, Audience: audience, Text: text, CreatedAt: now, NotBefore: now})
-}
-
 // Outbox is the dispatcher's view of the messages to send.
 type Outbox struct {
 	db *DB

@@ -32,6 +32,7 @@ var _ engine.Tx = (*wtx)(nil)
 // when the incident is there.
 func (tx *wtx) ActiveIncident(fp string) (*incidents.Incident, error) {
 	if inc := tx.db.active.fingerprint(fp); inc != nil {
+		tx.remember(inc) // the use case may change it, then fail
 		return inc, nil
 	}
 	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, fp))
@@ -55,23 +56,26 @@ func (tx *wtx) LatestIncident(fp string) (*incidents.Incident, error) {
 		return nil, fmt.Errorf("finding last incident: %w", err)
 	}
 	if cached := tx.db.active.id(inc.ID); cached != nil {
-		return cached, nil // the copy this transaction may have changed
+		inc = cached // the copy this transaction may have changed
 	}
+	tx.remember(inc)
 	return inc, nil
 }
 
 // Incident implements engine.IncidentTx, from the cache when there.
 func (tx *wtx) Incident(id int64) (*incidents.Incident, error) {
-	if inc := tx.db.active.id(id); inc != nil {
-		return inc, nil
+	inc := tx.db.active.id(id)
+	if inc == nil {
+		var err error
+		inc, err = scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound(id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading incident %d: %w", id, err)
+		}
 	}
-	inc, err := scanIncident(tx.queryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading incident %d: %w", id, err)
-	}
+	tx.remember(inc)
 	return inc, nil
 }
 
@@ -114,7 +118,8 @@ func (tx *wtx) UpdateJoined(inc *incidents.Incident) error {
 }
 
 // remember keeps inc in the writer's cache with its state after this
-// request, and forgets it should the request be rolled back.
+// request, and forgets it should the request be rolled back: every
+// incident a use case reads it may change before it fails.
 func (tx *wtx) remember(inc *incidents.Incident) {
 	tx.db.active.put(inc)
 	tx.onUndo(func() { tx.db.active.forget(inc) })
@@ -396,6 +401,52 @@ func (tx *wtx) OpenSilences() ([]*incidents.Silence, error) {
 	}
 	tx.db.active.keepSilences(list)
 	return list, nil
+}
+
+// Silence implements engine.SilenceTx.
+func (tx *wtx) Silence(id int64) (*incidents.Silence, error) {
+	sil, err := scanSilence(tx.queryRow(`SELECT `+silenceColumns+` FROM silences WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incidents.Errorf(incidents.ENOTFOUND, "there is no silence #%d; /silences lists those under way", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading silence %d: %w", id, err)
+	}
+	return sil, nil
+}
+
+// InsertSilence implements engine.SilenceTx.
+func (tx *wtx) InsertSilence(sil *incidents.Silence) error {
+	res, err := tx.exec(`INSERT INTO silences (matcher, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?)`,
+		sil.Matcher, millis(sil.From), millis(sil.Until), sil.Reason, sil.By)
+	if err == nil {
+		sil.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return fmt.Errorf("inserting silence: %w", err)
+	}
+	tx.forgetSilences()
+	tx.jobsChanged = true // the scheduler's next moment may now be this silence's end
+	return nil
+}
+
+// EndSilence implements engine.SilenceTx.
+func (tx *wtx) EndSilence(id int64, at time.Time) error {
+	if _, err := tx.exec(`UPDATE silences SET ended_at = ? WHERE id = ?`, millis(at), id); err != nil {
+		return fmt.Errorf("ending silence %d: %w", id, err)
+	}
+	tx.forgetSilences()
+	tx.jobsChanged = true // its end is no longer the scheduler's next moment
+	return nil
+}
+
+// SilencedIncidents implements engine.SilenceTx.
+func (tx *wtx) SilencedIncidents(silenceID int64) ([]int64, error) {
+	ids, err := tx.ids(`SELECT id FROM incidents WHERE silence_id = ? ORDER BY id`, silenceID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the incidents of silence %d: %w", silenceID, err)
+	}
+	return ids, nil
 }
 
 // forgetSilences drops the writer's copy of the open silences, now and

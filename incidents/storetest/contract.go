@@ -49,6 +49,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"KeepsTimelines", timelines},
 		{"KeepsStormsAndCalls", storms},
 		{"KeepsFiveWhys", chains},
+		{"KeepsSilencesAndTheirCounts", silences},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newEnv(t)) })
@@ -612,6 +613,52 @@ func chains(t *testing.T, e Env) {
 	update(t, e.Store, func(tx engine.Tx) error {
 		if got, err := tx.ChainInProgress(inc.ID); err != nil || got != nil {
 			return fmt.Errorf("a finished chain is in progress: %v (%v)", got, err)
+		}
+		return nil
+	})
+}
+
+func silences(t *testing.T, e Env) {
+	sil := &incidents.Silence{Matcher: "payments", From: t0, Until: t0.Add(2 * time.Hour), Reason: "db migration", By: "bob"}
+	quiet := newIncident("quiet")
+	update(t, e.Store, func(tx engine.Tx) error {
+		if err := tx.InsertSilence(sil); err != nil {
+			return err
+		}
+		quiet.SilenceID = sil.ID
+		if err := tx.InsertIncident(quiet); err != nil {
+			return err
+		}
+		if err := tx.CountSilenced(sil.ID, 1); err != nil {
+			return err
+		}
+		return tx.CountSilenced(sil.ID, 0)
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		open, err := tx.OpenSilences()
+		if err != nil || len(open) != 1 || open[0].ID != sil.ID || open[0].Matcher != "payments" || !open[0].Until.Equal(sil.Until) {
+			return fmt.Errorf("open silences %v (%v), want #%d on payments", open, err, sil.ID)
+		}
+		got, err := tx.Silence(sil.ID)
+		if err != nil || got.Alerts != 2 || got.Incidents != 1 || got.By != "bob" || got.Reason != "db migration" || !got.From.Equal(t0) {
+			return fmt.Errorf("silence read back as %+v (%v), want 2 alerts and 1 incident counted", got, err)
+		}
+		ids, err := tx.SilencedIncidents(sil.ID)
+		if err != nil || len(ids) != 1 || ids[0] != quiet.ID {
+			return fmt.Errorf("incidents of the silence %v (%v), want [%d]", ids, err, quiet.ID)
+		}
+		if _, err := tx.Silence(sil.ID + 1); incidents.ErrorCode(err) != incidents.ENOTFOUND {
+			return fmt.Errorf("a silence that does not exist: %v, want not found", err)
+		}
+		return tx.EndSilence(sil.ID, t0.Add(time.Hour))
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		if open, err := tx.OpenSilences(); err != nil || len(open) != 0 {
+			return fmt.Errorf("open silences after the end: %v (%v)", open, err)
+		}
+		got, err := tx.Silence(sil.ID)
+		if err != nil || !got.EndedAt.Equal(t0.Add(time.Hour)) {
+			return fmt.Errorf("ended silence read back as %+v (%v)", got, err)
 		}
 		return nil
 	})

@@ -1,0 +1,474 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// Service runs runbot's use cases on a Store: every method is one
+// transaction holding the state change, its timeline events, the
+// messages they cause (outbox) and the incident's new deadlines (jobs).
+type Service struct {
+	store  Store
+	policy incidents.Policy
+
+	// RawAlertsPerIncident bounds the raw alerts kept per incident (newest
+	// kept). Default 100.
+	RawAlertsPerIncident int
+	// IngestChunk is how many alerts of a batch go in one write
+	// transaction (see IngestRepeats). Default 100.
+	IngestChunk int
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Platforms are the chat platforms that get every incident's thread.
+	Platforms []string
+	// Pagers are platforms that only take pages (a phone or SMS gateway
+	// behind a webhook): direct messages, never threads.
+	Pagers []string
+	// StormExempt are platforms where every incident keeps a thread of its
+	// own during a storm: the console, whose incident pages are its
+	// threads, and which has no pace to keep.
+	StormExempt []string
+	// Catalog tells channels and replicas of services; nil knows nothing.
+	Catalog incidents.Catalog
+	// ObserveFired, when set, is told how late each deadline fired.
+	ObserveFired func(key string, late time.Duration)
+}
+
+// New returns the service over a store with a policy.
+func New(store Store, policy incidents.Policy) *Service {
+	return &Service{store: store, policy: policy, RawAlertsPerIncident: 100, IngestChunk: 100, Now: time.Now}
+}
+
+// Policy is the policy the service applies.
+func (s *Service) Policy() incidents.Policy { return s.policy }
+
+// now is the clock at the stores' precision (milliseconds, UTC).
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) channelFor(service string) string {
+	if s.Catalog == nil {
+		return ""
+	}
+	return s.Catalog.Channel(service)
+}
+
+// Ingest files alerts into incidents, in order, and returns once they are
+// committed; see IngestRepeats.
+func (s *Service) Ingest(ctx context.Context, alerts []incidents.Alert) ([]incidents.Ingested, error) {
+	return s.IngestRepeats(ctx, alerts, nil)
+}
+
+// IngestRepeats files alerts into incidents, in order, where alerts[i]
+// stands for repeats[i] copies of itself sent together (nil: one each; see
+// alerts.Batch). The copies count and join the label breakdown as that
+// many alerts would, but cost one alert's writes: one row update, one raw
+// alert kept, and no timeline entry beyond what the first copy makes.
+//
+// The alerts are committed IngestChunk at a time, each chunk a
+// transaction of its own (which a store may share with concurrent
+// writers): the writes of other requests go in between two chunks
+// instead of waiting for the whole batch. It returns once every chunk is
+// committed. When one fails, the chunks before it stay committed and the
+// error comes with their results, a prefix of the batch's; sending the
+// whole batch again files nothing twice, as its alerts join their
+// incidents by fingerprint.
+func (s *Service) IngestRepeats(ctx context.Context, alerts []incidents.Alert, repeats []int) ([]incidents.Ingested, error) {
+	if repeats != nil && len(repeats) != len(alerts) {
+		return nil, fmt.Errorf("storing alerts: %d repeat counts for %d alerts", len(repeats), len(alerts))
+	}
+	chunk := s.IngestChunk
+	if chunk <= 0 {
+		chunk = 100
+	}
+	out := make([]incidents.Ingested, len(alerts))
+	for start := 0; start < len(alerts); start += chunk {
+		end := min(start+chunk, len(alerts))
+		err := ctx.Err()
+		if err == nil {
+			err = s.store.Update(ctx, func(tx Tx) error {
+				now := s.now()
+				for i := start; i < end; i++ {
+					n := 1
+					if repeats != nil {
+						n = max(repeats[i], 1)
+					}
+					r, err := s.ingest(tx, alerts[i], n, now)
+					if err != nil {
+						return fmt.Errorf("filing alert %s from %s: %w", alerts[i].Fingerprint, alerts[i].Source, err)
+					}
+					out[i] = r
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			return out[:start], fmt.Errorf("storing alerts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// FileAlert files one alert inside a transaction a use case of the store
+// holds (turning an ask into an incident).
+func (s *Service) FileAlert(tx Tx, a incidents.Alert, now time.Time) (incidents.Ingested, error) {
+	return s.ingest(tx, a, 1, now)
+}
+
+// repeatJoin counts n more copies of a firing alert that came with one
+// already filed, at the same moment: as many alerts, their labels in the
+// breakdown n more times, and nothing to tell that the first copy did not.
+func repeatJoin(inc *incidents.Incident, a incidents.Alert, n int) {
+	if n <= 0 || a.Status != incidents.AlertFiring {
+		return // a resolution repeated is the same resolution
+	}
+	inc.AlertCount += n
+	// The first copy put in the breakdown every label a copy would count
+	// (the others it had no room for); each is counted n times more.
+	for name, v := range a.Labels {
+		if _, ok := inc.Labels[name]; !ok {
+			continue
+		}
+		more := incidents.LabelCounts{}
+		more.Add(map[string]string{name: v})
+		if vals := more[name]; len(vals) == 1 {
+			vals[0].Count = n
+			inc.Labels.Merge(more)
+		}
+	}
+}
+
+// ingest files one alert standing for n copies of itself (n >= 1): into
+// the fingerprint's active incident, the incident it was merged into, or
+// the incident people resolved that a late resolution is about; else it
+// opens one, under a silence, in a storm, or with a thread of its own.
+func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incidents.Ingested, error) {
+	if namer, ok := s.Catalog.(incidents.Namer); ok {
+		a.Service = namer.Canonical(a.Service)
+	}
+	inc, err := tx.ActiveIncident(a.Fingerprint)
+	if err != nil {
+		return incidents.Ingested{}, err
+	}
+	if inc == nil && a.Status == incidents.AlertFiring {
+		// A resolution is left to the fingerprint's own incident (below):
+		// the merged one still has alerts of its own firing.
+		if inc, err = mergedTarget(tx, a.Fingerprint); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	if inc == nil && a.Status == incidents.AlertResolved {
+		// A resolution for an incident people already resolved joins that
+		// incident; one that started after it is news of its own.
+		last, err := tx.LatestIncident(a.Fingerprint)
+		if err != nil {
+			return incidents.Ingested{}, err
+		}
+		if last != nil && (a.StartsAt.IsZero() || !a.StartsAt.After(last.ResolvedAt)) {
+			inc = last
+		}
+	}
+	sil, err := silenceFor(tx, a, now)
+	if err != nil {
+		return incidents.Ingested{}, err
+	}
+	if inc == nil {
+		return s.open(tx, a, n, sil, now)
+	}
+	if sil != nil {
+		if err := tx.CountSilenced(sil.ID, 0); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	noticeDue := inc.NoticeDue
+	// Only resolutions at source move the flapping deadlines: the hot
+	// path of plain repeats skips comparing schedules.
+	var before []incidents.Deadline
+	flappy := a.Status == incidents.AlertResolved || inc.IsFlapping()
+	if flappy {
+		before = inc.Deadlines(s.policy)
+	}
+	counted := inc.AlertCount
+	events := inc.Join(a, now, s.policy)
+	if e, ok := incidents.TruncationEvent(inc, a, now); ok {
+		// Alertmanager says it again at every group_interval: a count
+		// already in the timeline is no news.
+		told, err := tx.HasEvent(inc.ID, e.Kind, e.Text)
+		if err != nil {
+			return incidents.Ingested{}, err
+		}
+		if !told {
+			events = append(events, e)
+		}
+	}
+	repeatJoin(inc, a, n-1)
+	if err := tx.UpdateJoined(inc); err != nil {
+		return incidents.Ingested{}, err
+	}
+	if flappy {
+		if err := SyncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	if len(events) > 0 {
+		if err := s.Record(tx, inc, events, now); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	// Repeats schedule at most one notice per interval: only a new
+	// notice changes the incident's deadlines.
+	if !inc.NoticeDue.Equal(noticeDue) && !inc.NoticeDue.IsZero() {
+		key := "notice/" + strconv.FormatInt(inc.NoticeDue.UnixMilli(), 10)
+		if err := tx.AddJob(Job{IncidentID: inc.ID, Key: key, Due: inc.NoticeDue}); err != nil {
+			return incidents.Ingested{}, fmt.Errorf("scheduling repeat notice: %w", err)
+		}
+	}
+	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
+		return incidents.Ingested{}, err
+	}
+	// Pruning every alert would double the writes of a storm; every 16th
+	// keeps the table within retention plus 16 rows per incident. Repeats
+	// counted at once may step over the 16th: crossing it is what counts.
+	if inc.AlertCount%16 == 0 || inc.AlertCount/16 != counted/16 {
+		if err := tx.PruneAlerts(inc.ID, s.RawAlertsPerIncident); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	return incidents.Ingested{IncidentID: inc.ID}, nil
+}
+
+// open opens an incident for an alert standing for n copies of itself,
+// under sil when not nil.
+func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, now time.Time) (incidents.Ingested, error) {
+	inc, events := incidents.Open(a, now, s.policy)
+	if e, ok := incidents.TruncationEvent(inc, a, now); ok {
+		events = append(events, e)
+	}
+	if n > 1 && a.Status == incidents.AlertFiring {
+		// The second copy joins as it would on its own (it schedules
+		// the repeat notice); the rest are counted.
+		events = append(events, inc.Join(a, now, s.policy)...)
+		repeatJoin(inc, a, n-2)
+	}
+	inc.Channel = s.channelFor(inc.Service)
+	var storm *stormOpening
+	var err error
+	if sil != nil {
+		inc.SilenceID = sil.ID
+		events = append(events, incidents.Event{At: now, Kind: incidents.EventSnoozed, Actor: incidents.Actor,
+			Text: fmt.Sprintf("opened under silence #%d (%s): no thread until it ends", sil.ID, sil.Matcher)})
+	} else if storm, err = s.stormFor(tx, inc, now); err != nil {
+		return incidents.Ingested{}, err
+	}
+	if err := tx.InsertIncident(inc); err != nil {
+		return incidents.Ingested{}, err
+	}
+	if sil != nil {
+		if err := tx.CountSilenced(sil.ID, 1); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	if storm != nil {
+		// Before the incident's own messages: its replies go in the
+		// storm's thread, whose root must come first in the channel.
+		if err := s.tellStorm(tx, storm, inc, now); err != nil {
+			return incidents.Ingested{}, err
+		}
+	}
+	if err := s.Record(tx, inc, events, now); err != nil {
+		return incidents.Ingested{}, err
+	}
+	if err := SyncJobs(tx, inc.ID, nil, inc.Deadlines(s.policy), now); err != nil {
+		return incidents.Ingested{}, err
+	}
+	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
+		return incidents.Ingested{}, err
+	}
+	return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
+}
+
+// MaxMergeChain bounds how far a merge chain (A into B, B into C...) is
+// followed; a chain cannot loop (Merge refuses cycles), this is a guard.
+const MaxMergeChain = 64
+
+// mergedTarget finds where a fingerprint files when its latest incident
+// was merged into another: the end of the merge chain, while that one is
+// active; nil otherwise.
+func mergedTarget(tx Tx, fp string) (*incidents.Incident, error) {
+	last, err := tx.LatestIncident(fp)
+	if err != nil || last == nil {
+		return nil, err
+	}
+	into := last.MergedInto
+	for hops := 0; into != 0 && hops < MaxMergeChain; hops++ {
+		inc, err := tx.Incident(into)
+		if err != nil {
+			return nil, err
+		}
+		if inc.State.Active() {
+			return inc, nil
+		}
+		into = inc.MergedInto
+	}
+	return nil, nil
+}
+
+// Record stores what a change caused: the events and the messages they
+// call for on every platform.
+func (s *Service) Record(tx Tx, inc *incidents.Incident, events []incidents.Event, now time.Time) error {
+	opened, err := insertEvents(tx, inc, events)
+	if err != nil {
+		return err
+	}
+	return s.Enqueue(tx, inc, events, opened, false, now)
+}
+
+// insertEvents adds events to an incident's timeline, setting their ids;
+// opened says one of them is its opening.
+func insertEvents(tx Tx, inc *incidents.Incident, events []incidents.Event) (opened bool, err error) {
+	for i := range events {
+		e := &events[i]
+		e.IncidentID = inc.ID
+		if err := tx.InsertEvent(e); err != nil {
+			return false, err
+		}
+		opened = opened || e.Kind == incidents.EventOpened
+	}
+	return opened, nil
+}
+
+// queue queues an intent created now.
+func queue(tx Tx, it incidents.Intent, now time.Time) error {
+	it.CreatedAt, it.NotBefore = now, now
+	return tx.Queue(&it)
+}
+
+// Enqueue writes the messages the events call for, on every platform:
+// who hears what. With digested, the replies that would go in a storm's
+// thread are left to the storm's digest (recordDigested).
+func (s *Service) Enqueue(tx Tx, inc *incidents.Incident, events []incidents.Event, opened, digested bool, now time.Time) error {
+	if len(s.Platforms) == 0 && len(s.Pagers) == 0 || inc.SilenceID != 0 {
+		return nil // a silenced incident gets its thread when the silence ends
+	}
+	notices := make([]incidents.Notice, len(events))
+	update := false
+	for i, e := range events {
+		notices[i] = s.policy.NoticeFor(inc, e)
+		update = update || notices[i].Update
+	}
+	var rootAudience incidents.Audience
+	if opened && len(s.Platforms) > 0 {
+		var err error
+		if rootAudience, err = s.openingAudience(tx, inc, now); err != nil {
+			return err
+		}
+	}
+	// While a storm is under way in the channel, it has called the channel
+	// for everything in it: the burst's first incidents, which keep their
+	// own threads, do not call it again either.
+	calm := inc.StormID != 0
+	if !calm && slices.ContainsFunc(notices, func(n incidents.Notice) bool { return n.Reply && n.Mention.Channel }) {
+		var err error
+		if calm, err = s.stormUnderWay(tx, inc.Channel, now); err != nil {
+			return err
+		}
+	}
+	own := incidents.Intent{Channel: inc.Channel, IncidentID: inc.ID}
+	storms := incidents.Intent{Channel: inc.Channel, StormID: inc.StormID}
+	for _, platform := range s.Platforms {
+		own.Platform, storms.Platform = platform, platform
+		folded := s.folds(inc, platform)
+		// The card first, then the replies: a reply reads against a card
+		// that already shows what it tells. An incident of a storm has no
+		// card there: the storm's root, edited, counts it instead.
+		var err error
+		switch {
+		case opened && folded: // the storm's messages tell of it (tellStorm)
+		case opened:
+			err = queue(tx, with(own, incidents.IntentRoot, 0, rootAudience, ""), now)
+		case update && folded:
+			err = queue(tx, with(storms, incidents.IntentUpdate, 0, incidents.Audience{}, ""), now)
+		case update:
+			err = queue(tx, with(own, incidents.IntentUpdate, 0, incidents.Audience{}, ""), now)
+		}
+		if err != nil {
+			return err
+		}
+		for i, e := range events {
+			if !notices[i].Reply || (e.Origin != "" && e.Origin == platform) {
+				continue // a person's thread reply is already on their platform
+			}
+			if folded && digested {
+				continue // one reply for the storm tells it with the others
+			}
+			mention := notices[i].Mention
+			mention.Channel = mention.Channel && !calm
+			reply := with(own, incidents.IntentReply, e.ID, mention, e.Document)
+			if folded {
+				reply.StormID = inc.StormID
+			}
+			if err := queue(tx, reply, now); err != nil {
+				return err
+			}
+		}
+	}
+	// Pages go to each person on every platform that can reach them: a
+	// phone gateway and the chat both, since either may be the one heard.
+	for i, e := range events {
+		for _, who := range notices[i].Direct {
+			for _, platform := range slices.Concat(s.Platforms, s.Pagers) {
+				page := incidents.Intent{Platform: platform, Channel: "@" + who, Kind: incidents.IntentDirect, IncidentID: inc.ID,
+					EventID: e.ID, Audience: incidents.Audience{Users: []string{who}}}
+				if err := queue(tx, page, now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// with is an intent of a thread (its platform, channel, incident or
+// storm) of a kind, about an event, calling an audience, with a text.
+func with(thread incidents.Intent, kind incidents.IntentKind, eventID int64, aud incidents.Audience, text string) incidents.Intent {
+	thread.Kind, thread.EventID, thread.Audience, thread.Text = kind, eventID, aud, text
+	return thread
+}
+
+// SyncJobs keeps an incident's pending jobs equal to its deadlines. A new
+// deadline already past is not scheduled: the change that caused it said
+// what was needed (a requalification records its own breach).
+func SyncJobs(tx Tx, incidentID int64, before, after []incidents.Deadline, now time.Time) error {
+	if incidents.SameDeadlines(before, after) {
+		return nil
+	}
+	keep := make(map[string]bool, len(after))
+	for _, d := range after {
+		keep[d.Key] = true
+	}
+	for _, d := range before {
+		if !keep[d.Key] {
+			if err := tx.DropJob(incidentID, d.Key); err != nil {
+				return err
+			}
+		}
+	}
+	had := make(map[string]bool, len(before))
+	for _, d := range before {
+		had[d.Key] = true
+	}
+	for _, d := range after {
+		if had[d.Key] || d.At.Before(now) {
+			continue
+		}
+		if err := tx.AddJob(Job{IncidentID: incidentID, Key: d.Key, Due: d.At}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
