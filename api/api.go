@@ -25,9 +25,15 @@ import (
 
 // Incidents is what the API needs from the incident service.
 type Incidents interface {
-	Ingest(ctx context.Context, alerts []incidents.Alert) ([]incidents.Ingested, error)
+	// IngestRepeats files alerts, the copies of one alert within a
+	// request as one write with their count (repeats[i] for alerts[i]).
+	IngestRepeats(ctx context.Context, alerts []incidents.Alert, repeats []int) ([]incidents.Ingested, error)
+	// RecordTest keeps a sender's contact point test, for people to see
+	// that the sender reaches runbot.
+	RecordTest(ctx context.Context, t incidents.TestReceived) error
 	FindIncident(ctx context.Context, id int64) (*incidents.Incident, error)
 	FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error)
+	Postmortems
 }
 
 // Options configure a Server.
@@ -66,9 +72,6 @@ type Options struct {
 	// Replies posts a person's reply in an incident's thread on the web
 	// console (POST /api/v1/incidents/{id}/replies); nil leaves it out.
 	Replies Replies
-	// Postmortems serves GET /api/v1/incidents/{id}/postmortem; nil leaves
-	// it out.
-	Postmortems Postmortems
 	// Console serves everything outside the API (the web console).
 	Console http.Handler
 	// Routes are more handlers by pattern (chat platforms' callbacks,
@@ -111,9 +114,7 @@ func New(opts Options) *Server {
 	s.mux.Handle("POST /api/v1/alerts/{source}", s.auth(http.HandlerFunc(s.intake)))
 	s.mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.listIncidents)))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.getIncident)))
-	if opts.Postmortems != nil {
-		s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", s.auth(http.HandlerFunc(s.postmortem)))
-	}
+	s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", s.auth(http.HandlerFunc(s.postmortem)))
 	if opts.Commands != nil {
 		s.mux.Handle("POST /api/v1/commands", s.auth(http.HandlerFunc(s.command)))
 	}

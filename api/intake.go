@@ -171,7 +171,7 @@ type Heartbeats interface {
 // results are per alert of batch.Alerts; on failure, those committed.
 func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.Ingested, error) {
 	if s.opts.Heartbeats == nil {
-		return s.store(ctx, batch.Alerts, batch.Repeats)
+		return s.opts.Incidents.IngestRepeats(ctx, batch.Alerts, batch.Repeats)
 	}
 	// Every alert is shown to the switch (it records the heartbeat's
 	// time); the batch is copied only when one of them was the heartbeat,
@@ -183,7 +183,7 @@ func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.I
 		found = found || heard[i]
 	}
 	if !found {
-		return s.store(ctx, batch.Alerts, batch.Repeats)
+		return s.opts.Incidents.IngestRepeats(ctx, batch.Alerts, batch.Repeats)
 	}
 	var keep []incidents.Alert
 	var repeats, at []int // at: index in batch.Alerts of each alert kept
@@ -196,7 +196,7 @@ func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.I
 	if len(keep) == 0 {
 		return results, nil
 	}
-	filed, err := s.store(ctx, keep, repeats)
+	filed, err := s.opts.Incidents.IngestRepeats(ctx, keep, repeats)
 	for j, res := range filed {
 		results[at[j]] = res
 	}
@@ -208,37 +208,6 @@ func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.I
 		return results[:stored], err
 	}
 	return results, nil
-}
-
-// repeatIngester is a store that files copies of an alert as one, with
-// their count (sqlite.IncidentService).
-type repeatIngester interface {
-	IngestRepeats(ctx context.Context, alerts []incidents.Alert, repeats []int) ([]incidents.Ingested, error)
-}
-
-// store files alerts with their repeats. A store that cannot count copies
-// gets every copy, so that none goes uncounted.
-func (s *Server) store(ctx context.Context, as []incidents.Alert, repeats []int) ([]incidents.Ingested, error) {
-	if ri, ok := s.opts.Incidents.(repeatIngester); ok {
-		return ri.IngestRepeats(ctx, as, repeats)
-	}
-	var copies []incidents.Alert
-	first := make([]int, len(as)) // index in copies of each alert's first copy
-	for i, a := range as {
-		first[i] = len(copies)
-		for range repeats[i] {
-			copies = append(copies, a)
-		}
-	}
-	filed, err := s.opts.Incidents.Ingest(ctx, copies)
-	out := make([]incidents.Ingested, 0, len(as))
-	for i := range as {
-		if first[i]+repeats[i] > len(filed) {
-			break // not every copy stored: the alert is not
-		}
-		out = append(out, filed[first[i]])
-	}
-	return out, err
 }
 
 // intakeAnswer sums up a filed batch.

@@ -32,7 +32,7 @@ func newGatedStore() *gatedStore {
 	return &gatedStore{largeStarted: make(chan struct{}), smallBesideLarge: make(chan struct{})}
 }
 
-func (g *gatedStore) Ingest(ctx context.Context, as []incidents.Alert) ([]incidents.Ingested, error) {
+func (g *gatedStore) IngestRepeats(ctx context.Context, as []incidents.Alert, _ []int) ([]incidents.Ingested, error) {
 	big := len(as) > 100
 	g.mu.Lock()
 	if big {
@@ -54,6 +54,12 @@ func (g *gatedStore) Ingest(ctx context.Context, as []incidents.Alert) ([]incide
 		g.mu.Unlock()
 	}
 	return make([]incidents.Ingested, len(as)), nil
+}
+
+func (g *gatedStore) RecordTest(context.Context, incidents.TestReceived) error { return nil }
+
+func (g *gatedStore) Postmortem(context.Context, int64, int) (*incidents.Postmortem, error) {
+	return nil, incidents.Errorf(incidents.ENOTFOUND, "no post-mortem")
 }
 
 func (g *gatedStore) FindIncident(context.Context, int64) (*incidents.Incident, error) {

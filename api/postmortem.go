@@ -30,7 +30,7 @@ func (s *Server) postmortem(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	pm, err := s.opts.Postmortems.Postmortem(r.Context(), id, version)
+	pm, err := s.opts.Incidents.Postmortem(r.Context(), id, version)
 	if err != nil {
 		s.fail(w, r, "reading post-mortem", err)
 		return

@@ -9,24 +9,13 @@ import (
 	"github.com/runbot-dev/runbot/incidents/alerts"
 )
 
-// testRecorder is a store that keeps the contact point tests senders send
-// (sqlite.IncidentService), for people to see that the sender reaches runbot.
-type testRecorder interface {
-	RecordTest(ctx context.Context, t incidents.TestReceived) error
-}
-
 // tested answers a sender's contact point test. It is answered 200 and
 // opens nothing: the sender's Test button reports any other status as a
 // broken contact point, and a test is no incident, so nobody is paged.
-// It is recorded when the store can keep it; 503 when that fails, so the
-// person pressing Test learns runbot cannot store, as an alert would.
+// It is recorded; 503 when that fails, so the person pressing Test learns
+// runbot cannot store, as an alert would.
 func (s *Server) tested(w http.ResponseWriter, r *http.Request, t *alerts.TestNotification) {
-	rec, ok := s.opts.Incidents.(testRecorder)
-	if !ok {
-		// Nothing to show it on; the 200 still tells the sender it arrived.
-		s.opts.Logger.Info("contact point test received, not recorded: the store keeps no tests", "operation", "receiving alerts",
-			"source", t.Source, "receiver", t.Receiver, "from", t.From)
-	} else if err := rec.RecordTest(r.Context(), incidents.TestReceived{Source: t.Source, Receiver: t.Receiver, From: t.From, SentAt: t.At}); err != nil {
+	if err := s.opts.Incidents.RecordTest(r.Context(), incidents.TestReceived{Source: t.Source, Receiver: t.Receiver, From: t.From, SentAt: t.At}); err != nil {
 		s.metrics.rejected.WithLabelValues(t.Source, "store_error").Inc()
 		s.opts.Logger.Log(context.WithoutCancel(r.Context()), slog.LevelError, "recording a contact point test failed",
 			"operation", "receiving alerts", "source", t.Source, "error", err)

@@ -28,14 +28,10 @@ type Outbox interface {
 }
 
 // IncidentReader reads what a message is rendered from: the incident as it
-// is now, and for a reply the event it tells of (nil when there is none).
+// is now, and for a reply the event it tells of (nil when there is none);
+// a storm as its root message shows it.
 type IncidentReader interface {
 	IncidentForMessage(ctx context.Context, id, eventID int64) (*incidents.Incident, error)
-}
-
-// StormReader reads a storm as its root message shows it. An incident
-// reader without it cannot deliver storms' messages.
-type StormReader interface {
 	StormForMessage(ctx context.Context, id int64) (*incidents.Storm, error)
 }
 
@@ -423,11 +419,7 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 // would bury the channel the storm's thread is there to spare.
 func (d *Dispatcher) sendStorm(ctx context.Context, p Platform, it *incidents.Intent, m Message, attempts int) (string, error) {
 	if it.Kind == incidents.IntentRoot || it.Kind == incidents.IntentUpdate {
-		sr, ok := d.incidents.(StormReader)
-		if !ok {
-			return "", Permanent(errors.New("this runbot cannot read storms"))
-		}
-		st, err := sr.StormForMessage(ctx, it.StormID)
+		st, err := d.incidents.StormForMessage(ctx, it.StormID)
 		if err != nil {
 			return "", fmt.Errorf("reading storm %d: %w", it.StormID, err)
 		}

@@ -35,6 +35,13 @@ type Platform interface {
 	Listen(ctx context.Context, h Handler) error
 }
 
+// The interfaces below are what a platform may do beyond Platform. The
+// dispatcher asks for them by type assertion on purpose: platforms differ
+// (a pager webhook has no threads, the console needs no pacing), and
+// without one the dispatcher does the next best thing. Each platform
+// asserts at compile time the ones it has. The stores the dispatcher reads
+// are not like this: Outbox and IncidentReader are required whole.
+
 // DirectMessenger is a platform that can message one person.
 type DirectMessenger interface {
 	Direct(ctx context.Context, user string, m Message) (string, error)

@@ -19,6 +19,11 @@ func (id oneThread) IncidentByThread(context.Context, string, string) (int64, er
 	return int64(id), nil
 }
 
+// StormByThread finds no storm: the thread is the incident's.
+func (oneThread) StormByThread(context.Context, string, string) (int64, bool, error) {
+	return 0, false, nil
+}
+
 // TestButtonValueIsOnlyAPriority: a card's priority menu sends its
 // choice from the browser; more words ("7 P1") must not reach the router,
 // which would read 7 as the incident to act on.

@@ -19,10 +19,17 @@ import (
 	"github.com/runbot-dev/runbot/runbooks"
 )
 
-// Incidents is what the router needs from the incident service.
+// Incidents is what the router needs from the incident service: every
+// store method a command calls is here, so a store that lacks one does not
+// build, rather than the command telling people it is not available.
 type Incidents interface {
 	incidents.Service
 	Analysis
+	Recent
+	Snoozer
+	Silencer
+	Postmortems
+	AskIncidents
 	// ActiveInChannel lists the active incidents whose thread is in a
 	// channel, by deadline; isDefault says the channel is the platform's
 	// default, where incidents without a channel of their own live.
@@ -42,13 +49,15 @@ type Router struct {
 	Now      func() time.Time
 	// PageSize is how many incidents /incidents shows at once (default 10).
 	PageSize int
-	// Recent and Calendar feed the morning check (nil: active incidents
-	// only, and "overnight" is the last 24 hours).
-	Recent   Recent
+	// Calendar tells working time, for the morning check's "overnight" and
+	// the handover's response times. Nil means no calendar: the last 24
+	// hours, and wall-clock response times.
 	Calendar Working
 	// Duty tells who is on RUN (nil: no rotation).
 	Duty Duty
-	// Asks are the point-of-contact asks (nil: triage is off).
+	// Asks are the point-of-contact asks. Nil means triage is not
+	// configured, a setting, not a store lacking methods: a store of asks
+	// has them all.
 	Asks Asks
 	// Logger receives what goes wrong outside a command's answer.
 	Logger *slog.Logger

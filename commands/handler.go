@@ -11,15 +11,12 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// Threads finds the incident of a thread.
+// Threads finds the incident or the storm of a thread.
 type Threads interface {
 	IncidentByThread(ctx context.Context, platform, rootRef string) (int64, error)
-}
-
-// StormThreads finds the storm of a thread; a Threads without it knows
-// incidents' threads only.
-type StormThreads interface {
-	StormByThread(ctx context.Context, platform, rootRef string) (int64, bool, error)
+	// StormByThread finds the storm whose thread it is; found is false
+	// for any other thread.
+	StormByThread(ctx context.Context, platform, rootRef string) (id int64, found bool, err error)
 }
 
 // Handler takes what people do on a chat platform to the router: slash
@@ -30,7 +27,8 @@ type Handler struct {
 	Threads Threads
 	// Defaults maps each platform to its default channel.
 	Defaults map[string]string
-	// Triage tracks asks in the team channels; nil when none are configured.
+	// Triage tracks asks in the team channels; nil when none are
+	// configured (a setting: its store is complete when it is there).
 	Triage *Triage
 }
 
@@ -81,10 +79,8 @@ func (h *Handler) Command(ctx context.Context, c bot.Command) bot.Reply {
 func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Reply {
 	id, err := h.Threads.IncidentByThread(ctx, m.Platform, m.Root)
 	if err != nil {
-		if st, ok := h.Threads.(StormThreads); ok {
-			if storm, found, err := st.StormByThread(ctx, m.Platform, m.Root); err == nil && found {
-				return h.stormReply(ctx, m, storm)
-			}
+		if storm, found, err := h.Threads.StormByThread(ctx, m.Platform, m.Root); err == nil && found {
+			return h.stormReply(ctx, m, storm)
 		}
 		h.answerAsk(ctx, m.Platform, m.Root, m.User, "reply")
 		return bot.Reply{} // not an incident's thread: only an ask's is runbot's business

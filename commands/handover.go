@@ -11,11 +11,6 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// AskHistory reads the asks of a period, for the handover.
-type AskHistory interface {
-	Between(ctx context.Context, from, until time.Time) ([]*incidents.Ask, error)
-}
-
 // Postmortems tells whether an incident has a written post-mortem.
 type Postmortems interface {
 	Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error)
@@ -34,16 +29,12 @@ func (r *Router) Handover(ctx context.Context, from, until, now time.Time) (dige
 	if err != nil {
 		return digest.Handover{}, fmt.Errorf("reading active incidents: %w", err)
 	}
-	in.Incidents = active
-	if r.Recent != nil {
-		touched, err := r.Recent.ActiveSince(ctx, from, 5000)
-		if err != nil {
-			return digest.Handover{}, fmt.Errorf("reading the week's incidents: %w", err)
-		}
-		in.Incidents = append(touched, active...) // the ones with timelines first
+	touched, err := r.Incidents.ActiveSince(ctx, from, 5000)
+	if err != nil {
+		return digest.Handover{}, fmt.Errorf("reading the week's incidents: %w", err)
 	}
+	in.Incidents = append(touched, active...) // the ones with timelines first
 	in.Chains, in.Postmortems = map[int64][]*incidents.Chain{}, map[int64]bool{}
-	pms, _ := r.Incidents.(Postmortems)
 	for _, inc := range in.Incidents {
 		if _, done := in.Postmortems[inc.ID]; done {
 			continue
@@ -53,27 +44,22 @@ func (r *Router) Handover(ctx context.Context, from, until, now time.Time) (dige
 			return digest.Handover{}, fmt.Errorf("reading the five whys of incident %d: %w", inc.ID, err)
 		}
 		in.Chains[inc.ID] = chains
-		in.Postmortems[inc.ID] = false
-		if pms != nil {
-			pm, err := pms.Postmortem(ctx, inc.ID, 0)
-			if err != nil && incidents.ErrorCode(err) != incidents.ENOTFOUND {
-				return digest.Handover{}, fmt.Errorf("reading the post-mortem of incident %d: %w", inc.ID, err)
-			}
-			in.Postmortems[inc.ID] = err == nil && pm != nil
+		pm, err := r.Incidents.Postmortem(ctx, inc.ID, 0)
+		if err != nil && incidents.ErrorCode(err) != incidents.ENOTFOUND {
+			return digest.Handover{}, fmt.Errorf("reading the post-mortem of incident %d: %w", inc.ID, err)
 		}
+		in.Postmortems[inc.ID] = err == nil && pm != nil
 	}
-	if h, ok := r.Asks.(AskHistory); ok {
-		asks, err := h.Between(ctx, from, until)
+	if r.Asks != nil { // triage configured
+		asks, err := r.Asks.Between(ctx, from, until)
 		if err != nil {
 			return digest.Handover{}, fmt.Errorf("reading the week's asks: %w", err)
 		}
 		// A reply on Monday to a Friday-evening ask is not a weekend-long
 		// response: with a calendar, response times count working time.
 		responseTime := func(a *incidents.Ask) time.Duration { return a.AnsweredAt.Sub(a.AskedAt) }
-		if c, ok := r.Calendar.(interface {
-			WorkingBetween(a, b time.Time) time.Duration
-		}); ok {
-			responseTime = func(a *incidents.Ask) time.Duration { return c.WorkingBetween(a.AskedAt, a.AnsweredAt) }
+		if r.Calendar != nil {
+			responseTime = func(a *incidents.Ask) time.Duration { return r.Calendar.WorkingBetween(a.AskedAt, a.AnsweredAt) }
 		}
 		for _, a := range asks {
 			da := digest.Ask{ID: a.ID, Channel: a.Channel, From: a.From, Text: a.Text, AskedAt: a.AskedAt, AnsweredAt: a.AnsweredAt}

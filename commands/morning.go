@@ -22,9 +22,11 @@ type Recent interface {
 // by service and colour, and its page and chat message stay readable.
 const morningListed = 200
 
-// Working tells working time apart.
+// Working tells working time apart (rota.Calendar).
 type Working interface {
 	Working(t time.Time) bool
+	// WorkingBetween is the working time between a and b.
+	WorkingBetween(a, b time.Time) time.Duration
 }
 
 // MorningCheck builds the morning check at now: every service green,
@@ -37,17 +39,13 @@ func (r *Router) MorningCheck(ctx context.Context, now time.Time) (digest.Mornin
 		colours        map[string]map[incidents.Colour]int
 		err            error
 	)
-	if r.Recent != nil {
-		// Read apart, the counts and the night may disagree on an incident
-		// changed in between, for this one check; the console computes it
-		// again on that change.
-		if active, colours, err = r.Recent.MorningActive(ctx, now, morningListed); err != nil {
-			return digest.Morning{}, err
-		}
-		if recent, err = r.Recent.ActiveSince(ctx, since, 500); err != nil {
-			return digest.Morning{}, err
-		}
-	} else if active, err = r.Incidents.FindIncidents(ctx, incidents.IncidentFilter{States: []incidents.State{incidents.StateOpen, incidents.StateAcknowledged, incidents.StateMitigated}, Limit: 1000}); err != nil {
+	// Read apart, the counts and the night may disagree on an incident
+	// changed in between, for this one check; the console computes it
+	// again on that change.
+	if active, colours, err = r.Incidents.MorningActive(ctx, now, morningListed); err != nil {
+		return digest.Morning{}, err
+	}
+	if recent, err = r.Incidents.ActiveSince(ctx, since, 500); err != nil {
 		return digest.Morning{}, err
 	}
 	var services []string

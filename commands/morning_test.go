@@ -64,7 +64,7 @@ func TestMorningCheckColoursEveryActiveIncident(t *testing.T) {
 		}
 	}
 
-	router := &commands.Router{Incidents: svc, Policy: pol, Recent: svc, Location: time.UTC}
+	router := &commands.Router{Incidents: svc, Policy: pol, Location: time.UTC}
 	m, err := router.MorningCheck(ctx, t0)
 	if err != nil {
 		t.Fatal(err)

@@ -18,10 +18,6 @@ type Snoozer interface {
 const snoozeUsage = "/snooze [incident] <duration like 2h | off> [reason]"
 
 func (r *Router) snooze(ctx context.Context, req Request, args []string) Response {
-	s, ok := r.Incidents.(Snoozer)
-	if !ok {
-		return Response{Text: "snoozing is not available here", Ephemeral: true}
-	}
 	id, rest, resp := r.target(ctx, req, args, "/snooze 42 2h [reason]")
 	if resp != nil {
 		return *resp
@@ -36,7 +32,7 @@ func (r *Router) snooze(ctx context.Context, req Request, args []string) Respons
 			return Response{Text: "a snooze lasts a duration like 30m, 2h or 1d; usage: " + snoozeUsage, Ephemeral: true, Code: incidents.EINVALID}
 		}
 	}
-	inc, err := s.Snooze(ctx, id, d, req.User, strings.Join(rest[1:], " "))
+	inc, err := r.Incidents.Snooze(ctx, id, d, req.User, strings.Join(rest[1:], " "))
 	if err != nil {
 		return done(inc, err, "")
 	}
@@ -61,12 +57,8 @@ const (
 )
 
 func (r *Router) silence(ctx context.Context, req Request, args []string) Response {
-	s, ok := r.Incidents.(Silencer)
-	if !ok {
-		return Response{Text: "silences are not available here", Ephemeral: true}
-	}
 	if isSilenceEnd(args) {
-		return r.endSilence(ctx, req, s, args[1:])
+		return r.endSilence(ctx, req, args[1:])
 	}
 	if len(args) < 2 {
 		return usage(silenceUsage)
@@ -75,7 +67,7 @@ func (r *Router) silence(ctx context.Context, req Request, args []string) Respon
 	if err != nil || d <= 0 {
 		return Response{Text: "a silence lasts a duration like 30m, 2h or 1d; usage: " + silenceUsage, Ephemeral: true, Code: incidents.EINVALID}
 	}
-	sil, err := s.AddSilence(ctx, args[0], d, req.User, strings.Join(args[2:], " "))
+	sil, err := r.Incidents.AddSilence(ctx, args[0], d, req.User, strings.Join(args[2:], " "))
 	if incidents.ErrorCode(err) == incidents.EINVALID {
 		return Response{Text: incidents.ErrorMessage(err) + "; usage: " + silenceUsage, Ephemeral: true, Code: incidents.EINVALID}
 	}
@@ -99,7 +91,7 @@ func isSilenceEnd(args []string) bool {
 }
 
 // endSilence ends the silence named, or the only one under way.
-func (r *Router) endSilence(ctx context.Context, req Request, s Silencer, args []string) Response {
+func (r *Router) endSilence(ctx context.Context, req Request, args []string) Response {
 	var id int64
 	if len(args) == 1 {
 		n, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
@@ -108,7 +100,7 @@ func (r *Router) endSilence(ctx context.Context, req Request, s Silencer, args [
 		}
 		id = n
 	} else {
-		list, err := s.Silences(ctx)
+		list, err := r.Incidents.Silences(ctx)
 		if err != nil {
 			return done(nil, err, "")
 		}
@@ -128,7 +120,7 @@ func (r *Router) endSilence(ctx context.Context, req Request, s Silencer, args [
 				Ephemeral: true, Code: incidents.EINVALID}
 		}
 	}
-	sil, err := s.EndSilence(ctx, id, req.User)
+	sil, err := r.Incidents.EndSilence(ctx, id, req.User)
 	if err != nil {
 		return done(nil, err, "")
 	}
@@ -142,14 +134,10 @@ func (r *Router) endSilence(ctx context.Context, req Request, s Silencer, args [
 }
 
 func (r *Router) silences(ctx context.Context, req Request, args []string) Response {
-	s, ok := r.Incidents.(Silencer)
-	if !ok {
-		return Response{Text: "silences are not available here", Ephemeral: true}
-	}
 	if len(args) > 0 {
 		return usage("/silences")
 	}
-	list, err := s.Silences(ctx)
+	list, err := r.Incidents.Silences(ctx)
 	if err != nil {
 		return done(nil, err, "")
 	}

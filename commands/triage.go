@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,15 +16,13 @@ const (
 	askIncUsage = "/triage incident [#ask] [service] [P1..P5]"
 )
 
-// Asks lists the open point-of-contact asks.
+// Asks keeps the point-of-contact asks (sqlite.Asks): /triage lists and
+// changes them, the handover reads the week's.
 type Asks interface {
 	Open(ctx context.Context) ([]*incidents.Ask, error)
-}
-
-// AskChanges are what /triage relay needs besides the list; a store of
-// asks without them can only list (sqlite.Asks has them).
-type AskChanges interface {
 	Find(ctx context.Context, id int64) (*incidents.Ask, error)
+	// Between reads the asks of a period, for the handover.
+	Between(ctx context.Context, from, until time.Time) ([]*incidents.Ask, error)
 	// Relay answers the ask (relayed, by), posts post in channel and
 	// reply in the ask's thread, in one transaction.
 	Relay(ctx context.Context, id int64, by, channel, post, reply string) (*incidents.Ask, error)
@@ -80,10 +77,6 @@ func (r *Router) relayAsk(ctx context.Context, req Request, args []string) Respo
 	if resp := r.teamOnly(req.User, "relay asks"); resp != nil {
 		return *resp
 	}
-	changes, ok := r.Asks.(AskChanges)
-	if !ok {
-		return Response{Text: "this store of asks cannot relay them", Ephemeral: true, Code: incidents.EINTERNAL, Err: errors.New("the ask store cannot do this")}
-	}
 	id, rest, given := incidentArg(args)
 	if len(rest) == 0 {
 		return Response{Text: "relay it where? usage: " + relayUsage, Ephemeral: true, Code: incidents.EINVALID}
@@ -93,7 +86,7 @@ func (r *Router) relayAsk(ctx context.Context, req Request, args []string) Respo
 		return Response{Text: fmt.Sprintf("%q is not a channel; name it with # (or ~): usage: %s", rest[0], relayUsage), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	note := strings.Join(rest[1:], " ")
-	a, resp := r.pickAsk(ctx, changes, req, id, given, relayUsage)
+	a, resp := r.pickAsk(ctx, req, id, given, relayUsage)
 	if resp != nil {
 		return *resp
 	}
@@ -109,7 +102,7 @@ func (r *Router) relayAsk(ctx context.Context, req Request, args []string) Respo
 		post += incidents.Plain(fmt.Sprintf("\n💬 %s: %s", req.User, note))
 	}
 	reply := incidents.Plain(fmt.Sprintf("🔀 relayed to %s by %s; follow there", to, req.User))
-	relayed, err := changes.Relay(ctx, a.ID, req.User, channel, post, reply)
+	relayed, err := r.Asks.Relay(ctx, a.ID, req.User, channel, post, reply)
 	if err != nil {
 		return r.askFailed(err, "relaying asks", a.ID)
 	}
@@ -122,11 +115,6 @@ func (r *Router) relayAsk(ctx context.Context, req Request, args []string) Respo
 func (r *Router) askToIncident(ctx context.Context, req Request, args []string) Response {
 	if resp := r.teamOnly(req.User, "turn asks into incidents"); resp != nil {
 		return *resp
-	}
-	changes, ok := r.Asks.(AskChanges)
-	opener, ok2 := r.Incidents.(AskIncidents)
-	if !ok || !ok2 {
-		return Response{Text: "this store cannot turn asks into incidents", Ephemeral: true, Code: incidents.EINTERNAL, Err: errors.New("the ask store cannot do this")}
 	}
 	id, rest, given := incidentArg(args)
 	service, prio := "", incidents.Priority(0)
@@ -150,7 +138,7 @@ func (r *Router) askToIncident(ctx context.Context, req Request, args []string) 
 	if prio == 0 {
 		prio = incidents.P3
 	}
-	a, resp := r.pickAsk(ctx, changes, req, id, given, askIncUsage)
+	a, resp := r.pickAsk(ctx, req, id, given, askIncUsage)
 	if resp != nil {
 		return *resp
 	}
@@ -165,7 +153,7 @@ func (r *Router) askToIncident(ctx context.Context, req Request, args []string) 
 		StartsAt:    a.AskedAt,
 		Payload:     a.Text,
 	}
-	inc, err := opener.OpenFromAsk(ctx, a.ID, req.User, alert, func(inc *incidents.Incident) string {
+	inc, err := r.Incidents.OpenFromAsk(ctx, a.ID, req.User, alert, func(inc *incidents.Incident) string {
 		return incidents.Plain(fmt.Sprintf("🚨 tracked as incident #%d (%s, %s) by %s", inc.ID, inc.Priority, inc.Service, req.User)) +
 			incidents.Link{Lead: " — ", Incident: inc.ID}.Marker()
 	})
@@ -179,9 +167,9 @@ func (r *Router) askToIncident(ctx context.Context, req Request, args []string) 
 // pickAsk finds the open ask a change is about: the number given, else
 // the only open ask of the channel the command was given in, else the only
 // open ask at all; otherwise the answer lists the candidates.
-func (r *Router) pickAsk(ctx context.Context, changes AskChanges, req Request, id int64, given bool, use string) (*incidents.Ask, *Response) {
+func (r *Router) pickAsk(ctx context.Context, req Request, id int64, given bool, use string) (*incidents.Ask, *Response) {
 	if given {
-		a, err := changes.Find(ctx, id)
+		a, err := r.Asks.Find(ctx, id)
 		if err != nil {
 			resp := r.askFailed(err, "finding asks", id)
 			return nil, &resp

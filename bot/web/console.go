@@ -33,6 +33,10 @@ type Incidents interface {
 	FindIncidents(ctx context.Context, f incidents.IncidentFilter) ([]*incidents.Incident, error)
 	Chains(ctx context.Context, id int64) ([]*incidents.Chain, error)
 	Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error)
+	// TestsReceived lists the last contact point test of each sender:
+	// whoever sets up Grafana presses Test and looks at the board to see
+	// that runbot heard it.
+	TestsReceived(ctx context.Context) ([]incidents.TestReceived, error)
 }
 
 // Console serves the web console's pages.

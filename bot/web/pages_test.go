@@ -55,6 +55,10 @@ func (s oneIncident) FindIncidents(ctx context.Context, f incidents.IncidentFilt
 
 func (oneIncident) Chains(ctx context.Context, id int64) ([]*incidents.Chain, error) { return nil, nil }
 
+func (oneIncident) TestsReceived(ctx context.Context) ([]incidents.TestReceived, error) {
+	return nil, nil
+}
+
 func (oneIncident) Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error) {
 	return &incidents.Postmortem{IncidentID: 7, Version: 1, Source: "template", DraftedAt: t0.Add(21 * time.Minute),
 		Markdown: "# Post-mortem: incident #7\n\n## Impact\n\n| Label | Values |\n| --- | --- |\n| pod | checkout-1 ×3 |\n\n" +

@@ -229,7 +229,7 @@ func newScaleConsole(tb testing.TB) *scaleConsole {
 	now := scaleNow
 	svc := sqlite.NewIncidentService(db, policy)
 	svc.Now = now
-	router := &commands.Router{Incidents: svc, Policy: policy, Recent: svc}
+	router := &commands.Router{Incidents: svc, Policy: policy}
 	sc := &scaleConsole{hub: web.NewHub()}
 	morning := func(ctx context.Context) (digest.Morning, error) {
 		sc.checks.Add(1)

@@ -5,16 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/runbot-dev/runbot/incidents"
 )
-
-// testsReceiver is a store that keeps the contact point tests senders sent
-// (sqlite.IncidentService): whoever sets up Grafana presses Test and looks
-// at the board to see that runbot heard it.
-type testsReceiver interface {
-	TestsReceived(ctx context.Context) ([]incidents.TestReceived, error)
-}
 
 // sourceName is an intake source as people call it.
 func sourceName(source string) string {
@@ -28,15 +19,10 @@ func sourceName(source string) string {
 }
 
 // testsSeen says, one line per source, when its last contact point test
-// was received and from where. A store that keeps none, or a failure to
-// read, shows nothing: a notice is not worth failing the board for, and
-// the failure is logged.
+// was received and from where. A failure to read shows nothing: a notice
+// is not worth failing the board for, and the failure is logged.
 func (c *Console) testsSeen(ctx context.Context) []string {
-	tr, ok := c.incidents.(testsReceiver)
-	if !ok {
-		return nil
-	}
-	tests, err := tr.TestsReceived(ctx)
+	tests, err := c.incidents.TestsReceived(ctx)
 	if err != nil {
 		c.logger.Warn("tests received not shown", "operation", "reading tests received", "error", err)
 		return nil

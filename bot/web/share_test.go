@@ -37,7 +37,7 @@ func TestOpenConsolesShareOneMorningCheck(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	policy := incidents.DefaultPolicy()
 	svc := sqlite.NewIncidentService(db, policy)
-	router := &commands.Router{Incidents: svc, Policy: policy, Recent: svc}
+	router := &commands.Router{Incidents: svc, Policy: policy}
 	var checks atomic.Int64
 	release := make(chan struct{})
 	close(release)

@@ -90,6 +90,10 @@ func (noIncidents) FindIncidents(ctx context.Context, f incidents.IncidentFilter
 
 func (noIncidents) Chains(ctx context.Context, id int64) ([]*incidents.Chain, error) { return nil, nil }
 
+func (noIncidents) TestsReceived(ctx context.Context) ([]incidents.TestReceived, error) {
+	return nil, nil
+}
+
 func (noIncidents) Postmortem(ctx context.Context, id int64, version int) (*incidents.Postmortem, error) {
 	return nil, incidents.Errorf(incidents.ENOTFOUND, "no post-mortem")
 }

@@ -241,7 +241,7 @@ func BenchmarkRunWeekDigests(b *testing.B) {
 	}
 	defer db.Close()
 	svc := sqlite.NewIncidentService(db, incidents.DefaultPolicy())
-	router := &commands.Router{Incidents: svc, Policy: incidents.DefaultPolicy(), Recent: svc, Asks: sqlite.NewAsks(db)}
+	router := &commands.Router{Incidents: svc, Policy: incidents.DefaultPolicy(), Asks: sqlite.NewAsks(db)}
 	now := time.Now()
 	b.Run("morning", func(b *testing.B) {
 		for b.Loop() {

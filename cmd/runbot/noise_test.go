@@ -41,7 +41,7 @@ func newNoiseRig(t *testing.T, start time.Time) *noiseRig {
 	r.svc.Platforms = []string{"chat"}
 	r.outbox = sqlite.NewOutbox(db)
 	r.outbox.Now = r.svc.Now
-	r.router = &commands.Router{Incidents: r.svc, Policy: pol, Members: []string{"alice", "bob"}, Now: r.svc.Now, Location: time.UTC, Recent: r.svc}
+	r.router = &commands.Router{Incidents: r.svc, Policy: pol, Members: []string{"alice", "bob"}, Now: r.svc.Now, Location: time.UTC}
 	return r
 }
 
