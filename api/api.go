@@ -71,6 +71,9 @@ type Options struct {
 	Commands Commands
 	// Replies posts a person's reply in an incident's thread on the web
 	// console (POST /api/v1/incidents/{id}/replies); nil leaves it out.
+	// Commands and Replies are whole parts of runbot, which wires both:
+	// nil makes a smaller API (an intake test's), never a store that
+	// lacks a method; the store's methods are all in Incidents.
 	Replies Replies
 	// Console serves everything outside the API (the web console).
 	Console http.Handler

@@ -53,7 +53,8 @@ type Router struct {
 	// the handover's response times. Nil means no calendar: the last 24
 	// hours, and wall-clock response times.
 	Calendar Working
-	// Duty tells who is on RUN (nil: no rotation).
+	// Duty tells who is on RUN (nil: no rotation). runbot always wires
+	// one; whether a rotation is configured is its HasRotation.
 	Duty Duty
 	// Asks are the point-of-contact asks. Nil means triage is not
 	// configured, a setting, not a store lacking methods: a store of asks
