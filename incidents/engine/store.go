@@ -55,17 +55,26 @@ type IncidentTx interface {
 	// its insertion (fingerprint, source, opening and start, storm).
 	UpdateIncident(inc *incidents.Incident) error
 	// UpdateJoined stores what an alert joining the incident changes
-	// (Incident.Join): the hot path of intake.
+	// (Incident.Join): the hot path of intake. The incident is one read
+	// in the same transaction.
 	UpdateJoined(inc *incidents.Incident) error
 	// InsertEvent adds an event to its incident's timeline and sets its ID.
 	InsertEvent(e *incidents.Event) error
 	// HasEvent reports whether an incident's timeline holds an event of
 	// that kind and text.
 	HasEvent(incidentID int64, kind incidents.EventKind, text string) (bool, error)
+	// Timeline lists an incident's events in the order they were written.
+	Timeline(incidentID int64) ([]incidents.Event, error)
+	// Linked reports whether two incidents are linked (/link), in either
+	// order; Link links them.
+	Linked(a, b int64) (bool, error)
+	Link(a, b int64, by string, at time.Time) error
 	// KeepAlert keeps an alert as received, for forensics.
 	KeepAlert(incidentID int64, a incidents.Alert, at time.Time) error
 	// PruneAlerts drops an incident's kept alerts but the newest keep.
 	PruneAlerts(incidentID int64, keep int) error
+	// MoveAlerts gives one incident's kept alerts to another (a merge).
+	MoveAlerts(from, to int64) error
 }
 
 // OutboxTx queues messages: intents the dispatcher delivers once
@@ -156,6 +165,9 @@ type ChainTx interface {
 	// ChainInProgress is an incident's five whys still asking or waiting
 	// for its countermeasure, nil when none.
 	ChainInProgress(incidentID int64) (*incidents.Chain, error)
+	// LastChain is an incident's newest five whys, whatever its state,
+	// nil when none.
+	LastChain(incidentID int64) (*incidents.Chain, error)
 	// SaveChain stores a chain, setting its ID when new.
 	SaveChain(c *incidents.Chain) error
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
 )
@@ -54,127 +52,6 @@ func encodeAnswers(c *incidents.Chain) (string, error) {
 		return "", fmt.Errorf("encoding answers: %w", err)
 	}
 	return string(b), nil
-}
-
-// chainInProgress returns the incident's chain that takes replies, nil
-// when none.
-func chainInProgress(tx *wtx, incidentID int64) (*incidents.Chain, error) {
-	c, err := scanChain(tx.queryRow(`SELECT `+chainColumns+` FROM chains WHERE incident_id = ? AND state IN ('asking', 'countermeasure')`, incidentID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the five whys of incident %d: %w", incidentID, err)
-	}
-	return c, nil
-}
-
-func saveChain(tx *wtx, c *incidents.Chain) error {
-	answers, err := encodeAnswers(c)
-	if err != nil {
-		return err
-	}
-	if c.ID == 0 {
-		res, err := tx.exec(`INSERT INTO chains (incident_id, seq, problem, answers, want, countermeasure, state, started_by, started_at, ended_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.IncidentID, c.Seq, c.Problem, answers, c.Want, c.Countermeasure, string(c.State),
-			c.StartedBy, millis(c.StartedAt), nullMillis(c.EndedAt))
-		if err != nil {
-			return fmt.Errorf("storing five whys of incident %d: %w", c.IncidentID, err)
-		}
-		c.ID, err = res.LastInsertId()
-		return err
-	}
-	if _, err := tx.exec(`UPDATE chains SET answers = ?, want = ?, countermeasure = ?, state = ?, ended_at = ? WHERE id = ?`,
-		answers, c.Want, c.Countermeasure, string(c.State), nullMillis(c.EndedAt), c.ID); err != nil {
-		return fmt.Errorf("storing five whys of incident %d: %w", c.IncidentID, err)
-	}
-	return nil
-}
-
-// StartFiveWhys begins a five-whys chain on an incident; problem "" takes
-// the incident's title.
-func (s *IncidentService) StartFiveWhys(ctx context.Context, id int64, actor, problem string) (*incidents.Chain, error) {
-	var out *incidents.Chain
-	_, err := s.transitionTx(ctx, id, func(tx *wtx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-		cur, err := chainInProgress(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if cur != nil {
-			return nil, incidents.Errorf(incidents.ECONFLICT, "a five whys is in progress on #%d (%d/%d answered): reply to its question, or /five-whys done to end it first",
-				id, len(cur.Answers), cur.Want)
-		}
-		var seq int
-		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) + 1 FROM chains WHERE incident_id = ?`, id).Scan(&seq); err != nil {
-			return nil, fmt.Errorf("numbering the five whys of incident %d: %w", id, err)
-		}
-		c, events, err := inc.StartChain(seq, problem, now, actor)
-		if err != nil {
-			return nil, err
-		}
-		if err := saveChain(tx, c); err != nil {
-			return nil, err
-		}
-		out = c
-		return events, nil
-	})
-	return out, err
-}
-
-// FiveWhysStep moves the incident's chain in progress: "back", "done" or
-// "more" (n more whys).
-func (s *IncidentService) FiveWhysStep(ctx context.Context, id int64, actor, step string, n int) (*incidents.Chain, error) {
-	var out *incidents.Chain
-	_, err := s.transitionTx(ctx, id, func(tx *wtx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-		c, err := chainInProgress(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil && step == "more" {
-			// More whys after the chain ended: the last done chain resumes.
-			c, err = lastChain(tx, id)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil && c.State != incidents.ChainDone {
-				c = nil
-			}
-		}
-		if c == nil {
-			return nil, incidents.Errorf(incidents.ECONFLICT, "no five whys in progress on #%d; /five-whys [problem] starts one", id)
-		}
-		var events []incidents.Event
-		switch step {
-		case "back":
-			events, err = c.Back(now, actor)
-		case "done":
-			events, err = c.Done(now, actor)
-		case "more":
-			events, err = c.More(n, now, actor)
-		default:
-			return nil, incidents.Errorf(incidents.EINVALID, "/five-whys %s: say back, done, more or show", step)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := saveChain(tx, c); err != nil {
-			return nil, err
-		}
-		out = c
-		return events, nil
-	})
-	return out, err
-}
-
-func lastChain(tx *wtx, incidentID int64) (*incidents.Chain, error) {
-	c, err := scanChain(tx.queryRow(`SELECT `+chainColumns+` FROM chains WHERE incident_id = ? ORDER BY seq DESC LIMIT 1`, incidentID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the five whys of incident %d: %w", incidentID, err)
-	}
-	return c, nil
 }
 
 // Chains returns an incident's five-whys chains, oldest first.

@@ -32,7 +32,7 @@ var _ engine.Tx = (*wtx)(nil)
 // when the incident is there.
 func (tx *wtx) ActiveIncident(fp string) (*incidents.Incident, error) {
 	if inc := tx.db.active.fingerprint(fp); inc != nil {
-		tx.remember(inc) // the use case may change it, then fail
+		tx.onUndo(func() { tx.db.active.forget(inc) }) // the use case may change it, then fail
 		return inc, nil
 	}
 	inc, err := scanIncident(tx.queryRow(selectActiveByFingerprint, fp))
@@ -108,9 +108,11 @@ func (tx *wtx) UpdateIncident(inc *incidents.Incident) error {
 	return nil
 }
 
-// UpdateJoined implements engine.IncidentTx.
+// UpdateJoined implements engine.IncidentTx. The incident was read in
+// this transaction, which remembered it already: the hot path of intake
+// registers no second undo.
 func (tx *wtx) UpdateJoined(inc *incidents.Incident) error {
-	tx.remember(inc)
+	tx.db.active.put(inc)
 	if _, err := tx.exec(updateJoinRow, incidentArgs(inc, joinedFields, inc.ID)...); err != nil {
 		return fmt.Errorf("updating incident %d: %w", inc.ID, err)
 	}
@@ -144,6 +146,51 @@ func (tx *wtx) HasEvent(incidentID int64, kind incidents.EventKind, text string)
 		return false, fmt.Errorf("reading %s events: %w", kind, err)
 	}
 	return told, nil
+}
+
+// Timeline implements engine.IncidentTx.
+func (tx *wtx) Timeline(incidentID int64) ([]incidents.Event, error) {
+	rows, err := tx.Query(`SELECT id, at, kind, actor, text, origin, coalesce(related, 0) FROM events WHERE incident_id = ? ORDER BY id`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("reading timeline of incident %d: %w", incidentID, err)
+	}
+	events, err := collect(rows, func(r scanner) (incidents.Event, error) {
+		e := incidents.Event{IncidentID: incidentID}
+		var at int64
+		err := r.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Text, &e.Origin, &e.Related)
+		e.At = fromMillis(at)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading timeline of incident %d: %w", incidentID, err)
+	}
+	return events, nil
+}
+
+// Linked implements engine.IncidentTx. A link is kept once, lower number
+// first.
+func (tx *wtx) Linked(a, b int64) (bool, error) {
+	var linked bool
+	if err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM incident_links WHERE a = ? AND b = ?)`, min(a, b), max(a, b)).Scan(&linked); err != nil {
+		return false, fmt.Errorf("reading links: %w", err)
+	}
+	return linked, nil
+}
+
+// Link implements engine.IncidentTx.
+func (tx *wtx) Link(a, b int64, by string, at time.Time) error {
+	if _, err := tx.exec(`INSERT INTO incident_links (a, b, linked_by, linked_at) VALUES (?, ?, ?, ?)`, min(a, b), max(a, b), by, millis(at)); err != nil {
+		return fmt.Errorf("linking #%d and #%d: %w", a, b, err)
+	}
+	return nil
+}
+
+// MoveAlerts implements engine.IncidentTx.
+func (tx *wtx) MoveAlerts(from, to int64) error {
+	if _, err := tx.exec(`UPDATE alerts SET incident_id = ? WHERE incident_id = ?`, to, from); err != nil {
+		return fmt.Errorf("moving the raw alerts of #%d: %w", from, err)
+	}
+	return nil
 }
 
 // KeepAlert implements engine.IncidentTx.
@@ -473,8 +520,47 @@ func isUnique(err error) bool {
 
 // ChainInProgress implements engine.ChainTx.
 func (tx *wtx) ChainInProgress(incidentID int64) (*incidents.Chain, error) {
-	return chainInProgress(tx, incidentID)
+	c, err := scanChain(tx.queryRow(`SELECT `+chainColumns+` FROM chains WHERE incident_id = ? AND state IN ('asking', 'countermeasure')`, incidentID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the five whys of incident %d: %w", incidentID, err)
+	}
+	return c, nil
+}
+
+// LastChain implements engine.ChainTx.
+func (tx *wtx) LastChain(incidentID int64) (*incidents.Chain, error) {
+	c, err := scanChain(tx.queryRow(`SELECT `+chainColumns+` FROM chains WHERE incident_id = ? ORDER BY seq DESC LIMIT 1`, incidentID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the five whys of incident %d: %w", incidentID, err)
+	}
+	return c, nil
 }
 
 // SaveChain implements engine.ChainTx.
-func (tx *wtx) SaveChain(c *incidents.Chain) error { return saveChain(tx, c) }
+func (tx *wtx) SaveChain(c *incidents.Chain) error {
+	answers, err := encodeAnswers(c)
+	if err != nil {
+		return err
+	}
+	if c.ID == 0 {
+		res, err := tx.exec(`INSERT INTO chains (incident_id, seq, problem, answers, want, countermeasure, state, started_by, started_at, ended_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.IncidentID, c.Seq, c.Problem, answers, c.Want, c.Countermeasure, string(c.State),
+			c.StartedBy, millis(c.StartedAt), nullMillis(c.EndedAt))
+		if err != nil {
+			return fmt.Errorf("storing five whys of incident %d: %w", c.IncidentID, err)
+		}
+		c.ID, err = res.LastInsertId()
+		return err
+	}
+	if _, err := tx.exec(`UPDATE chains SET answers = ?, want = ?, countermeasure = ?, state = ?, ended_at = ? WHERE id = ?`,
+		answers, c.Want, c.Countermeasure, string(c.State), nullMillis(c.EndedAt), c.ID); err != nil {
+		return fmt.Errorf("storing five whys of incident %d: %w", c.IncidentID, err)
+	}
+	return nil
+}

@@ -508,6 +508,38 @@ func timelines(t *testing.T, e Env) {
 		if ok, err := tx.HasEvent(inc.ID, incidents.EventComment, "note 9"); err != nil || ok {
 			return fmt.Errorf("a comment never written is found: %v", err)
 		}
+		timeline, err := tx.Timeline(inc.ID)
+		if err != nil {
+			return err
+		}
+		var texts []string
+		for _, e := range timeline {
+			texts = append(texts, e.Text)
+			if e.IncidentID != inc.ID || e.Actor != "alice" || !e.At.Equal(t0) {
+				return fmt.Errorf("event read back as %+v", e)
+			}
+		}
+		if fmt.Sprint(texts) != "[note 0 note 1 note 2]" {
+			return fmt.Errorf("timeline %q, want the notes in the order written", texts)
+		}
+		other := newIncident("timeline-other")
+		if err := tx.InsertIncident(other); err != nil {
+			return err
+		}
+		if linked, err := tx.Linked(inc.ID, other.ID); err != nil || linked {
+			return fmt.Errorf("incidents never linked are linked: %v", err)
+		}
+		if err := tx.Link(other.ID, inc.ID, "alice", t0); err != nil {
+			return err
+		}
+		for _, pair := range [][2]int64{{inc.ID, other.ID}, {other.ID, inc.ID}} {
+			if linked, err := tx.Linked(pair[0], pair[1]); err != nil || !linked {
+				return fmt.Errorf("linked incidents %v are not linked: %v", pair, err)
+			}
+		}
+		if err := tx.MoveAlerts(inc.ID, other.ID); err != nil {
+			return err
+		}
 		for range 5 {
 			if err := tx.KeepAlert(inc.ID, incidents.Alert{Status: incidents.AlertFiring, Payload: "{}"}, t0); err != nil {
 				return err
@@ -598,6 +630,9 @@ func chains(t *testing.T, e Env) {
 		if got, err := tx.ChainInProgress(inc.ID); err != nil || got != nil {
 			return fmt.Errorf("chain before any: %v (%v)", got, err)
 		}
+		if got, err := tx.LastChain(inc.ID); err != nil || got != nil {
+			return fmt.Errorf("last chain before any: %v (%v)", got, err)
+		}
 		return tx.SaveChain(c)
 	})
 	c.Answers, c.AnsweredBy = []string{"the token expired"}, []string{"bob"}
@@ -613,6 +648,9 @@ func chains(t *testing.T, e Env) {
 	update(t, e.Store, func(tx engine.Tx) error {
 		if got, err := tx.ChainInProgress(inc.ID); err != nil || got != nil {
 			return fmt.Errorf("a finished chain is in progress: %v (%v)", got, err)
+		}
+		if got, err := tx.LastChain(inc.ID); err != nil || got == nil || got.ID != c.ID || got.State != incidents.ChainDone {
+			return fmt.Errorf("last chain %+v (%v), want the finished one", got, err)
 		}
 		return nil
 	})
