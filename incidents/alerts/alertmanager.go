@@ -64,14 +64,14 @@ func collect(each func(fn func(incidents.Alert) error) error) ([]incidents.Alert
 // is left out, since that incident is not resolved at source. The first
 // alert of each incident carries the group's truncatedAlerts.
 func eachAlertmanagerAlert(body []byte, g Grouping, fn func(incidents.Alert) error) error {
-	w, err := readWebhook(body, SourceAlertmanager, "4")
+	w, decoded, err := readWebhookEntries(body, SourceAlertmanager, "4")
 	if err != nil {
 		return err
 	}
 	all := make([]incidents.Alert, 0, len(w.Alerts))
 	firing := map[string]bool{}
 	for i, raw := range w.Alerts {
-		a, e, err := decodeEntry(raw, SourceAlertmanager)
+		a, e, err := decodeEntry(raw, entryAt(decoded, i), SourceAlertmanager)
 		if err != nil {
 			return entryError(i, err)
 		}
@@ -120,7 +120,7 @@ func readWebhook(body []byte, source, version string) (*webhook, error) {
 		return nil, jsonError(err)
 	}
 	if w.Version != "" && w.Version != version {
-		return nil, fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, w.Version, version)
+		return nil, unsupportedVersion(source, w.Version, version)
 	}
 	if len(w.Alerts) == 0 {
 		return nil, ErrNoAlerts
@@ -128,14 +128,22 @@ func readWebhook(body []byte, source, version string) (*webhook, error) {
 	return &w, nil
 }
 
+func unsupportedVersion(source, got, want string) error {
+	return fmt.Errorf("unsupported %s webhook version %q (runbot reads version %s)", source, got, want)
+}
+
 // decodeEntry reads what every labelled source's entry says: labels,
 // status, title (summary) and description, operation, the service the
 // title's story names ("unknown" when it names none), the start time.
-// Identity is left to the caller.
-func decodeEntry(raw json.RawMessage, source string) (incidents.Alert, *webhookAlert, error) {
-	var e webhookAlert
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return incidents.Alert{}, nil, jsonError(err)
+// Identity is left to the caller. An entry readWebhookEntries decoded
+// already comes as decoded (nil: raw is decoded here).
+func decodeEntry(raw json.RawMessage, decoded *webhookAlert, source string) (incidents.Alert, *webhookAlert, error) {
+	e := decoded
+	if e == nil {
+		e = new(webhookAlert)
+		if err := json.Unmarshal(raw, e); err != nil {
+			return incidents.Alert{}, nil, jsonError(err)
+		}
 	}
 	status, err := parseStatus(e.Status)
 	if err != nil {
@@ -144,10 +152,16 @@ func decodeEntry(raw json.RawMessage, source string) (incidents.Alert, *webhookA
 	if len(e.Labels) == 0 {
 		return incidents.Alert{}, nil, errors.New("labels are missing: an alert needs at least alertname")
 	}
-	labels := make(map[string]string, len(e.Labels))
-	for k, v := range e.Labels {
-		if !strings.HasPrefix(k, "__") { // Grafana's internal labels
-			labels[k] = v
+	labels := e.Labels // the entry's own map, copied only to leave Grafana's internal labels out
+	for k := range e.Labels {
+		if strings.HasPrefix(k, "__") {
+			labels = make(map[string]string, len(e.Labels))
+			for k, v := range e.Labels {
+				if !strings.HasPrefix(k, "__") {
+					labels[k] = v
+				}
+			}
+			break
 		}
 	}
 	a := incidents.Alert{
@@ -184,7 +198,7 @@ func decodeEntry(raw json.RawMessage, source string) (incidents.Alert, *webhookA
 	if a.Title == "" {
 		a.Title = firstNonEmpty(labels["alertname"], "alert")
 	}
-	return a, &e, nil
+	return a, e, nil
 }
 
 // labelsFingerprint is Alertmanager's notion of identity (the label set),
@@ -212,4 +226,13 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// entryAt is the i-th entry readWebhookEntries decoded, nil when it
+// decoded none.
+func entryAt(decoded []webhookAlert, i int) *webhookAlert {
+	if decoded == nil {
+		return nil
+	}
+	return &decoded[i]
 }

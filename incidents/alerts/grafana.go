@@ -76,7 +76,7 @@ func ParseGrafanaGrouped(body []byte, g Grouping) ([]incidents.Alert, error) {
 // *TestNotification; the legacy webhook is refused with what to set up
 // instead.
 func eachGrafanaAlert(body []byte, g Grouping, fn func(incidents.Alert) error) error {
-	w, err := readWebhook(body, SourceGrafana, "1")
+	w, decoded, err := readWebhookEntries(body, SourceGrafana, "1")
 	if errors.Is(err, ErrNoAlerts) {
 		if legacy := grafanaLegacy(body); legacy != nil {
 			return legacy
@@ -92,7 +92,7 @@ func eachGrafanaAlert(body []byte, g Grouping, fn func(incidents.Alert) error) e
 	entries := make([]entry, 0, len(w.Alerts))
 	tests := 0
 	for i, raw := range w.Alerts {
-		a, e, err := decodeEntry(raw, SourceGrafana)
+		a, e, err := decodeEntry(raw, entryAt(decoded, i), SourceGrafana)
 		if err != nil {
 			return entryError(i, err)
 		}
