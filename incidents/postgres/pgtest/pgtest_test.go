@@ -1,0 +1,63 @@
+package pgtest_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/runbot-dev/runbot/incidents/postgres/pgtest"
+)
+
+var cluster = new(pgtest.Cluster)
+
+func TestMain(m *testing.M) { os.Exit(cluster.Main(m)) }
+
+func TestDatabasesAreFreshAndApart(t *testing.T) {
+	ctx := context.Background()
+	a, b := cluster.DB(t), cluster.DB(t)
+	if a == b {
+		t.Fatalf("two tests share database %s", a)
+	}
+	ca, err := pgx.Connect(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close(ctx)
+	if _, err := ca.Exec(ctx, "CREATE TABLE written (n int)"); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := pgx.Connect(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close(ctx)
+	var n int
+	if err := cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'written'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatal("a table made in one test's database shows in another's")
+	}
+	var version string
+	if err := cb.QueryRow(ctx, "SHOW server_version_num").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PostgreSQL %s", version)
+}
+
+func TestNilClusterSkips(t *testing.T) {
+	if os.Getenv("CI") == "true" {
+		t.Skip("CI requires PostgreSQL")
+	}
+	var c *pgtest.Cluster
+	ran := false
+	t.Run("skipped", func(t *testing.T) {
+		c.DB(t)
+		ran = true
+	})
+	if ran {
+		t.Fatal("DB on a nil cluster went on")
+	}
+}
