@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -72,6 +73,13 @@ type Target struct {
 	// Bodies builds alerts 0..n-1 of a set, one per request, in the
 	// target's shape.
 	Bodies func(set string, n int) [][]byte
+	// Settle, when set, is waited for after the warm-up: the server
+	// catching up with the work the warm-up left it (runbot's console
+	// cards), which would otherwise be done during another's steady slice.
+	Settle func(ctx context.Context) error
+	// Done, when set, is called once the target's burst is measured: its
+	// server may stop, and leave the others' bursts alone.
+	Done func()
 }
 
 // Plan is what the comparison sends to every target, in three phases: a
@@ -82,8 +90,13 @@ type Plan struct {
 	Fingerprints int
 	Steady       time.Duration
 	Burst        int
-	// DuringSteady, when set, runs beside the target's steady phase (a
-	// profile taken from it), and is waited for before the burst.
+	// Slices cuts each target's steady repeats into this many slices,
+	// taken in turn with the other targets' (default 1): on a machine
+	// whose other load comes and goes, every target then meets it alike.
+	Slices int
+	// DuringSteady, when set, runs beside the steady phases, which take
+	// about Steady times the number of targets (a profile taken from a
+	// target), and is waited for before the bursts.
 	DuringSteady func(ctx context.Context, t Target) error
 }
 
@@ -93,51 +106,131 @@ type Phases struct {
 	Warmup, Steady, Burst Result
 }
 
-// Compare drives one target through the plan's phases. Targets must be on
-// loopback: the comparison measures runbot's host, not a network.
+// Compare drives one target through the plan's phases (CompareAll).
 func Compare(ctx context.Context, plan Plan, t Target) (Phases, error) {
-	if err := checkLoopback(t.URL); err != nil {
-		return Phases{}, err
+	out, err := CompareAll(ctx, plan, []Target{t})
+	if len(out) == 0 {
+		return Phases{Target: t.Name}, err
 	}
+	return out[0], err
+}
+
+// CompareAll drives targets through the plan's phases: every warm-up,
+// then the steady repeats in slices taken in turn, then every burst.
+// Targets must be on loopback: the comparison measures this host, not a
+// network.
+func CompareAll(ctx context.Context, plan Plan, targets []Target) ([]Phases, error) {
 	if plan.Clients <= 0 || plan.Fingerprints <= 0 || plan.Steady <= 0 || plan.Burst <= 0 {
-		return Phases{}, fmt.Errorf("comparing %s: the plan needs clients, fingerprints, a steady duration and a burst (%+v)", t.Name, plan)
+		return nil, fmt.Errorf("comparing: the plan needs clients, fingerprints, a steady duration and a burst (%+v)", plan)
 	}
-	out := Phases{Target: t.Name}
-	known := t.Bodies("", plan.Fingerprints)
-	cfg := Config{URL: t.URL, Token: t.Token, Clients: plan.Clients, Path: t.Path, Bodies: known}
-	var err error
-	run := func(phase string, r *Result, c Config) bool {
-		*r, err = Run(ctx, c)
+	slices := max(plan.Slices, 1)
+	out := make([]Phases, len(targets))
+	cfgs := make([]Config, len(targets))
+	for i, t := range targets {
+		if err := checkLoopback(t.URL); err != nil {
+			return nil, err
+		}
+		out[i].Target = t.Name
+		cfgs[i] = Config{URL: t.URL, Token: t.Token, Clients: plan.Clients, Path: t.Path, Bodies: t.Bodies("", plan.Fingerprints)}
+	}
+	run := func(t Target, phase string, c Config) (Result, error) {
+		r, err := Run(ctx, c)
 		if err != nil {
 			err = fmt.Errorf("%s, %s: %w", t.Name, phase, err)
 		}
-		return err == nil
+		return r, err
 	}
-	warm := cfg
-	warm.Requests = len(known)
-	if !run("warm-up", &out.Warmup, warm) {
-		return out, err
+
+	for i, t := range targets {
+		warm := cfgs[i]
+		warm.Requests = len(warm.Bodies)
+		var err error
+		if out[i].Warmup, err = run(t, "warm-up", warm); err != nil {
+			return out, err
+		}
 	}
-	steady := cfg
-	steady.Duration = plan.Steady
-	side := make(chan error, 1)
+	for _, t := range targets {
+		if t.Settle != nil {
+			if err := t.Settle(ctx); err != nil {
+				return out, fmt.Errorf("%s, settling after the warm-up: %w", t.Name, err)
+			}
+		}
+	}
+
+	side := make(chan error, len(targets))
+	sides := 0
 	if plan.DuringSteady != nil {
-		go func() { side <- plan.DuringSteady(ctx, t) }()
-	} else {
-		side <- nil
+		for _, t := range targets {
+			sides++
+			go func() {
+				if err := plan.DuringSteady(ctx, t); err != nil {
+					side <- fmt.Errorf("%s, beside the steady repeats: %w", t.Name, err)
+					return
+				}
+				side <- nil
+			}()
+		}
 	}
-	ok := run("steady repeats", &out.Steady, steady)
-	if sideErr := <-side; sideErr != nil && ok {
-		return out, fmt.Errorf("%s, beside the steady repeats: %w", t.Name, sideErr)
+	steady := make([][]Result, len(targets))
+	var err error
+	for s := range slices {
+		for k := range targets {
+			i := (s + k) % len(targets) // each slice starts with another target
+			c := cfgs[i]
+			c.Duration = plan.Steady / time.Duration(slices)
+			var r Result
+			if r, err = run(targets[i], "steady repeats", c); err != nil {
+				break
+			}
+			steady[i] = append(steady[i], r)
+		}
+		if err != nil {
+			break
+		}
 	}
-	if !ok {
+	for range sides {
+		if sideErr := <-side; sideErr != nil && err == nil {
+			err = sideErr
+		}
+	}
+	if err != nil {
 		return out, err
 	}
-	burst := cfg
-	burst.Bodies = t.Bodies("burst-", plan.Burst)
-	burst.Requests = plan.Burst
-	run("burst", &out.Burst, burst)
-	return out, err
+	for i := range targets {
+		out[i].Steady = mergeResults(steady[i])
+	}
+
+	for i, t := range targets {
+		burst := cfgs[i]
+		burst.Bodies = t.Bodies("burst-", plan.Burst)
+		burst.Requests = plan.Burst
+		out[i].Burst, err = run(t, "burst", burst)
+		if t.Done != nil {
+			t.Done()
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// mergeResults sums slices of one load: counts and time added, latencies
+// taken together.
+func mergeResults(rs []Result) Result {
+	var m Result
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.Alerts += r.Alerts
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		m.Latencies = append(m.Latencies, r.Latencies...)
+	}
+	slices.Sort(m.Latencies)
+	if n := len(m.Latencies); n > 0 {
+		m.P50, m.P99, m.Max = m.Latencies[n/2], m.Latencies[n*99/100], m.Latencies[n-1]
+	}
+	return m
 }
 
 // checkLoopback refuses a target that is not on this host.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,5 +99,53 @@ func TestCompareStaysOnLoopback(t *testing.T) {
 		loadgen.Target{Name: "far", URL: "http://192.0.2.1:9093", Bodies: loadgen.AlertmanagerAPIBodies})
 	if err == nil || !strings.Contains(err.Error(), "not on loopback") {
 		t.Fatalf("a target beyond loopback: %v", err)
+	}
+}
+
+// CompareAll warms every target up, lets each settle, takes the steady
+// repeats in slices by turns, sums each target's slices up, then measures
+// each burst and says when each is done.
+func TestCompareAllTakesTurns(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	serve := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			if len(log) == 0 || log[len(log)-1] != name {
+				log = append(log, name)
+			}
+			mu.Unlock()
+		}))
+	}
+	a, b := serve("a"), serve("b")
+	defer a.Close()
+	defer b.Close()
+	var hooks []string
+	target := func(name, url string) loadgen.Target {
+		return loadgen.Target{Name: name, URL: url, Path: loadgen.AlertmanagerAPIPath, Bodies: loadgen.AlertmanagerAPIBodies,
+			Settle: func(context.Context) error { hooks = append(hooks, "settle "+name); return nil },
+			Done:   func() { hooks = append(hooks, "done "+name) }}
+	}
+	out, err := loadgen.CompareAll(context.Background(), loadgen.Plan{Clients: 2, Fingerprints: 10, Steady: 300 * time.Millisecond, Burst: 5, Slices: 3},
+		[]loadgen.Target{target("a", a.URL), target("b", b.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Warm-ups (a b), six slices by turns (a b, b a, a b: one server's
+	// requests run together where a slice ends and the next begins with
+	// it), then the bursts (a b).
+	if want := []string{"a", "b", "a", "b", "a", "b", "a", "b"}; !slices.Equal(log, want) {
+		t.Fatalf("requests went to %v, want %v", log, want)
+	}
+	if want := []string{"settle a", "settle b", "done a", "done b"}; !slices.Equal(hooks, want) {
+		t.Fatalf("hooks %v, want %v", hooks, want)
+	}
+	for _, ph := range out {
+		s := ph.Steady
+		if ph.Warmup.Requests != 10 || ph.Burst.Requests != 5 || s.Requests == 0 || len(s.Latencies) != s.Requests ||
+			s.Elapsed < 250*time.Millisecond || s.P50 > s.P99 || s.P99 > s.Max {
+			t.Fatalf("%s: %+v", ph.Target, ph)
+		}
 	}
 }

@@ -75,6 +75,9 @@ type Result struct {
 	// RSSStart and RSSPeak are the server's resident memory when the load
 	// began and the most sampled during it (with Config.SampleRSS).
 	RSSStart, RSSPeak int64
+	// Latencies are every request's, sorted: loads measured in slices
+	// are summed up with them.
+	Latencies []time.Duration
 }
 
 // AlertsPerSecond is the intake rate of the run.
@@ -214,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	slices.Sort(all)
 	r := Result{Requests: len(all), Errors: int(errs.Load()), Elapsed: elapsed, Flood: flood,
-		RSSStart: rssStart, RSSPeak: max(rssStart, rssPeak)}
+		RSSStart: rssStart, RSSPeak: max(rssStart, rssPeak), Latencies: all}
 	r.Alerts = (r.Requests - r.Errors) * cfg.Batch
 	if len(all) > 0 {
 		r.P50, r.P99, r.Max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -23,7 +26,7 @@ import (
 // bare handler, a real Alertmanager and runbot (durable, with each
 // db_sync asked for), each a process of its own on loopback, started
 // fresh, so that every figure is taken on the same machine in the same
-// minutes.
+// minutes, the steady repeats in slices taken in turn.
 type comparison struct {
 	plan       loadgen.Plan
 	runs       int
@@ -40,24 +43,76 @@ type comparison struct {
 
 // server is a process the comparison started.
 type server struct {
-	cmd *exec.Cmd
-	dir string
-	log string
+	cmd  *exec.Cmd
+	dir  string
+	log  string
+	once sync.Once // stop
 }
 
 func (s *server) stop() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
+	s.once.Do(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			s.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// quiet waits until the server has used next to no CPU for half a
+// second (at most 20 s): what a warm-up left it to do is done.
+func (s *server) quiet(ctx context.Context) error {
+	deadline := time.Now().Add(20 * time.Second)
+	last, err := cpuTicks(s.cmd.Process.Pid)
+	if err != nil {
+		return err
 	}
+	still := 0
+	for still < 2 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		now, err := cpuTicks(s.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		if now-last <= 1 { // a clock tick (10 ms) in 250 ms: idle but for timers
+			still++
+		} else {
+			still = 0
+		}
+		last = now
+	}
+	return nil
+}
+
+// cpuTicks is the CPU time a process has used, in clock ticks
+// (/proc/<pid>/stat: utime and stime).
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	// The command, in parentheses, may hold spaces: fields count from after it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %q", pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %q", pid, b)
+	}
+	return utime + stime, nil
 }
 
 // freeAddr picks a loopback port for a server to listen on.
@@ -129,8 +184,8 @@ func (c *comparison) run(ctx context.Context) error {
 	defer os.RemoveAll(dir)
 	var all [][]measured
 	for i := range c.runs {
-		fmt.Fprintf(c.stdout, "run %d of %d: %d clients, one Alertmanager alert per request, %d fingerprints opened by a warm-up, steady repeats for %s, then a burst of %d new ones\n",
-			i+1, c.runs, c.plan.Clients, c.plan.Fingerprints, c.plan.Steady, c.plan.Burst)
+		fmt.Fprintf(c.stdout, "run %d of %d: %d clients, one Alertmanager alert per request, %d fingerprints opened by a warm-up, steady repeats for %s (in %d slices taken in turn), then a burst of %d new ones\n",
+			i+1, c.runs, c.plan.Clients, c.plan.Fingerprints, c.plan.Steady, max(c.plan.Slices, 1), c.plan.Burst)
 		runDir := filepath.Join(dir, fmt.Sprint(i+1))
 		if err := os.Mkdir(runDir, 0o700); err != nil {
 			return fmt.Errorf("comparing: %w", err)
@@ -148,16 +203,24 @@ func (c *comparison) run(ctx context.Context) error {
 	return nil
 }
 
-// once measures every target once, one after the other.
+// once measures every target once: each started fresh, all warmed up,
+// their steady repeats in slices taken in turn, then each burst, a server
+// stopping once its burst is measured.
 func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured, error) {
-	var out []measured
-	measure := func(t loadgen.Target, plan loadgen.Plan) error {
-		ph, err := loadgen.Compare(ctx, plan, t)
-		if err != nil {
-			return err
+	var targets []loadgen.Target
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.stop()
 		}
-		out = append(out, measured{name: t.Name, phases: ph})
-		return nil
+	}()
+	add := func(t loadgen.Target, s *server) {
+		if s != nil {
+			servers = append(servers, s)
+			t.Settle = func(ctx context.Context) error { return s.quiet(ctx) }
+			t.Done = s.stop
+		}
+		targets = append(targets, t)
 	}
 
 	// The bare handler: this binary again, so that it is a process of its
@@ -170,11 +233,7 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 	if err != nil {
 		return nil, err
 	}
-	err = measure(loadgen.Target{Name: "bare", URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, c.plan)
-	bare.stop()
-	if err != nil {
-		return nil, err
-	}
+	add(loadgen.Target{Name: "bare", URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, bare)
 
 	if c.amBin != "" {
 		if addr, err = freeAddr(); err != nil {
@@ -196,15 +255,13 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 		if err != nil {
 			return nil, err
 		}
-		err = measure(loadgen.Target{Name: "alertmanager", URL: "http://" + addr, Path: loadgen.AlertmanagerAPIPath, Bodies: loadgen.AlertmanagerAPIBodies}, c.plan)
-		am.stop()
-		if err != nil {
-			return nil, err
-		}
+		add(loadgen.Target{Name: "alertmanager", URL: "http://" + addr, Path: loadgen.AlertmanagerAPIPath, Bodies: loadgen.AlertmanagerAPIBodies}, am)
 	}
 
+	plan := c.plan
+	profiles := map[string]string{} // target name -> profile file
 	if c.url != "" {
-		return out, measure(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, c.plan)
+		add(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, nil)
 	}
 	for bi, bin := range c.runbotBins {
 		name := "runbot"
@@ -214,44 +271,56 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 			name = fmt.Sprintf("runbot:%s", filepath.Base(bin))
 		}
 		for _, sync := range c.syncs {
-			if err := c.measureRunbot(ctx, filepath.Join(dir, fmt.Sprintf("runbot-%d-%s", bi, sync)), bin, name, sync, run, measure); err != nil {
+			rbDir := filepath.Join(dir, fmt.Sprintf("runbot-%d-%s", bi, sync))
+			if err := os.Mkdir(rbDir, 0o700); err != nil {
+				return nil, fmt.Errorf("starting runbot: %w", err)
+			}
+			if addr, err = freeAddr(); err != nil {
 				return nil, err
 			}
+			env := []string{"RUNBOT_DB=" + filepath.Join(rbDir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
+			target := name + " " + sync
+			if c.profileDir != "" {
+				// The profiler is on only when a profile is asked for: the
+				// figures are otherwise those of runbot as configured by default.
+				env = append(env, "RUNBOT_PPROF=true")
+				profiles[target] = filepath.Join(c.profileDir, fmt.Sprintf("%s-%s-run%d.pprof", strings.ReplaceAll(name, ":", "-"), sync, run))
+			}
+			rb, err := start(ctx, rbDir, "runbot", bin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
+			if err != nil {
+				return nil, err
+			}
+			add(loadgen.Target{Name: target, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, rb)
 		}
 	}
+	if len(profiles) > 0 {
+		// The steady phases take turns: a profile over all of them holds
+		// runbot's own slices, and little else (it idles in the others').
+		wall := plan.Steady * time.Duration(len(targets))
+		plan.DuringSteady = func(ctx context.Context, t loadgen.Target) error {
+			if out, ok := profiles[t.Name]; ok {
+				return profile(ctx, t.URL, wall, out)
+			}
+			return nil
+		}
+	}
+	phases, err := loadgen.CompareAll(ctx, plan, targets)
+	if err != nil {
+		for _, s := range servers {
+			if strings.HasSuffix(s.log, "runbot.log") {
+				s.stop()
+				out, _ := os.ReadFile(s.log)
+				err = fmt.Errorf("%w; %s:\n%s", err, s.log, tail(out, 1000))
+				break
+			}
+		}
+		return nil, err
+	}
+	out := make([]measured, len(phases))
+	for i, ph := range phases {
+		out[i] = measured{name: ph.Target, phases: ph}
+	}
 	return out, nil
-}
-
-// measureRunbot starts runbot from bin with db_sync, on a fresh database
-// in dir, and measures it as name.
-func (c *comparison) measureRunbot(ctx context.Context, dir, bin, name, sync string, run int, measure func(loadgen.Target, loadgen.Plan) error) error {
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("starting runbot: %w", err)
-	}
-	plan := c.plan
-	env := []string{"RUNBOT_DB=" + filepath.Join(dir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
-	if c.profileDir != "" {
-		// The profiler is on only when a profile is asked for: the
-		// figures are otherwise those of runbot as configured by default.
-		env = append(env, "RUNBOT_PPROF=true")
-		out := filepath.Join(c.profileDir, fmt.Sprintf("%s-%s-run%d.pprof", strings.ReplaceAll(name, ":", "-"), sync, run))
-		plan.DuringSteady = func(ctx context.Context, t loadgen.Target) error { return profile(ctx, t.URL, c.plan.Steady, out) }
-	}
-	rb, err := start(ctx, dir, "runbot", bin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
-	if err != nil {
-		return err
-	}
-	err = measure(loadgen.Target{Name: name + " " + sync, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, plan)
-	rb.stop()
-	if err != nil {
-		out, _ := os.ReadFile(rb.log)
-		return fmt.Errorf("%w; runbot's log:\n%s", err, tail(out, 2000))
-	}
-	return nil
 }
 
 // profile saves a CPU profile of the server at base, taken over most of

@@ -8,8 +8,9 @@
 // With -compare it starts, in one run, a bare handler, a real Alertmanager
 // and runbot (db_sync normal, then full), each its own process on
 // loopback, sends each the same Alertmanager alerts (a warm-up opening
-// -fingerprints of them, steady repeats, a burst of new ones) and prints
-// alerts/s, p50 and p99 per target and phase, with the ratios:
+// -fingerprints of them, steady repeats in -slices taken in turn, a burst
+// of new ones) and prints alerts/s, p50 and p99 per target and phase,
+// with the ratios:
 //
 //	go build -o /tmp/runbot ./cmd/runbot && go run ./cmd/runbot-load -compare -runbot /tmp/runbot -runs 3
 package main
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	steady := fs.Duration("steady", 10*time.Second, "with -compare: how long the steady repeats last")
 	burst := fs.Int("burst", 1000, "with -compare: new fingerprints in the burst")
 	runs := fs.Int("runs", 1, "with -compare: how many times to measure every target")
+	slices := fs.Int("slices", 5, "with -compare: the steady repeats of each target in this many slices, taken in turn with the other targets'")
 	profileDir := fs.String("profile", "", "with -compare -runbot: save a CPU profile of runbot's steady phase per run in this `directory` (starts runbot with pprof on)")
 	serveBareAt := fs.String("serve-bare", "", "serve the bare handler at this `address` until interrupted (what -compare starts)")
 	if err := fs.Parse(args); err != nil {
@@ -74,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *compare {
 		return runCompare(args, cfg, comparisonFlags{runbotBin: *runbotBin, amBin: *amBin, syncs: *syncs, steady: *steady,
-			burst: *burst, runs: *runs, profileDir: *profileDir}, stdout, stderr)
+			burst: *burst, runs: *runs, slices: *slices, profileDir: *profileDir}, stdout, stderr)
 	}
 	switch *flood {
 	case "":
@@ -128,14 +130,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 type comparisonFlags struct {
 	runbotBin, amBin, syncs, profileDir string
 	steady                              time.Duration
-	burst, runs                         int
+	burst, runs, slices                 int
 }
 
 // runCompare runs -compare: -url names a running runbot only when given
 // on the command line, since it has a default.
 func runCompare(args []string, cfg loadgen.Config, f comparisonFlags, stdout, stderr io.Writer) int {
 	c := &comparison{runs: max(f.runs, 1), token: cfg.Token, profileDir: f.profileDir, stdout: stdout, stderr: stderr,
-		plan: loadgen.Plan{Clients: cfg.Clients, Fingerprints: cfg.Fingerprints, Steady: f.steady, Burst: f.burst}}
+		plan: loadgen.Plan{Clients: cfg.Clients, Fingerprints: cfg.Fingerprints, Steady: f.steady, Burst: f.burst, Slices: f.slices}}
 	for _, b := range strings.Split(f.runbotBin, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			c.runbotBins = append(c.runbotBins, b)
