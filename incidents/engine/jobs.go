@@ -77,15 +77,15 @@ func (s *Service) fire(tx Tx, j Job, now time.Time) error {
 		// The clue is this incident's own news, not the deadline's: it
 		// keeps its reply while the deadline waits for the storm's digest.
 		if err = s.recordDigested(tx, inc, kind, events, now); err == nil && len(clue) > 0 {
-			err = s.Record(tx, inc, clue, now)
+			err = s.record(tx, inc, clue, now)
 		}
 	} else {
-		err = s.Record(tx, inc, append(events, clue...), now)
+		err = s.record(tx, inc, append(events, clue...), now)
 	}
 	if err != nil {
 		return err
 	}
-	return SyncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now)
+	return syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now)
 }
 
 // deadlineKind is the kind of the deadline with key among ds.

@@ -133,10 +133,10 @@ func (s *Service) Apply(tx Tx, id int64, now time.Time, rule Rule) (*incidents.I
 	if err := tx.UpdateIncident(inc); err != nil {
 		return nil, err
 	}
-	if err := s.Record(tx, inc, events, now); err != nil {
+	if err := s.record(tx, inc, events, now); err != nil {
 		return nil, err
 	}
-	if err := SyncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
+	if err := syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
 		return nil, err
 	}
 	return inc.Clone(), nil // the store may keep inc for itself

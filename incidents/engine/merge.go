@@ -34,10 +34,10 @@ func (s *Service) Link(ctx context.Context, a, b int64, actor string) (*incident
 		if err := tx.Link(a, b, actor, now); err != nil {
 			return err
 		}
-		if err := s.Record(tx, incA, forA, now); err != nil {
+		if err := s.record(tx, incA, forA, now); err != nil {
 			return err
 		}
-		if err := s.Record(tx, incB, forB, now); err != nil {
+		if err := s.record(tx, incB, forB, now); err != nil {
 			return err
 		}
 		outA, outB = incA.Clone(), incB.Clone()
@@ -84,16 +84,16 @@ func (s *Service) Merge(ctx context.Context, id, into int64, actor string) (*inc
 		if err := s.moveMerged(tx, dup.ID, target.ID); err != nil {
 			return err
 		}
-		if err := s.Record(tx, dup, mine, now); err != nil {
+		if err := s.record(tx, dup, mine, now); err != nil {
 			return err
 		}
-		if err := s.Record(tx, target, theirs, now); err != nil {
+		if err := s.record(tx, target, theirs, now); err != nil {
 			return err
 		}
-		if err := SyncJobs(tx, dup.ID, dupBefore, dup.Deadlines(s.policy), now); err != nil {
+		if err := syncJobs(tx, dup.ID, dupBefore, dup.Deadlines(s.policy), now); err != nil {
 			return err
 		}
-		if err := SyncJobs(tx, target.ID, targetBefore, target.Deadlines(s.policy), now); err != nil {
+		if err := syncJobs(tx, target.ID, targetBefore, target.Deadlines(s.policy), now); err != nil {
 			return err
 		}
 		outDup, outInto = dup.Clone(), target.Clone()
@@ -109,7 +109,7 @@ func (s *Service) Merge(ctx context.Context, id, into int64, actor string) (*inc
 // chain, into the duplicate.
 func refuseMergeCycle(tx Tx, dup, target *incidents.Incident) error {
 	next := target.MergedInto
-	for hops := 0; next != 0 && hops < MaxMergeChain; hops++ {
+	for hops := 0; next != 0 && hops < maxMergeChain; hops++ {
 		if next == dup.ID {
 			return incidents.Errorf(incidents.ECONFLICT, "#%d was merged into #%d: merging #%d into #%d would make a cycle", target.ID, dup.ID, dup.ID, target.ID)
 		}

@@ -114,12 +114,6 @@ func (s *Service) IngestRepeats(ctx context.Context, alerts []incidents.Alert, r
 	return out, nil
 }
 
-// FileAlert files one alert inside a transaction a use case of the store
-// holds (turning an ask into an incident).
-func (s *Service) FileAlert(tx Tx, a incidents.Alert, now time.Time) (incidents.Ingested, error) {
-	return s.ingest(tx, a, 1, now)
-}
-
 // repeatJoin counts n more copies of a firing alert that came with one
 // already filed, at the same moment: as many alerts, their labels in the
 // breakdown n more times, and nothing to tell that the first copy did not.
@@ -211,12 +205,12 @@ func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incide
 		return incidents.Ingested{}, err
 	}
 	if flappy {
-		if err := SyncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
+		if err := syncJobs(tx, inc.ID, before, inc.Deadlines(s.policy), now); err != nil {
 			return incidents.Ingested{}, err
 		}
 	}
 	if len(events) > 0 {
-		if err := s.Record(tx, inc, events, now); err != nil {
+		if err := s.record(tx, inc, events, now); err != nil {
 			return incidents.Ingested{}, err
 		}
 	}
@@ -280,10 +274,10 @@ func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, 
 			return incidents.Ingested{}, err
 		}
 	}
-	if err := s.Record(tx, inc, events, now); err != nil {
+	if err := s.record(tx, inc, events, now); err != nil {
 		return incidents.Ingested{}, err
 	}
-	if err := SyncJobs(tx, inc.ID, nil, inc.Deadlines(s.policy), now); err != nil {
+	if err := syncJobs(tx, inc.ID, nil, inc.Deadlines(s.policy), now); err != nil {
 		return incidents.Ingested{}, err
 	}
 	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
@@ -292,20 +286,19 @@ func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, 
 	return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
 }
 
-// MaxMergeChain bounds how far a merge chain (A into B, B into C...) is
+// maxMergeChain bounds how far a merge chain (A into B, B into C...) is
 // followed; a chain cannot loop (Merge refuses cycles), this is a guard.
-const MaxMergeChain = 64
+const maxMergeChain = 64
 
 // mergedTarget finds where a fingerprint files when its latest incident
 // was merged into another: the end of the merge chain, while that one is
 // active; nil otherwise.
 func mergedTarget(tx Tx, fp string) (*incidents.Incident, error) {
-	last, err := tx.LatestIncident(fp)
-	if err != nil || last == nil {
+	into, err := tx.MergedInto(fp)
+	if err != nil {
 		return nil, err
 	}
-	into := last.MergedInto
-	for hops := 0; into != 0 && hops < MaxMergeChain; hops++ {
+	for hops := 0; into != 0 && hops < maxMergeChain; hops++ {
 		inc, err := tx.Incident(into)
 		if err != nil {
 			return nil, err
@@ -318,14 +311,14 @@ func mergedTarget(tx Tx, fp string) (*incidents.Incident, error) {
 	return nil, nil
 }
 
-// Record stores what a change caused: the events and the messages they
+// record stores what a change caused: the events and the messages they
 // call for on every platform.
-func (s *Service) Record(tx Tx, inc *incidents.Incident, events []incidents.Event, now time.Time) error {
+func (s *Service) record(tx Tx, inc *incidents.Incident, events []incidents.Event, now time.Time) error {
 	opened, err := insertEvents(tx, inc, events)
 	if err != nil {
 		return err
 	}
-	return s.Enqueue(tx, inc, events, opened, false, now)
+	return s.enqueue(tx, inc, events, opened, false, now)
 }
 
 // insertEvents adds events to an incident's timeline, setting their ids;
@@ -348,10 +341,10 @@ func queue(tx Tx, it incidents.Intent, now time.Time) error {
 	return tx.Queue(&it)
 }
 
-// Enqueue writes the messages the events call for, on every platform:
+// enqueue writes the messages the events call for, on every platform:
 // who hears what. With digested, the replies that would go in a storm's
 // thread are left to the storm's digest (recordDigested).
-func (s *Service) Enqueue(tx Tx, inc *incidents.Incident, events []incidents.Event, opened, digested bool, now time.Time) error {
+func (s *Service) enqueue(tx Tx, inc *incidents.Incident, events []incidents.Event, opened, digested bool, now time.Time) error {
 	if len(s.Platforms) == 0 && len(s.Pagers) == 0 || inc.SilenceID != 0 {
 		return nil // a silenced incident gets its thread when the silence ends
 	}
@@ -440,10 +433,10 @@ func with(thread incidents.Intent, kind incidents.IntentKind, eventID int64, aud
 	return thread
 }
 
-// SyncJobs keeps an incident's pending jobs equal to its deadlines. A new
+// syncJobs keeps an incident's pending jobs equal to its deadlines. A new
 // deadline already past is not scheduled: the change that caused it said
 // what was needed (a requalification records its own breach).
-func SyncJobs(tx Tx, incidentID int64, before, after []incidents.Deadline, now time.Time) error {
+func syncJobs(tx Tx, incidentID int64, before, after []incidents.Deadline, now time.Time) error {
 	if incidents.SameDeadlines(before, after) {
 		return nil
 	}

@@ -161,14 +161,14 @@ func (s *Service) endSilence(tx Tx, sil *incidents.Silence, now time.Time, early
 	for _, inc := range reopened {
 		ev := []incidents.Event{{At: now, Kind: incidents.EventSnoozed, Actor: incidents.Actor,
 			Text: fmt.Sprintf("silence #%d ended with this incident still open", sil.ID)}}
-		if err := s.Record(tx, inc, ev, now); err != nil { // silenced still: stored, not sent
+		if err := s.record(tx, inc, ev, now); err != nil { // silenced still: stored, not sent
 			return err
 		}
 		inc.SilenceID = 0
 		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
-		if err := s.Enqueue(tx, inc, ev, true, false, now); err != nil {
+		if err := s.enqueue(tx, inc, ev, true, false, now); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,7 @@ type Tx interface {
 	StormTx
 	SilenceTx
 	ChainTx
+	AskTx
 }
 
 // IncidentTx reads and writes incidents, their timelines and raw alerts.
@@ -46,6 +47,10 @@ type IncidentTx interface {
 	// LatestIncident is the newest incident of a fingerprint, whatever its
 	// state, nil when there is none.
 	LatestIncident(fingerprint string) (*incidents.Incident, error)
+	// MergedInto is the incident the newest incident of a fingerprint was
+	// merged into, 0 when none: where the fingerprint's alerts file while
+	// that one is active. Every opening asks, so it reads no more.
+	MergedInto(fingerprint string) (int64, error)
 	// Incident reads an incident; an ENOTFOUND error when there is none.
 	Incident(id int64) (*incidents.Incident, error)
 	// InsertIncident stores a new incident and sets its ID. A second
@@ -170,4 +175,24 @@ type ChainTx interface {
 	LastChain(incidentID int64) (*incidents.Chain, error)
 	// SaveChain stores a chain, setting its ID when new.
 	SaveChain(c *incidents.Chain) error
+}
+
+// AskTx reads and answers the asks of the point of contact.
+type AskTx interface {
+	// InsertAsk stores a new ask and sets its ID, once per message: an
+	// ask of the same platform and message (Ref) is kept as first stored,
+	// and inserted reports false.
+	InsertAsk(a *incidents.Ask) (inserted bool, err error)
+	// Ask reads an ask; an ENOTFOUND error when there is none.
+	Ask(id int64) (*incidents.Ask, error)
+	// DueAsks lists up to limit asks nobody answered or was reminded of,
+	// due by now, earliest first.
+	DueAsks(now time.Time, limit int) ([]*incidents.Ask, error)
+	// RemindAsk records the reminder of an ask at a moment; reminded is
+	// false, and nothing written, when it was answered or reminded since.
+	RemindAsk(id int64, at time.Time) (reminded bool, err error)
+	// AnswerAsk stores an ask's answer (AnsweredAt, AnsweredBy, How,
+	// IncidentID); ok is false, and nothing written, when it was
+	// answered since.
+	AnswerAsk(a *incidents.Ask) (ok bool, err error)
 }

@@ -218,7 +218,7 @@ func (s *Service) digests(inc *incidents.Incident, kind incidents.DeadlineKind) 
 	return inc.StormID != 0 && inc.SilenceID == 0 && incidents.Digested(kind) && len(s.stormPlatforms()) > 0
 }
 
-// recordDigested stores a deadline's events like Record, and files the
+// recordDigested stores a deadline's events like record, and files the
 // incident into its storm's digest of that kind instead of replying in
 // the storm's thread. What would have said nothing (an off-hours
 // reminder, a snoozed incident's) stays unsaid in the digest too.
@@ -227,7 +227,7 @@ func (s *Service) recordDigested(tx Tx, inc *incidents.Incident, kind incidents.
 	if err != nil {
 		return err
 	}
-	if err := s.Enqueue(tx, inc, events, opened, true, now); err != nil {
+	if err := s.enqueue(tx, inc, events, opened, true, now); err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(events, func(e incidents.Event) bool { return s.policy.NoticeFor(inc, e).Reply }) {

@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/engine"
 )
 
 const askColumns = `id, platform, channel, ref, from_user, text, asked_at, due_at, reminded_at, answered_at, answered_by, how, incident_id`
@@ -27,30 +27,17 @@ func scanAsk(row scanner) (*incidents.Ask, error) {
 	return &a, nil
 }
 
-// Asks is the store of point-of-contact asks.
+// Asks is the store of point-of-contact asks, with the point of
+// contact's use cases (engine.Asks) on it.
 type Asks struct {
+	*engine.Asks
 	db *DB
-	// Now is the clock; tests replace it.
-	Now func() time.Time
 }
 
 // NewAsks returns the asks of db.
-func NewAsks(db *DB) *Asks { return &Asks{db: db, Now: time.Now} }
+func NewAsks(db *DB) *Asks { return &Asks{Asks: engine.NewAsks(db), db: db} }
 
 func (s *Asks) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
-
-// Record stores a new ask, once per message (a platform may deliver it
-// twice).
-func (s *Asks) Record(ctx context.Context, a incidents.Ask) error {
-	return s.db.update(ctx, func(tx *wtx) error {
-		if _, err := tx.exec(`INSERT OR IGNORE INTO asks (platform, channel, ref, from_user, text, asked_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			a.Platform, a.Channel, a.Ref, a.From, a.Text, millis(a.AskedAt), millis(a.DueAt)); err != nil {
-			return fmt.Errorf("recording an ask from %s: %w", a.From, err)
-		}
-		tx.jobsChanged = true // the triage worker's timer may move
-		return nil
-	})
-}
 
 // Answer marks the ask whose thread a message is in as answered; found
 // reports whether there was an open ask there.
@@ -112,152 +99,13 @@ func (s *Asks) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromMillis(due.Int64), due.Valid, nil
 }
 
-// RemindDue calls who for every ask due by now: a reply in the ask's
-// thread mentioning them, stored with the reminder in one transaction.
-// who gives the person to call at a moment (the RUN person); text the
-// words of the reminder.
-func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text func(*incidents.Ask) string) (int, error) {
-	now := s.now()
-	due, err := s.list(ctx, `SELECT `+askColumns+` FROM asks WHERE answered_at IS NULL AND reminded_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 100`, millis(now))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, a := range due {
-		err := s.db.update(ctx, func(tx *wtx) error {
-			res, err := tx.exec(`UPDATE asks SET reminded_at = ? WHERE id = ? AND answered_at IS NULL AND reminded_at IS NULL`, millis(now), a.ID)
-			if err != nil {
-				return fmt.Errorf("reminding ask %d: %w", a.ID, err)
-			}
-			if k, _ := res.RowsAffected(); k == 0 {
-				return nil // answered meanwhile
-			}
-			var users []string
-			if p := who(now); p != "" {
-				users = []string{p}
-			}
-			if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: users}, text(a), now); err != nil {
-				return fmt.Errorf("queueing the reminder of ask %d: %w", a.ID, err)
-			}
-			n++
-			return nil
-		})
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// openAsk reads an ask inside a write and refuses one already answered.
-// It writes nothing, so a refusal costs the other writes of the batch
-// nothing.
-func openAsk(tx *wtx, id int64) (*incidents.Ask, error) {
-	a, err := scanAsk(tx.queryRow(`SELECT `+askColumns+` FROM asks WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, incidents.Errorf(incidents.ENOTFOUND, "no ask #%d; /triage lists the open ones", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading ask %d: %w", id, err)
-	}
-	if a.Answered() {
-		// The caller checked before; someone was quicker.
-		return nil, incidents.Errorf(incidents.ECONFLICT, "ask #%d was just answered by %s (%s); /triage lists the open ones", id, a.AnsweredBy, a.How)
-	}
-	return a, nil
-}
-
-// answered marks an open ask answered now, by whom and how, linked to an
-// incident when incidentID is set.
-func answered(tx *wtx, a *incidents.Ask, by, how string, incidentID int64, now time.Time) error {
-	incident := sql.NullInt64{Int64: incidentID, Valid: incidentID != 0}
-	if _, err := tx.exec(`UPDATE asks SET answered_at = ?, answered_by = ?, how = ?, incident_id = ? WHERE id = ? AND answered_at IS NULL`,
-		millis(now), by, how, incident, a.ID); err != nil {
-		return fmt.Errorf("answering ask %d: %w", a.ID, err)
-	}
-	a.AnsweredAt, a.AnsweredBy, a.How, a.IncidentID = now, by, how, incidentID
-	return nil
-}
-
-// Relay passes an ask to another team's channel: the ask answered
-// (relayed, by), post in that channel and reply in the ask's thread,
-// calling the asker, all in one transaction. It returns the ask as
-// answered.
-func (s *Asks) Relay(ctx context.Context, id int64, by, channel, post, reply string) (*incidents.Ask, error) {
-	var out *incidents.Ask
-	err := s.db.update(ctx, func(tx *wtx) error {
-		now := s.now()
-		a, err := openAsk(tx, id)
-		if err != nil {
-			return err
-		}
-		if err := answered(tx, a, by, incidents.AskRelayed, 0, now); err != nil {
-			return err
-		}
-		if err := insertMessage(tx, a.Platform, channel, incidents.IntentPost, "", incidents.Audience{}, post, now); err != nil {
-			return err
-		}
-		if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply, now); err != nil {
-			return err
-		}
-		out = a
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("relaying ask %d: %w", id, err)
-	}
-	return out, nil
-}
-
-// OpenFromAsk turns an ask into an incident in one transaction: alert
-// files the incident as any alert would (a new one, or the active one of
-// its fingerprint), a comment by the member keeps the whole question in
-// its timeline, the ask is answered (incident, by) and linked to it, and
-// reply(incident) goes in the ask's thread, calling the asker.
-//
-// It belongs to the incident service rather than to Asks because opening
-// an incident needs the service's policy, catalog and platforms.
-func (s *IncidentService) OpenFromAsk(ctx context.Context, id int64, by string, alert incidents.Alert, reply func(*incidents.Incident) string) (*incidents.Incident, error) {
-	var out *incidents.Incident
-	err := s.db.update(ctx, func(tx *wtx) error {
-		now := s.now()
-		a, err := openAsk(tx, id)
-		if err != nil {
-			return err
-		}
-		filed, err := s.FileAlert(tx, alert, now)
-		if err != nil {
-			return err
-		}
-		inc, err := tx.Incident(filed.IncidentID)
-		if err != nil {
-			return err
-		}
-		events, err := inc.Comment(now, by, "", fmt.Sprintf("from ask #%d: %s asked in %s: %s", a.ID, a.From, a.Channel, a.Text))
-		if err != nil {
-			return err
-		}
-		if err := s.Record(tx, inc, events, now); err != nil {
-			return err
-		}
-		if err := answered(tx, a, by, incidents.AskIncident, inc.ID, now); err != nil {
-			return err
-		}
-		if err := insertMessage(tx, a.Platform, a.Channel, incidents.IntentReply, a.Ref, incidents.Audience{Users: []string{a.From}}, reply(inc), now); err != nil {
-			return err
-		}
-		out = inc.Clone() // the cached one stays with the writer
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening an incident from ask %d: %w", id, err)
-	}
-	return out, nil
-}
-
 // Asks returns the asks kept in the incidents' database. The metrics
 // collector is given the incident service; this is its way to the asks.
-func (s *IncidentService) Asks() *Asks { return &Asks{db: s.db, Now: s.Now} }
+func (s *IncidentService) Asks() *Asks {
+	asks := NewAsks(s.db)
+	asks.Now = s.Now
+	return asks
+}
 
 // AskStats are the asks' figures for metrics.
 type AskStats struct {

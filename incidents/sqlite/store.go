@@ -62,6 +62,18 @@ func (tx *wtx) LatestIncident(fp string) (*incidents.Incident, error) {
 	return inc, nil
 }
 
+// MergedInto implements engine.IncidentTx. Not from the cache: the alias
+// lives only as long as its target is active, which the cache (keyed by
+// each incident's own fingerprint) would not notice.
+func (tx *wtx) MergedInto(fp string) (int64, error) {
+	var into sql.NullInt64
+	err := tx.queryRow(selectMergedInto, fp).Scan(&into)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("finding a merged incident: %w", err)
+	}
+	return into.Int64, nil
+}
+
 // Incident implements engine.IncidentTx, from the cache when there.
 func (tx *wtx) Incident(id int64) (*incidents.Incident, error) {
 	inc := tx.db.active.id(id)
@@ -563,4 +575,68 @@ func (tx *wtx) SaveChain(c *incidents.Chain) error {
 		return fmt.Errorf("storing five whys of incident %d: %w", c.IncidentID, err)
 	}
 	return nil
+}
+
+// InsertAsk implements engine.AskTx.
+func (tx *wtx) InsertAsk(a *incidents.Ask) (bool, error) {
+	res, err := tx.exec(`INSERT OR IGNORE INTO asks (platform, channel, ref, from_user, text, asked_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.Platform, a.Channel, a.Ref, a.From, a.Text, millis(a.AskedAt), millis(a.DueAt))
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err == nil && n > 0 {
+		a.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return false, fmt.Errorf("recording an ask from %s: %w", a.From, err)
+	}
+	tx.jobsChanged = true // the triage worker's timer may move
+	return n > 0, nil
+}
+
+// Ask implements engine.AskTx.
+func (tx *wtx) Ask(id int64) (*incidents.Ask, error) {
+	a, err := scanAsk(tx.queryRow(`SELECT `+askColumns+` FROM asks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incidents.Errorf(incidents.ENOTFOUND, "no ask #%d; /triage lists the open ones", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ask %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// DueAsks implements engine.AskTx.
+func (tx *wtx) DueAsks(now time.Time, limit int) ([]*incidents.Ask, error) {
+	rows, err := tx.Query(`SELECT `+askColumns+` FROM asks WHERE answered_at IS NULL AND reminded_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?`, millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing asks due: %w", err)
+	}
+	due, err := collect(rows, scanAsk)
+	if err != nil {
+		return nil, fmt.Errorf("listing asks due: %w", err)
+	}
+	return due, nil
+}
+
+// RemindAsk implements engine.AskTx.
+func (tx *wtx) RemindAsk(id int64, at time.Time) (bool, error) {
+	res, err := tx.exec(`UPDATE asks SET reminded_at = ? WHERE id = ? AND answered_at IS NULL AND reminded_at IS NULL`, millis(at), id)
+	if err != nil {
+		return false, fmt.Errorf("reminding ask %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// AnswerAsk implements engine.AskTx.
+func (tx *wtx) AnswerAsk(a *incidents.Ask) (bool, error) {
+	res, err := tx.exec(`UPDATE asks SET answered_at = ?, answered_by = ?, how = ?, incident_id = ? WHERE id = ? AND answered_at IS NULL`,
+		millis(a.AnsweredAt), a.AnsweredBy, a.How, nullID(a.IncidentID), a.ID)
+	if err != nil {
+		return false, fmt.Errorf("answering ask %d: %w", a.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }

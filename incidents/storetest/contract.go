@@ -50,6 +50,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"KeepsStormsAndCalls", storms},
 		{"KeepsFiveWhys", chains},
 		{"KeepsSilencesAndTheirCounts", silences},
+		{"KeepsAsksAnsweredOnce", asks},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newEnv(t)) })
@@ -336,6 +337,26 @@ func oneActivePerFingerprint(t *testing.T, e Env) {
 		latest, err := tx.LatestIncident("twin")
 		if err != nil || latest == nil || latest.ID != second.ID {
 			return fmt.Errorf("latest incident %v (%v), want #%d", latest, err, second.ID)
+		}
+		return nil
+	})
+
+	// A duplicate merged away sends its fingerprint to its target.
+	dup := newIncident("merged-away")
+	insert(t, e.Store, dup)
+	dup.State, dup.ResolvedAt, dup.MergedInto = incidents.StateResolved, t0, second.ID
+	update(t, e.Store, func(tx engine.Tx) error {
+		if into, err := tx.MergedInto("merged-away"); err != nil || into != 0 {
+			return fmt.Errorf("merged into %d (%v) before the merge", into, err)
+		}
+		if err := tx.UpdateIncident(dup); err != nil {
+			return err
+		}
+		if into, err := tx.MergedInto("merged-away"); err != nil || into != second.ID {
+			return fmt.Errorf("merged into %d (%v), want #%d", into, err, second.ID)
+		}
+		if into, err := tx.MergedInto("never-seen"); err != nil || into != 0 {
+			return fmt.Errorf("a fingerprint never seen is merged into %d (%v)", into, err)
 		}
 		return nil
 	})
@@ -697,6 +718,73 @@ func silences(t *testing.T, e Env) {
 		got, err := tx.Silence(sil.ID)
 		if err != nil || !got.EndedAt.Equal(t0.Add(time.Hour)) {
 			return fmt.Errorf("ended silence read back as %+v (%v)", got, err)
+		}
+		return nil
+	})
+}
+
+func asks(t *testing.T, e Env) {
+	first := &incidents.Ask{Platform: "chat", Channel: "team", Ref: "m1", From: "erin", Text: "is sync down?", AskedAt: t0, DueAt: t0.Add(10 * time.Minute)}
+	later := &incidents.Ask{Platform: "chat", Channel: "team", Ref: "m2", From: "frank", Text: "and billing?", AskedAt: t0, DueAt: t0.Add(20 * time.Minute)}
+	update(t, e.Store, func(tx engine.Tx) error {
+		for _, a := range []*incidents.Ask{later, first} {
+			if ok, err := tx.InsertAsk(a); err != nil || !ok || a.ID == 0 {
+				return fmt.Errorf("inserting ask %s: %v, %v, id %d", a.Ref, ok, err, a.ID)
+			}
+		}
+		again := *first
+		again.Text = "delivered twice"
+		if ok, err := tx.InsertAsk(&again); err != nil || ok {
+			return fmt.Errorf("the same message asked twice: inserted %v (%v), want kept once", ok, err)
+		}
+		return nil
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		got, err := tx.Ask(first.ID)
+		if err != nil || got.Text != first.Text || got.From != "erin" || got.Ref != "m1" || !got.DueAt.Equal(first.DueAt) || got.Answered() {
+			return fmt.Errorf("ask read back as %+v (%v), want %+v", got, err, first)
+		}
+		if _, err := tx.Ask(later.ID + first.ID); incidents.ErrorCode(err) != incidents.ENOTFOUND {
+			return fmt.Errorf("an ask that does not exist: %v, want not found", err)
+		}
+		due, err := tx.DueAsks(t0.Add(30*time.Minute), 10)
+		if err != nil || len(due) != 2 || due[0].ID != first.ID || due[1].ID != later.ID {
+			return fmt.Errorf("due asks %v (%v), want #%d then #%d", due, err, first.ID, later.ID)
+		}
+		if due, err := tx.DueAsks(t0.Add(15*time.Minute), 10); err != nil || len(due) != 1 {
+			return fmt.Errorf("asks due by the first's time: %v (%v), want one", due, err)
+		}
+		return nil
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		if ok, err := tx.RemindAsk(first.ID, t0.Add(11*time.Minute)); err != nil || !ok {
+			return fmt.Errorf("reminding a due ask: %v, %v", ok, err)
+		}
+		if ok, err := tx.RemindAsk(first.ID, t0.Add(12*time.Minute)); err != nil || ok {
+			return fmt.Errorf("reminding an ask twice: %v, %v", ok, err)
+		}
+		later.AnsweredAt, later.AnsweredBy, later.How, later.IncidentID = t0.Add(time.Minute), "gina", incidents.AskRelayed, 0
+		if ok, err := tx.AnswerAsk(later); err != nil || !ok {
+			return fmt.Errorf("answering an open ask: %v, %v", ok, err)
+		}
+		again := *later
+		again.AnsweredBy = "hank"
+		if ok, err := tx.AnswerAsk(&again); err != nil || ok {
+			return fmt.Errorf("answering an ask twice: %v, %v", ok, err)
+		}
+		return nil
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		if due, err := tx.DueAsks(t0.Add(time.Hour), 10); err != nil || len(due) != 0 {
+			return fmt.Errorf("asks reminded or answered are due: %v (%v)", due, err)
+		}
+		got, err := tx.Ask(later.ID)
+		if err != nil || got.AnsweredBy != "gina" || got.How != incidents.AskRelayed || !got.AnsweredAt.Equal(t0.Add(time.Minute)) {
+			return fmt.Errorf("answered ask read back as %+v (%v)", got, err)
+		}
+		reminded, err := tx.Ask(first.ID)
+		if err != nil || !reminded.RemindedAt.Equal(t0.Add(11*time.Minute)) {
+			return fmt.Errorf("reminded ask read back as %+v (%v)", reminded, err)
 		}
 		return nil
 	})
