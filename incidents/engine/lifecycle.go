@@ -99,15 +99,15 @@ func (s *Service) Reopen(ctx context.Context, id int64, actor, reason string) (*
 	})
 }
 
-// A Rule changes an incident by a lifecycle rule at now and returns the
+// A change alters an incident by a lifecycle rule at now and returns the
 // events it causes; on refusal it returns an error and leaves the
 // incident as it was.
-type Rule func(tx Tx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error)
+type change func(tx Tx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error)
 
-func (s *Service) transition(ctx context.Context, id int64, rule Rule) (*incidents.Incident, error) {
+func (s *Service) transition(ctx context.Context, id int64, rule change) (*incidents.Incident, error) {
 	var out *incidents.Incident
 	err := s.store.Update(ctx, func(tx Tx) error {
-		inc, err := s.Apply(tx, id, s.now(), rule)
+		inc, err := s.apply(tx, id, s.now(), rule)
 		out = inc
 		return err
 	})
@@ -117,10 +117,10 @@ func (s *Service) transition(ctx context.Context, id int64, rule Rule) (*inciden
 	return out, nil
 }
 
-// Apply loads an incident, applies a rule and stores the incident with
+// apply loads an incident, applies a rule and stores the incident with
 // what the rule caused (events, messages, deadlines), in a transaction
 // the caller holds. It returns a copy of the incident as stored.
-func (s *Service) Apply(tx Tx, id int64, now time.Time, rule Rule) (*incidents.Incident, error) {
+func (s *Service) apply(tx Tx, id int64, now time.Time, rule change) (*incidents.Incident, error) {
 	inc, err := tx.Incident(id)
 	if err != nil {
 		return nil, err

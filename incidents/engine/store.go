@@ -37,6 +37,7 @@ type Tx interface {
 	SilenceTx
 	ChainTx
 	AskTx
+	PostmortemTx
 }
 
 // IncidentTx reads and writes incidents, their timelines and raw alerts.
@@ -195,4 +196,18 @@ type AskTx interface {
 	// IncidentID); ok is false, and nothing written, when it was
 	// answered since.
 	AnswerAsk(a *incidents.Ask) (ok bool, err error)
+}
+
+// PostmortemTx numbers, requests and stores post-mortem drafts.
+type PostmortemTx interface {
+	// PostmortemVersions are an incident's newest post-mortem version and
+	// the one being drafted (asked for, not written), 0 for none.
+	PostmortemVersions(incidentID int64) (last, pending int, err error)
+	// InsertPostmortem stores a request for a draft (IncidentID, Version,
+	// RequestedBy, RequestedAt), for the drafter to write.
+	InsertPostmortem(pm *incidents.Postmortem) error
+	// SaveDraft stores a written draft (DraftedAt, Source, Model, Note,
+	// Markdown) of a requested version; saved is false, and nothing
+	// written, when that version is written already.
+	SaveDraft(pm *incidents.Postmortem) (saved bool, err error)
 }

@@ -16,8 +16,7 @@ import (
 
 // IncidentService is the application (engine.Service, whose use cases
 // and settings it promotes) on a DB, with the reads that lists, boards
-// and messages need beside it. Post-mortem requests still run here, on
-// engine.Service.Apply: their table is no part of the store contract.
+// and messages need beside it.
 type IncidentService struct {
 	*engine.Service
 	db *DB
@@ -334,24 +333,6 @@ func decodeTimes(s string) ([]time.Time, error) {
 			return nil, fmt.Errorf("%q is not a time", p)
 		}
 		out[i] = fromMillis(ms)
-	}
-	return out, nil
-}
-
-// transitionTx applies a rule to an incident in a transaction of its own
-// (engine.Service.Apply), the rule seeing the SQLite transaction: five
-// whys and post-mortems write tables of their own there.
-func (s *IncidentService) transitionTx(ctx context.Context, id int64, rule func(*wtx, *incidents.Incident, time.Time) ([]incidents.Event, error)) (*incidents.Incident, error) {
-	var out *incidents.Incident
-	err := s.db.update(ctx, func(tx *wtx) error {
-		var err error
-		out, err = s.Apply(tx, id, s.now(), func(_ engine.Tx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-			return rule(tx, inc, now)
-		})
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }

@@ -5,41 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
 )
-
-// RequestPostmortem asks for a new version of an incident's post-mortem
-// draft. The drafter writes it in the background; the thread is told
-// "drafting" now and gets the draft when it is written.
-func (s *IncidentService) RequestPostmortem(ctx context.Context, id int64, actor, how string) (*incidents.Postmortem, error) {
-	var out *incidents.Postmortem
-	_, err := s.transitionTx(ctx, id, func(tx *wtx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-		var version int
-		var pending sql.NullInt64
-		if err := tx.queryRow(`SELECT coalesce(max(version), 0), max(CASE WHEN drafted_at IS NULL THEN version END)
-			FROM postmortems WHERE incident_id = ?`, id).Scan(&version, &pending); err != nil {
-			return nil, fmt.Errorf("numbering the post-mortem of incident %d: %w", id, err)
-		}
-		if pending.Valid {
-			return nil, incidents.Errorf(incidents.ECONFLICT, "post-mortem v%d of #%d is being drafted; it will appear in the thread shortly", pending.Int64, id)
-		}
-		pm := &incidents.Postmortem{IncidentID: id, Version: version + 1, RequestedBy: actor, RequestedAt: now}
-		if _, err := tx.exec(`INSERT INTO postmortems (incident_id, version, requested_by, requested_at) VALUES (?, ?, ?, ?)`,
-			id, pm.Version, actor, millis(now)); err != nil {
-			return nil, fmt.Errorf("requesting the post-mortem of incident %d: %w", id, err)
-		}
-		tx.jobsChanged = true // wakes the drafter
-		out = pm
-		text := fmt.Sprintf("drafting post-mortem v%d %s…", pm.Version, how)
-		if inc.State.Active() {
-			text += " (the incident is still " + string(inc.State) + ": redraft once it is resolved)"
-		}
-		return []incidents.Event{{At: now, Kind: incidents.EventPostmortem, Actor: actor, Text: text}}, nil
-	})
-	return out, err
-}
 
 const postmortemColumns = `incident_id, version, requested_by, requested_at, drafted_at, source, model, note, markdown`
 
@@ -97,32 +65,4 @@ func (s *IncidentService) PendingPostmortems(ctx context.Context) ([]*incidents.
 		return nil, fmt.Errorf("listing pending post-mortems: %w", err)
 	}
 	return out, nil
-}
-
-// SavePostmortem stores a written draft and posts it in the incident's
-// thread, in one transaction.
-func (s *IncidentService) SavePostmortem(ctx context.Context, pm *incidents.Postmortem) error {
-	_, err := s.transitionTx(ctx, pm.IncidentID, func(tx *wtx, inc *incidents.Incident, now time.Time) ([]incidents.Event, error) {
-		res, err := tx.exec(`UPDATE postmortems SET drafted_at = ?, source = ?, model = ?, note = ?, markdown = ?
-			WHERE incident_id = ? AND version = ? AND drafted_at IS NULL`,
-			millis(now), pm.Source, pm.Model, pm.Note, pm.Markdown, pm.IncidentID, pm.Version)
-		if err != nil {
-			return nil, fmt.Errorf("storing post-mortem v%d of incident %d: %w", pm.Version, pm.IncidentID, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil, incidents.Errorf(incidents.ECONFLICT, "post-mortem v%d of #%d is already written", pm.Version, pm.IncidentID)
-		}
-		pm.DraftedAt = now
-		how := "from the template"
-		if pm.Source == "llm" {
-			how = "with " + pm.Model
-		}
-		text := fmt.Sprintf("post-mortem v%d drafted %s: edit it with the team; GET /api/v1/incidents/%d/postmortem, or runbot postmortem %d",
-			pm.Version, how, pm.IncidentID, pm.IncidentID)
-		if pm.Note != "" {
-			text += "\nnote: " + pm.Note
-		}
-		return []incidents.Event{{At: now, Kind: incidents.EventPostmortem, Actor: incidents.Actor, Text: text, Document: pm.Markdown}}, nil
-	})
-	return err
 }

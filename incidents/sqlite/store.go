@@ -640,3 +640,39 @@ func (tx *wtx) AnswerAsk(a *incidents.Ask) (bool, error) {
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
+
+// PostmortemVersions implements engine.PostmortemTx.
+func (tx *wtx) PostmortemVersions(incidentID int64) (int, int, error) {
+	var last int
+	var pending sql.NullInt64
+	if err := tx.queryRow(`SELECT coalesce(max(version), 0), max(CASE WHEN drafted_at IS NULL THEN version END)
+		FROM postmortems WHERE incident_id = ?`, incidentID).Scan(&last, &pending); err != nil {
+		return 0, 0, fmt.Errorf("numbering the post-mortem of incident %d: %w", incidentID, err)
+	}
+	return last, int(pending.Int64), nil
+}
+
+// InsertPostmortem implements engine.PostmortemTx.
+func (tx *wtx) InsertPostmortem(pm *incidents.Postmortem) error {
+	if _, err := tx.exec(`INSERT INTO postmortems (incident_id, version, requested_by, requested_at) VALUES (?, ?, ?, ?)`,
+		pm.IncidentID, pm.Version, pm.RequestedBy, millis(pm.RequestedAt)); err != nil {
+		return fmt.Errorf("requesting the post-mortem of incident %d: %w", pm.IncidentID, err)
+	}
+	tx.jobsChanged = true // wakes the drafter
+	return nil
+}
+
+// SaveDraft implements engine.PostmortemTx.
+func (tx *wtx) SaveDraft(pm *incidents.Postmortem) (bool, error) {
+	res, err := tx.exec(`UPDATE postmortems SET drafted_at = ?, source = ?, model = ?, note = ?, markdown = ?
+		WHERE incident_id = ? AND version = ? AND drafted_at IS NULL`,
+		millis(pm.DraftedAt), pm.Source, pm.Model, pm.Note, pm.Markdown, pm.IncidentID, pm.Version)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return false, fmt.Errorf("storing post-mortem v%d of incident %d: %w", pm.Version, pm.IncidentID, err)
+	}
+	return n == 1, nil
+}

@@ -51,6 +51,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"KeepsFiveWhys", chains},
 		{"KeepsSilencesAndTheirCounts", silences},
 		{"KeepsAsksAnsweredOnce", asks},
+		{"KeepsPostmortemDraftsWrittenOnce", postmortems},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newEnv(t)) })
@@ -788,4 +789,38 @@ func asks(t *testing.T, e Env) {
 		}
 		return nil
 	})
+}
+
+func postmortems(t *testing.T, e Env) {
+	inc := newIncident("postmortem")
+	insert(t, e.Store, inc)
+	versions := func(tx engine.Tx, wantLast, wantPending int) error {
+		last, pending, err := tx.PostmortemVersions(inc.ID)
+		if err != nil || last != wantLast || pending != wantPending {
+			return fmt.Errorf("post-mortem versions %d, %d being drafted (%v); want %d, %d", last, pending, err, wantLast, wantPending)
+		}
+		return nil
+	}
+	pm := &incidents.Postmortem{IncidentID: inc.ID, Version: 1, RequestedBy: "alice", RequestedAt: t0}
+	update(t, e.Store, func(tx engine.Tx) error {
+		if err := versions(tx, 0, 0); err != nil {
+			return err
+		}
+		return tx.InsertPostmortem(pm)
+	})
+	update(t, e.Store, func(tx engine.Tx) error {
+		if err := versions(tx, 1, 1); err != nil {
+			return err
+		}
+		draft := *pm
+		draft.DraftedAt, draft.Source, draft.Markdown = t0.Add(time.Minute), "template", "# what happened"
+		if saved, err := tx.SaveDraft(&draft); err != nil || !saved {
+			return fmt.Errorf("saving a requested draft: %v, %v", saved, err)
+		}
+		if saved, err := tx.SaveDraft(&draft); err != nil || saved {
+			return fmt.Errorf("saving a draft twice: %v, %v", saved, err)
+		}
+		return nil
+	})
+	update(t, e.Store, func(tx engine.Tx) error { return versions(tx, 1, 0) })
 }
