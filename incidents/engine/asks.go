@@ -49,9 +49,10 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 	}
 	n := 0
 	for _, a := range due {
+		var reminded bool // set by the run that commits: a store may run it twice
 		err := s.store.Update(ctx, func(tx Tx) error {
-			reminded, err := tx.RemindAsk(a.ID, now)
-			if err != nil || !reminded {
+			var err error
+			if reminded, err = tx.RemindAsk(a.ID, now); err != nil || !reminded {
 				return err // when not reminded, it was answered meanwhile
 			}
 			var users []string
@@ -61,11 +62,13 @@ func (s *Asks) RemindDue(ctx context.Context, who func(time.Time) string, text f
 			if err := queue(tx, askReply(a, users, text(a)), now); err != nil {
 				return fmt.Errorf("queueing the reminder of ask %d: %w", a.ID, err)
 			}
-			n++
 			return nil
 		})
 		if err != nil {
 			return n, err
+		}
+		if reminded {
+			n++
 		}
 	}
 	return n, nil
