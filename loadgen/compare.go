@@ -115,8 +115,9 @@ func Compare(ctx context.Context, plan Plan, t Target) (Phases, error) {
 	return out[0], err
 }
 
-// CompareAll drives targets through the plan's phases: every warm-up,
-// then the steady repeats in slices taken in turn, then every burst.
+// CompareAll drives targets through the plan's phases: every warm-up
+// (each target settling before the next begins), then the steady repeats
+// in slices taken in turn, then every burst.
 // Targets must be on loopback: the comparison measures this host, not a
 // network.
 func CompareAll(ctx context.Context, plan Plan, targets []Target) ([]Phases, error) {
@@ -148,8 +149,7 @@ func CompareAll(ctx context.Context, plan Plan, targets []Target) ([]Phases, err
 		if out[i].Warmup, err = run(t, "warm-up", warm); err != nil {
 			return out, err
 		}
-	}
-	for _, t := range targets {
+		// Settled before the next warm-up, which its work would slow.
 		if t.Settle != nil {
 			if err := t.Settle(ctx); err != nil {
 				return out, fmt.Errorf("%s, settling after the warm-up: %w", t.Name, err)
