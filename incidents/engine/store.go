@@ -1,8 +1,10 @@
-// Package engine is runbot's application: it files alerts into incidents,
-// runs their lifecycle and decides who hears what (the outbox), storms,
-// silences and paging, each use case in one transaction of a Store. It
-// knows no SQL: stores implement the contract declared here and pass
-// storetest.Contract.
+// Package engine is runbot's application: it files alerts into incidents
+// (dedup, repeats, merges, flapping), runs their lifecycle and deadlines,
+// and decides who hears what (the outbox: threads, storms, silences,
+// pages), besides links, merges, five whys, post-mortem requests and the
+// point of contact's asks; each use case is one transaction of a Store.
+// It knows no SQL: stores implement the contract declared here and pass
+// storetest.Contract; what they read for lists and boards is their own.
 package engine
 
 import (
