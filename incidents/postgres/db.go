@@ -97,6 +97,12 @@ const maxAttempts = 5
 // race (a deadlock, a serialization failure, an insert beaten by another
 // replica's) runs again, up to maxAttempts times, after a short pause.
 func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	return db.update(ctx, func(tx *wtx) error { return fn(tx) })
+}
+
+// update is Update for the store's own use cases, which use more of the
+// transaction than engine.Tx (the routines' marks).
+func (db *DB) update(ctx context.Context, fn func(*wtx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.try(ctx, fn)
 		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
@@ -112,7 +118,7 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	}
 }
 
-func (db *DB) try(ctx context.Context, fn func(engine.Tx) error) (err error) {
+func (db *DB) try(ctx context.Context, fn func(*wtx) error) (err error) {
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return storeError("starting a transaction", err)

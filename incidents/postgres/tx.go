@@ -623,9 +623,9 @@ func (tx *wtx) SaveDraft(pm *incidents.Postmortem) (bool, error) {
 	return n == 1, err
 }
 
-// RoutineRan implements engine.RoutineTx. It locks the routine's row,
-// made the first time: a replica about to post a routine waits for one
-// posting it, then finds it done.
+// RoutineRan is the due time of a routine's latest post, zero if never.
+// It locks the routine's row, made the first time: a replica about to
+// post a routine waits for one posting it, then finds it done.
 func (tx *wtx) RoutineRan(name string) (time.Time, error) {
 	op := fmt.Sprintf("reading when %s last ran", name)
 	if _, err := tx.exec(op, `INSERT INTO routines (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
@@ -637,7 +637,7 @@ func (tx *wtx) RoutineRan(name string) (time.Time, error) {
 	return due, err
 }
 
-// RoutineDone implements engine.RoutineTx.
+// RoutineDone records a routine's post due at a time.
 func (tx *wtx) RoutineDone(name string, due time.Time) error {
 	_, err := tx.exec(fmt.Sprintf("recording that %s ran", name), `INSERT INTO routines (name, last_due) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET last_due = excluded.last_due`, name, due)
