@@ -33,20 +33,7 @@ func TestUrgencyPageReadsIndexes(t *testing.T) {
 		{"the rest", svc.urgencyQuery(nil), "USING INDEX incidents_urgency", false, []any{time.Now().UnixMilli(), 200, 0}},
 		{"the breaches", breachQuery(nil), "USING INDEX incidents_breaches", false, []any{1, time.Now().UnixMilli(), 200}},
 	} {
-		rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q.sql, q.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q.name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, db, q.sql, q.args...)
 		got := strings.Join(plan, "; ")
 		if !strings.Contains(got, q.want) || strings.Contains(got, "TEMP B-TREE") != q.sorts {
 			t.Errorf("%s: plan %q, want %s and sorting %v", q.name, got, q.want, q.sorts)
