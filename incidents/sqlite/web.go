@@ -117,7 +117,7 @@ func (w *WebMessages) Get(ctx context.Context, id int64) (incidents.ConsoleMessa
 }
 
 // The root of a channel's key is found through the partial index
-// web_messages_key, whose condition includes key <> '': a query without it
+// web_messages_key, whose condition says the key is not empty: a query without that
 // scans every root of the console, inside the writer when a message is
 // added (9 ms a card at 10,000 roots, 50 µs through the index).
 const (
