@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/runbot-dev/runbot/incidents"
@@ -141,10 +142,8 @@ func incidentArgs(inc *incidents.Incident, fields []incidentField, extra ...any)
 	return append(args, extra...)
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
 // scanIncident reads a row selected with incidentColumns.
-func scanIncident(row scanner) (*incidents.Incident, error) {
+func scanIncident(row pgx.Row) (*incidents.Incident, error) {
 	var inc incidents.Incident
 	dest := make([]any, 0, len(incidentFields))
 	for _, f := range incidentFields {
