@@ -225,38 +225,43 @@ const urgencyRest = `(CASE WHEN state = 'mitigated' THEN 3 WHEN priority <= 2 TH
 func (s *IncidentService) findByUrgency(ctx context.Context, where []string, args []any, limit, offset int) ([]*incidents.Incident, error) {
 	now := s.Now()
 	var page []*incidents.Incident
-	err := s.db.read(ctx, "listing incidents by urgency", func(tx pgx.Tx) error {
-		n := len(args)
-		p := func(i int) string { return "$" + strconv.Itoa(n+i) }
-		active := strings.Join(append(slices.Clone(where), "state <> 'resolved'"), " AND ")
-		breachQuery := `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + active +
-			` AND priority = ` + p(1) + ` AND next_due < ` + p(2) + ` ORDER BY next_due, id LIMIT ` + p(3)
-		var breaches []*incidents.Incident
-		for _, prio := range incidents.Priorities {
-			if len(breaches) >= offset+limit {
-				break
-			}
-			list, err := queryIncidents(ctx, tx, breachQuery, append(slices.Clone(args), int16(prio), now, offset+limit-len(breaches))...)
-			if err != nil {
-				return err
-			}
-			breaches = append(breaches, list...)
-		}
-		if len(breaches) == offset+limit {
-			page = breaches[offset:]
-			return nil
-		}
-		page = breaches[min(offset, len(breaches)):]
-		rest, err := queryIncidents(ctx, tx, `SELECT `+incidentColumns+` FROM incidents WHERE `+active+
-			` AND (next_due >= `+p(1)+` OR next_due IS NULL) ORDER BY `+urgencyRest+` LIMIT `+p(2)+` OFFSET `+p(3),
-			append(slices.Clone(args), now, limit-len(page), max(offset-len(breaches), 0))...)
-		page = append(page, rest...)
+	err := s.db.read(ctx, "listing incidents by urgency", func(tx pgx.Tx) (err error) {
+		page, err = urgencyPage(ctx, tx, where, args, now, limit, offset)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return page, nil
+}
+
+// urgencyPage reads a page of the active incidents matching where (with
+// args, numbered from $1) in the urgency order at now.
+func urgencyPage(ctx context.Context, tx pgx.Tx, where []string, args []any, now time.Time, limit, offset int) ([]*incidents.Incident, error) {
+	n := len(args)
+	p := func(i int) string { return "$" + strconv.Itoa(n+i) }
+	active := strings.Join(append(slices.Clone(where), "state <> 'resolved'"), " AND ")
+	breachQuery := `SELECT ` + incidentColumns + ` FROM incidents WHERE ` + active +
+		` AND priority = ` + p(1) + ` AND next_due < ` + p(2) + ` ORDER BY next_due, id LIMIT ` + p(3)
+	var breaches []*incidents.Incident
+	for _, prio := range incidents.Priorities {
+		if len(breaches) >= offset+limit {
+			break
+		}
+		list, err := queryIncidents(ctx, tx, breachQuery, append(slices.Clone(args), int16(prio), now, offset+limit-len(breaches))...)
+		if err != nil {
+			return nil, err
+		}
+		breaches = append(breaches, list...)
+	}
+	if len(breaches) == offset+limit {
+		return breaches[offset:], nil
+	}
+	page := breaches[min(offset, len(breaches)):]
+	rest, err := queryIncidents(ctx, tx, `SELECT `+incidentColumns+` FROM incidents WHERE `+active+
+		` AND (next_due >= `+p(1)+` OR next_due IS NULL) ORDER BY `+urgencyRest+` LIMIT `+p(2)+` OFFSET `+p(3),
+		append(slices.Clone(args), now, limit-len(page), max(offset-len(breaches), 0))...)
+	return append(page, rest...), err
 }
 
 // CountActive counts the active incidents.
