@@ -150,6 +150,7 @@ const (
 	uniqueViolation      = "23505"
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
+	readOnlyTransaction  = "25006"
 )
 
 func retryable(err error) bool {
@@ -179,6 +180,9 @@ func unavailable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == readOnlyTransaction {
+			return true // a standby, or a primary demoted by a failover
+		}
 		switch pe.Code[:2] {
 		case "08", // connection exception
 			"53", // insufficient resources: disk full, out of memory, too many connections

@@ -110,7 +110,8 @@ func (w *WebMessages) Get(ctx context.Context, id int64) (incidents.ConsoleMessa
 }
 
 // FindRoot returns the root with a key in a channel. The query says
-// key <> ” so that the planner can use the partial index web_messages_key.
+// the key is not empty, so that the planner can use the partial index
+// web_messages_key.
 func (w *WebMessages) FindRoot(ctx context.Context, channel, key string) (incidents.ConsoleMessage, bool, error) {
 	return w.one(ctx, fmt.Sprintf("finding console root %s", key),
 		`SELECT `+webColumns+` FROM web_messages WHERE channel = $1 AND key = $2 AND key <> '' AND root_id IS NULL`, channel, key)
