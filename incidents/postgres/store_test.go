@@ -274,3 +274,58 @@ func TestLostDatabaseIsUnavailable(t *testing.T) {
 		t.Errorf("a use case whose connection was dropped: %v, want unavailable", err)
 	}
 }
+
+// A message queued by a transaction still open keeps the messages queued
+// after it in its lane from being committed, and so from being delivered
+// before it.
+func TestReplicasQueueInLaneOrder(t *testing.T) {
+	ctx := context.Background()
+	url := cluster.DB(t)
+	a, b := openDB(t, url), openDB(t, url)
+	queue := func(tx engine.Tx, text string) error {
+		return tx.Queue(&incidents.Intent{Platform: "chat", Channel: "ops", Kind: incidents.IntentPost, Text: text, CreatedAt: t0, NotBefore: t0})
+	}
+	queued, release := make(chan struct{}), make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock()
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() {
+		errA = a.Update(ctx, func(tx engine.Tx) error {
+			err := queue(tx, "first")
+			close(queued)
+			<-release
+			return err
+		})
+	})
+	<-queued
+	wg.Go(func() { errB = b.Update(ctx, func(tx engine.Tx) error { return queue(tx, "second") }) })
+	waitForLockWait(t, a)
+	outbox := NewOutbox(a)
+	lane := incidents.Lane{Platform: "chat", Channel: "ops"}
+	if it, err := outbox.Next(ctx, lane); err != nil || it != nil {
+		t.Fatalf("while the first message is uncommitted, the lane's head is %+v (%v), want none", it, err)
+	}
+	unblock()
+	wg.Wait()
+	if err := errors.Join(errA, errB); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		it, err := outbox.Next(ctx, lane)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it == nil || len(got) > 2 {
+			break
+		}
+		got = append(got, it.Text)
+		if err := outbox.Delivered(ctx, it, "ref"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(got) != "[first second]" {
+		t.Fatalf("delivered %v, want [first second]", got)
+	}
+}

@@ -205,6 +205,18 @@ func (tx *wtx) PruneAlerts(incidentID int64, keep int) error {
 	return err
 }
 
+// queueIntent inserts an intent under a lock of its lane held until the
+// commit. Ids come from a sequence when rows are inserted, not when they
+// commit: without the lock, a transaction could commit message 11 of a
+// lane while message 10 of another is still uncommitted, and a dispatcher
+// would deliver 11 first. With it, transactions queueing into one lane
+// commit in the order of their ids. (A hash collision only makes two
+// lanes wait for each other.)
+const queueIntent = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, root_ref, created_at, not_before, storm_id)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+	FROM (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))) AS lane
+	RETURNING id`
+
 // Queue implements engine.OutboxTx.
 func (tx *wtx) Queue(it *incidents.Intent) error {
 	aud, err := encodeAudience(it.Audience)
@@ -212,8 +224,7 @@ func (tx *wtx) Queue(it *incidents.Intent) error {
 		return err
 	}
 	_, err = tx.one(fmt.Sprintf("queueing %s message on %s", it.Kind, it.Platform), func(r pgx.Row) error { return r.Scan(&it.ID) },
-		`INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, root_ref, created_at, not_before, storm_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		queueIntent,
 		it.Platform, it.Channel, string(it.Kind), nullID(it.IncidentID), nullID(it.EventID), aud, it.Text, it.Root, it.CreatedAt, it.NotBefore, nullID(it.StormID))
 	return err
 }
