@@ -336,7 +336,14 @@ func (s *IncidentService) Silences(ctx context.Context) ([]*incidents.Silence, e
 // NextDue returns when the earliest pending deadline (a job, a silence's
 // end) is due; ok is false when there is none.
 func (s *IncidentService) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
-	if err := s.db.pool.QueryRow(ctx, `SELECT least(
+	return s.db.NextDue(ctx)
+}
+
+// NextDue is the store's answer to when the earliest pending deadline is
+// due, read outside any write transaction, so that a scheduler with
+// nothing due takes no write transaction to find out.
+func (db *DB) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
+	if err := db.pool.QueryRow(ctx, `SELECT least(
 		(SELECT min(due_at) FROM jobs WHERE fired_at IS NULL AND NOT dropped),
 		(SELECT min(ends_at) FROM silences WHERE ended_at IS NULL))`).Scan(timeColumn{&at}); err != nil {
 		return time.Time{}, false, storeError("reading the next deadline", err)
