@@ -202,7 +202,16 @@ func (d *doctor) database(ctx context.Context) {
 		d.Fail("database", "%s is a SQLite database, but not runbot's (it has tables and no runbot schema): set db / RUNBOT_DB / --db to runbot's", path)
 		return
 	}
-	db, err := openStore(cctx, d.cfg, sqlite.Options{})
+	// The doctor runs beside the runbot that owns the database, if any:
+	// it takes no lock, and says whose the database is.
+	if pid, held := sqlite.Holder(path); held {
+		who := "a runbot"
+		if pid > 0 {
+			who = fmt.Sprintf("a runbot (pid %d)", pid)
+		}
+		d.OK("lock", "%s is running on %s: a second runbot on it would refuse to start", who, path)
+	}
+	db, err := openStore(sqlite.Beside(cctx), d.cfg, sqlite.Options{})
 	if err != nil {
 		d.Fail("database", "%s%s", bot.OneLine(err), permissionHint(err))
 		return

@@ -90,7 +90,7 @@ func TestMetricsMatchTheScenario(t *testing.T) {
 	// minutes ago (clear of the one-hour bucket's bound) six questions came
 	// in; bob answered one after 90s in its thread.
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
+	db, err := sqlite.Open(sqlite.Beside(ctx), cfg.DB, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	write, err := sql.Open("sqlite", DSN(path, opts.Synchronous, false))
+	write, err := openWriter(ctx, path, DSN(path, opts.Synchronous, false)) // locked: see lock.go
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
