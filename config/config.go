@@ -600,12 +600,19 @@ func parseResolveBy(c *Config, n *yaml.Node) error {
 	return nil
 }
 
+// Postgres reports whether db names a PostgreSQL database (a postgres://
+// or postgresql:// URL) rather than a SQLite file.
+func (c Config) Postgres() bool {
+	scheme, _, ok := strings.Cut(c.DB, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
+}
+
 // LogValue renders the configuration for the start-up log: tokens only
 // as whether they are set, URLs with their credentials masked.
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("file", c.File),
-		slog.String("db", c.DB),
+		slog.String("db", redact.URL(c.DB)), // a PostgreSQL URL may carry a password
 		slog.String("db_sync", c.DBSync),
 		slog.String("listen", c.Listen),
 		slog.Bool("intake_token_set", c.IntakeToken != ""),

@@ -169,6 +169,10 @@ func describeConfig(cfg config.Config) string {
 // that go through.
 func (d *doctor) database(ctx context.Context) {
 	path := d.cfg.DB
+	if d.cfg.Postgres() {
+		d.Fail("database", "%s: %s", redact.URL(path), noPostgres)
+		return
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

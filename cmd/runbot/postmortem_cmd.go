@@ -14,6 +14,7 @@ import (
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/redact"
 )
 
 // printPostmortem is "runbot postmortem ID": the incident's latest draft
@@ -74,6 +75,10 @@ func openCore(cmd, configPath, dbPath string, getenv func(string) string, now ti
 	}
 	if dbPath != "" {
 		cfg.DB = dbPath
+	}
+	if cfg.Postgres() {
+		fmt.Fprintf(stderr, "%s: %s: %s\n", cmd, redact.URL(cfg.DB), noPostgres)
+		return nil, 1
 	}
 	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "%s: no database at %s (use --db or --config)\n", cmd, cfg.DB)
