@@ -100,6 +100,10 @@ func newCore(ctx context.Context, cfg config.Config, db *sqlite.DB, catalog *run
 	policy.Paging = duty.Paging(cfg.RunWeek.OnCall.Repeat, cfg.RunWeek.OnCall.Secondary)
 	svc := sqlite.NewIncidentService(db, policy)
 	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
+	// Alertmanager repeats an alert unchanged at every group_interval, and
+	// a flood repeats it far faster: one identical copy per interval is
+	// enough for forensics, every distinct payload being kept.
+	svc.RawRepeatEvery = 10 * time.Minute
 	if catalog != nil {
 		// A nil *Catalog in the interface would not read as "none".
 		svc.Catalog = catalog

@@ -13,7 +13,19 @@ import (
 // together with the mark that it fired, so a crash can neither lose a
 // reminder nor send it twice. Silences due to end end in it too. It
 // returns how many deadlines it handled.
+//
+// A store that reads its next deadline outside a write transaction
+// (DueReader) is asked first: the scheduler wakes at every commit that
+// moves deadlines, and a write transaction that finds nothing due would
+// still queue behind, and slow, the intake's writes.
 func (s *Service) FireDue(ctx context.Context, limit int) (int, error) {
+	if r, ok := s.store.(DueReader); ok {
+		next, pending, err := r.NextDue(ctx)
+		// A failed read is left to the transaction, which reads again.
+		if err == nil && (!pending || next.After(s.now())) {
+			return 0, nil
+		}
+	}
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
 		n = 0
@@ -39,6 +51,14 @@ func (s *Service) FireDue(ctx context.Context, limit int) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// DueReader is a Store that reads, outside its write transactions, when
+// the earliest pending deadline is due: a job not fired, or the end of a
+// silence not ended. ok is false when there is none. It reads committed
+// state: a deadline committed after it is left to the next wake.
+type DueReader interface {
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
 }
 
 func (s *Service) fire(tx Tx, j Job, now time.Time) error {

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
@@ -20,6 +22,13 @@ type Service struct {
 	// RawAlertsPerIncident bounds the raw alerts kept per incident (newest
 	// kept). Default 100.
 	RawAlertsPerIncident int
+	// RawRepeatEvery is how often an incident keeps a raw copy of an
+	// alert identical to the newest it kept (same status, labels, payload
+	// and the rest of what was parsed): forensics needs every distinct
+	// payload, and the count, label breakdown and timeline say how many
+	// copies came; a copy now and then shows they were still coming.
+	// Zero keeps every alert.
+	RawRepeatEvery time.Duration
 	// IngestChunk is how many alerts of a batch go in one write
 	// transaction (see IngestRepeats). Default 100.
 	IngestChunk int
@@ -38,11 +47,90 @@ type Service struct {
 	Catalog incidents.Catalog
 	// ObserveFired, when set, is told how late each deadline fired.
 	ObserveFired func(key string, late time.Duration)
+
+	kept keptAlerts
+}
+
+// maxKeptSums bounds the incidents whose last kept raw alert the service
+// remembers: beyond it one is forgotten, and its next repeat is kept.
+const maxKeptSums = 10000
+
+// keptAlerts remembers, per incident, the sum of the newest raw alert kept
+// and when it was kept, as of committed transactions. It is this
+// process's memory only: after a restart, or beside another replica, an
+// incident keeps one more copy, never one fewer.
+type keptAlerts struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	last map[int64]keptAlert
+}
+
+type keptAlert struct {
+	incidentID int64
+	sum        uint64
+	at         time.Time
+}
+
+// sum is a digest of everything a raw alert and its parsing say.
+func (k *keptAlerts) sum(a incidents.Alert) uint64 {
+	var h maphash.Hash
+	h.SetSeed(k.seed)
+	for _, s := range []string{a.Source, a.Fingerprint, a.Service, a.Operation, a.Title, a.Severity, string(a.Status),
+		a.Payload, a.Description} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	maphash.WriteComparable(&h, a.Priority)
+	maphash.WriteComparable(&h, a.Truncated)
+	maphash.WriteComparable(&h, a.StartsAt.UnixNano())
+	names := make([]string, 0, len(a.Labels))
+	for name := range a.Labels {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		h.WriteString(name)
+		h.WriteByte(0)
+		h.WriteString(a.Labels[name])
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// fresh reports whether an alert of an incident says something the newest
+// kept copy does not, or that copy is every old or older.
+func (k *keptAlerts) fresh(incidentID int64, sum uint64, now time.Time, every time.Duration) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	last, ok := k.last[incidentID]
+	return !ok || last.sum != sum || now.Sub(last.at) >= every
+}
+
+// remember records copies kept by a committed transaction.
+func (k *keptAlerts) remember(kept []keptAlert) {
+	if len(kept) == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.last == nil {
+		k.last = make(map[int64]keptAlert)
+	}
+	for _, c := range kept {
+		if _, ok := k.last[c.incidentID]; !ok && len(k.last) >= maxKeptSums {
+			for id := range k.last { // any one: it costs one more copy kept
+				delete(k.last, id)
+				break
+			}
+		}
+		k.last[c.incidentID] = c
+	}
 }
 
 // New returns the service over a store with a policy.
 func New(store Store, policy incidents.Policy) *Service {
-	return &Service{store: store, policy: policy, RawAlertsPerIncident: 100, IngestChunk: 100, Now: time.Now}
+	return &Service{store: store, policy: policy, RawAlertsPerIncident: 100, IngestChunk: 100, Now: time.Now,
+		kept: keptAlerts{seed: maphash.MakeSeed()}}
 }
 
 // Policy is the policy the service applies.
@@ -87,18 +175,22 @@ func (s *Service) IngestRepeats(ctx context.Context, alerts []incidents.Alert, r
 		chunk = 100
 	}
 	out := make([]incidents.Ingested, len(alerts))
+	var kept []keptAlert
 	for start := 0; start < len(alerts); start += chunk {
 		end := min(start+chunk, len(alerts))
 		err := ctx.Err()
 		if err == nil {
 			err = s.store.Update(ctx, func(tx Tx) error {
+				// fn may run again: only the copies of the run that
+				// commits are remembered.
+				kept = kept[:0]
 				now := s.now()
 				for i := start; i < end; i++ {
 					n := 1
 					if repeats != nil {
 						n = max(repeats[i], 1)
 					}
-					r, err := s.ingest(tx, alerts[i], n, now)
+					r, err := s.ingestKeeping(tx, alerts[i], n, now, &kept)
 					if err != nil {
 						return fmt.Errorf("filing alert %s from %s: %w", alerts[i].Fingerprint, alerts[i].Source, err)
 					}
@@ -110,6 +202,7 @@ func (s *Service) IngestRepeats(ctx context.Context, alerts []incidents.Alert, r
 		if err != nil {
 			return out[:start], fmt.Errorf("storing alerts: %w", err)
 		}
+		s.kept.remember(kept)
 	}
 	return out, nil
 }
@@ -141,7 +234,16 @@ func repeatJoin(inc *incidents.Incident, a incidents.Alert, n int) {
 // the fingerprint's active incident, the incident it was merged into, or
 // the incident people resolved that a late resolution is about; else it
 // opens one, under a silence, in a storm, or with a thread of its own.
+// Its raw alert is kept.
 func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incidents.Ingested, error) {
+	return s.ingestKeeping(tx, a, n, now, nil)
+}
+
+// ingestKeeping is ingest where a repeat's raw alert is kept only when it
+// says something new or RawRepeatEvery has passed (see keptAlerts), the
+// copies kept appended to kept for remembering once committed; with kept
+// nil every raw alert is kept and nothing remembered.
+func (s *Service) ingestKeeping(tx Tx, a incidents.Alert, n int, now time.Time, kept *[]keptAlert) (incidents.Ingested, error) {
 	if namer, ok := s.Catalog.(incidents.Namer); ok {
 		a.Service = namer.Canonical(a.Service)
 	}
@@ -172,7 +274,7 @@ func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incide
 		return incidents.Ingested{}, err
 	}
 	if inc == nil {
-		return s.open(tx, a, n, sil, now)
+		return s.open(tx, a, n, sil, now, kept)
 	}
 	if sil != nil {
 		if err := tx.CountSilenced(sil.ID, 0); err != nil {
@@ -222,7 +324,7 @@ func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incide
 			return incidents.Ingested{}, fmt.Errorf("scheduling repeat notice: %w", err)
 		}
 	}
-	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
+	if err := s.keepRepeat(tx, inc.ID, a, now, kept); err != nil {
 		return incidents.Ingested{}, err
 	}
 	// Pruning every alert would double the writes of a storm; every 16th
@@ -237,8 +339,9 @@ func (s *Service) ingest(tx Tx, a incidents.Alert, n int, now time.Time) (incide
 }
 
 // open opens an incident for an alert standing for n copies of itself,
-// under sil when not nil.
-func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, now time.Time) (incidents.Ingested, error) {
+// under sil when not nil; its raw alert is kept, and noted in kept when
+// not nil.
+func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, now time.Time, kept *[]keptAlert) (incidents.Ingested, error) {
 	inc, events := incidents.Open(a, now, s.policy)
 	if e, ok := incidents.TruncationEvent(inc, a, now); ok {
 		events = append(events, e)
@@ -283,7 +386,41 @@ func (s *Service) open(tx Tx, a incidents.Alert, n int, sil *incidents.Silence, 
 	if err := tx.KeepAlert(inc.ID, a, now); err != nil {
 		return incidents.Ingested{}, err
 	}
+	if kept != nil && s.RawRepeatEvery > 0 {
+		*kept = append(*kept, keptAlert{incidentID: inc.ID, sum: s.kept.sum(a), at: now})
+	}
 	return incidents.Ingested{IncidentID: inc.ID, Opened: true}, nil
+}
+
+// keepRepeat keeps the raw alert of a repeat unless it is the same as the
+// newest kept for the incident, kept less than RawRepeatEvery ago: the
+// row insert is half of what the store spends on a repeat.
+func (s *Service) keepRepeat(tx Tx, incidentID int64, a incidents.Alert, now time.Time, kept *[]keptAlert) error {
+	if kept == nil || s.RawRepeatEvery <= 0 {
+		return tx.KeepAlert(incidentID, a, now)
+	}
+	sum := s.kept.sum(a)
+	// An earlier alert of the same transaction counts as kept too.
+	for i := len(*kept) - 1; i >= 0; i-- {
+		if c := (*kept)[i]; c.incidentID == incidentID {
+			if c.sum == sum && now.Sub(c.at) < s.RawRepeatEvery {
+				return nil
+			}
+			return s.keepNoted(tx, incidentID, a, sum, now, kept)
+		}
+	}
+	if !s.kept.fresh(incidentID, sum, now, s.RawRepeatEvery) {
+		return nil
+	}
+	return s.keepNoted(tx, incidentID, a, sum, now, kept)
+}
+
+func (s *Service) keepNoted(tx Tx, incidentID int64, a incidents.Alert, sum uint64, now time.Time, kept *[]keptAlert) error {
+	if err := tx.KeepAlert(incidentID, a, now); err != nil {
+		return err
+	}
+	*kept = append(*kept, keptAlert{incidentID: incidentID, sum: sum, at: now})
+	return nil
 }
 
 // maxMergeChain bounds how far a merge chain (A into B, B into C...) is

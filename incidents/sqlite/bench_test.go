@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/runbot-dev/runbot/incidents"
 )
@@ -26,4 +27,29 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkIngestIdentical is BenchmarkIngest with the repeats the same as
+// their incident's newest kept alert: with RawRepeatEvery each incident
+// keeps one raw copy instead of one per repeat.
+func BenchmarkIngestIdentical(b *testing.B) {
+	for _, every := range []time.Duration{0, 10 * time.Minute} {
+		b.Run("raw_repeat_every="+every.String(), func(b *testing.B) {
+			_, svc, _ := open(b)
+			svc.RawRepeatEvery = every
+			var seq atomic.Int64
+			b.SetParallelism(16)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := seq.Add(1)
+					a := alert(fmt.Sprintf("load-%d", n%1000), incidents.AlertFiring, map[string]string{"pod": fmt.Sprintf("pod-%d", n%1000)})
+					if _, err := svc.Ingest(context.Background(), []incidents.Alert{a}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }

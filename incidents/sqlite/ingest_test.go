@@ -176,3 +176,77 @@ func TestIngestFailingPartWayKeepsWhatWasCommitted(t *testing.T) {
 		t.Fatalf("%d incidents after the resend, want 1000", n)
 	}
 }
+
+// TestIdenticalRepeatsKeepOneRawAlert: with RawRepeatEvery, repeats the
+// same as the incident's newest kept alert keep no raw copy until the
+// interval passes, a changed payload (or status, or labels) is kept at
+// once, and the count, label breakdown and timeline are those of filing
+// every alert.
+func TestIdenticalRepeatsKeepOneRawAlert(t *testing.T) {
+	db, svc, c := open(t)
+	_, every, _ := open(t) // keeping every raw alert, in step
+	every.Now = c.Now
+	svc.RawRepeatEvery = time.Minute
+	raw := func() int {
+		t.Helper()
+		n, err := sqlite.CountRawAlertsOf(context.Background(), db, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	same := alert("fp", incidents.AlertFiring, map[string]string{"pod": "p1"})
+	changed := same
+	changed.Payload = `{"fingerprint":"fp","value":"2"}`
+	sent := 0
+	file := func(as ...incidents.Alert) {
+		t.Helper()
+		ingest(t, svc, as...)
+		ingest(t, every, as...)
+		sent += len(as)
+	}
+
+	for range 5 {
+		file(same)
+	}
+	file(same, same, same) // in one transaction
+	if n := raw(); n != 1 {
+		t.Fatalf("%d raw alerts kept for 8 identical alerts, want 1", n)
+	}
+	file(changed)
+	file(changed)
+	if n := raw(); n != 2 {
+		t.Fatalf("%d raw alerts kept after a changed payload and its repeat, want 2", n)
+	}
+	file(same, changed, same) // each differs from the one before
+	if n := raw(); n != 5 {
+		t.Fatalf("%d raw alerts kept after three alternating payloads, want 5", n)
+	}
+	c.Add(time.Minute)
+	file(same)
+	file(same)
+	if n := raw(); n != 6 {
+		t.Fatalf("%d raw alerts kept after the interval, want 6: one more copy", n)
+	}
+	for _, s := range []*sqlite.IncidentService{svc, every} {
+		if got, err := s.IngestRepeats(context.Background(), []incidents.Alert{same}, []int{4}); err != nil || got[0].IncidentID != 1 {
+			t.Fatalf("filing repeats: %+v, %v", got, err)
+		}
+	}
+	sent += 4
+	if n := raw(); n != 6 {
+		t.Fatalf("%d raw alerts kept after counted repeats, want 6", n)
+	}
+
+	// Every alert counts as if each were kept.
+	if a, b := state(t, every, 1), state(t, svc, 1); a != b {
+		t.Errorf("incident 1\n every raw alert kept: %s\n repeats left out:     %s", a, b)
+	}
+	inc, err := svc.FindIncident(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.AlertCount != sent {
+		t.Errorf("%d alerts counted, want %d", inc.AlertCount, sent)
+	}
+}

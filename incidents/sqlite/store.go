@@ -23,7 +23,7 @@ var _ engine.Store = (*DB)(nil)
 
 // Update implements engine.Store.
 func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
-	return db.update(ctx, func(tx *wtx) error { return fn(tx) })
+	return db.queue(&writeReq{ctx: ctx, txFn: fn})
 }
 
 var _ engine.Tx = (*wtx)(nil)
