@@ -107,7 +107,7 @@ func (m *metrics) observeFired(_ string, late time.Duration) {
 // TTA and TRS histograms, active incidents, breaches, the outbox's depth.
 // Kept in the store, they survive restarts and agree with the API.
 type storeCollector struct {
-	stats   func(context.Context) (sqlite.Stats, error)
+	stats   func(context.Context) (incidents.Stats, error) // the same shape from either store
 	pending func(context.Context) (int, time.Duration, error)
 	asks    func(context.Context) (sqlite.AskStats, error)
 	logger  *slog.Logger

@@ -9,23 +9,12 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-// Stats are the figures runbot exposes as metrics, read from the store at
-// scrape time so that they survive restarts and never drift from it.
-type Stats struct {
-	// Active counts active incidents by priority and state.
-	Active map[incidents.Priority]map[incidents.State]int
-	// Breaches counts breach events by the incident's priority now.
-	Breaches map[incidents.Priority]int
-	// Times are the TTA and TRS of every incident that has them.
-	Times []IncidentTimes
-}
-
-// IncidentTimes is one incident's TTA and TRS; zero when not reached yet.
-type IncidentTimes struct {
-	Priority incidents.Priority
-	Service  string
-	TTA, TRS time.Duration
-}
+// Stats and IncidentTimes are the store-neutral figures (see
+// incidents.Stats), named here too for this package's callers.
+type (
+	Stats         = incidents.Stats
+	IncidentTimes = incidents.IncidentTimes
+)
 
 // Stats reads the figures.
 func (s *IncidentService) Stats(ctx context.Context) (Stats, error) {
