@@ -38,7 +38,7 @@ func newIncident(fp string) *incidents.Incident {
 // lock: the other replica's statement is blocked where the test wants it.
 func waitForLockWait(t *testing.T, db *DB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a loaded CI machine under -race connects slowly
 	for time.Now().Before(deadline) {
 		var n int
 		if err := db.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
@@ -50,7 +50,7 @@ func waitForLockWait(t *testing.T, db *DB) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("no session waits for a lock within 10s")
+	t.Fatal("no session waits for a lock within 30s")
 }
 
 // ingest is intake's shape: join the active incident, else open one.
