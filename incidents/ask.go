@@ -116,3 +116,19 @@ func Plain(s string) string {
 		return r
 	}, s)
 }
+
+// AskStats are the asks' figures for metrics, read by either store.
+type AskStats struct {
+	// Open counts unanswered asks by channel, with a zero for a channel
+	// whose asks are all answered: a series that vanishes reads as "no
+	// data", not as "nothing waiting".
+	Open map[string]int
+	// Answered are the answered asks' response times.
+	Answered []AskTime
+}
+
+// AskTime is how long an answered ask waited, and how it was answered.
+type AskTime struct {
+	Channel, How string
+	Response     time.Duration
+}

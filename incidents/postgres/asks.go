@@ -74,3 +74,38 @@ func (s *Asks) NextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	return due, !due.IsZero(), nil
 }
+
+// Stats reads the asks' figures for metrics, from one snapshot.
+func (s *Asks) Stats(ctx context.Context) (incidents.AskStats, error) {
+	st := incidents.AskStats{Open: map[string]int{}}
+	err := s.db.read(ctx, "reading ask stats", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT channel, count(*) FILTER (WHERE answered_at IS NULL) FROM asks GROUP BY channel`)
+		type channelCount struct {
+			channel string
+			n       int
+		}
+		open, err := collect(rows, err, func(r pgx.Row) (channelCount, error) {
+			var c channelCount
+			return c, r.Scan(&c.channel, intColumn[int]{&c.n})
+		})
+		if err != nil {
+			return fmt.Errorf("counting open asks: %w", err)
+		}
+		for _, c := range open {
+			st.Open[c.channel] = c.n
+		}
+		rows, err = tx.Query(ctx, `SELECT channel, how, asked_at, answered_at FROM asks WHERE answered_at IS NOT NULL`)
+		st.Answered, err = collect(rows, err, func(r pgx.Row) (incidents.AskTime, error) {
+			var t incidents.AskTime
+			var asked, answered time.Time
+			err := r.Scan(&t.Channel, &t.How, timeColumn{&asked}, timeColumn{&answered})
+			t.Response = answered.Sub(asked)
+			return t, err
+		})
+		if err != nil {
+			return fmt.Errorf("reading ask response times: %w", err)
+		}
+		return nil
+	})
+	return st, err
+}

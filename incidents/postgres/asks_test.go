@@ -51,4 +51,13 @@ func TestKeepsAsks(t *testing.T) {
 	if _, err := asks.Find(ctx, 999); incidents.ErrorCode(err) != incidents.ENOTFOUND {
 		t.Fatalf("an ask that does not exist: %v", err)
 	}
+	// The metrics' figures: the open one by channel, the answered one's
+	// five minutes.
+	st, err := asks.Stats(ctx)
+	if err != nil || st.Open["team"] != 1 || len(st.Open) != 1 {
+		t.Fatalf("open asks by channel %v (%v), want team: 1", st.Open, err)
+	}
+	if len(st.Answered) != 1 || st.Answered[0].Channel != "team" || st.Answered[0].How != "reply" || st.Answered[0].Response != 5*time.Minute {
+		t.Fatalf("answered asks %+v, want one in team by reply after 5m", st.Answered)
+	}
 }

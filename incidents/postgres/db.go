@@ -36,12 +36,19 @@ type Options struct {
 	// MaxConns bounds the pool; 0 keeps pgx's default (the larger of 4
 	// and the number of CPUs) or the URL's pool_max_conns.
 	MaxConns int32
+	// Changed, when set, is called after a commit that queued messages
+	// (outbox) or moved deadlines (jobs), as the SQLite store does, so
+	// that this replica's dispatcher and scheduler wake at once instead
+	// of waiting for their next poll. Other replicas' commits are not
+	// heard: they are found by that poll.
+	Changed func(outbox, jobs bool)
 }
 
 // DB is a pool of connections to one PostgreSQL database.
 type DB struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	changed func(outbox, jobs bool)
 }
 
 // Open connects to the database at url (postgres://...), brings its
@@ -75,7 +82,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 		return nil, err
 	}
-	return &DB{pool: pool, log: log}, nil
+	return &DB{pool: pool, log: log, changed: opts.Changed}, nil
 }
 
 // Close closes the pool, waiting for the connections in use.
@@ -129,11 +136,15 @@ func (db *DB) try(ctx context.Context, fn func(*wtx) error) (err error) {
 			tx.Rollback(context.Background())
 		}
 	}()
-	if err := fn(&wtx{ctx: ctx, tx: tx}); err != nil {
+	w := &wtx{ctx: ctx, tx: tx}
+	if err := fn(w); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return storeError("committing", err)
+	}
+	if (w.outboxChanged || w.jobsChanged) && db.changed != nil {
+		db.changed(w.outboxChanged, w.jobsChanged)
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ import (
 type wtx struct {
 	ctx context.Context
 	tx  pgx.Tx
+	// What the transaction changed that a waiting dispatcher or scheduler
+	// of this replica must hear of after the commit (Options.Changed).
+	outboxChanged, jobsChanged bool
 }
 
 var _ engine.Tx = (*wtx)(nil)
@@ -226,6 +229,7 @@ func (tx *wtx) Queue(it *incidents.Intent) error {
 	_, err = tx.one(fmt.Sprintf("queueing %s message on %s", it.Kind, it.Platform), func(r pgx.Row) error { return r.Scan(&it.ID) },
 		queueIntent,
 		it.Platform, it.Channel, string(it.Kind), nullID(it.IncidentID), nullID(it.EventID), aud, it.Text, it.Root, it.CreatedAt, it.NotBefore, nullID(it.StormID))
+	tx.outboxChanged = tx.outboxChanged || err == nil
 	return err
 }
 
@@ -250,6 +254,7 @@ func encodeAudience(a incidents.Audience) (any, error) {
 func (tx *wtx) AddJob(j engine.Job) error {
 	_, err := tx.exec(fmt.Sprintf("scheduling %s for incident %d", j.Key, j.IncidentID),
 		`INSERT INTO jobs (incident_id, key, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, j.IncidentID, j.Key, j.Due)
+	tx.jobsChanged = tx.jobsChanged || err == nil
 	return err
 }
 
@@ -257,6 +262,7 @@ func (tx *wtx) AddJob(j engine.Job) error {
 func (tx *wtx) DropJob(incidentID int64, key string) error {
 	_, err := tx.exec(fmt.Sprintf("dropping job %s of incident %d", key, incidentID),
 		`UPDATE jobs SET dropped = true WHERE incident_id = $1 AND key = $2 AND fired_at IS NULL`, incidentID, key)
+	tx.jobsChanged = tx.jobsChanged || err == nil
 	return err
 }
 

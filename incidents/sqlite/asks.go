@@ -107,21 +107,12 @@ func (s *IncidentService) Asks() *Asks {
 	return asks
 }
 
-// AskStats are the asks' figures for metrics.
-type AskStats struct {
-	// Open counts unanswered asks by channel, with a zero for a channel
-	// whose asks are all answered: a series that vanishes reads as "no
-	// data", not as "nothing waiting".
-	Open map[string]int
-	// Answered are the answered asks' response times.
-	Answered []AskTime
-}
-
-// AskTime is how long an answered ask waited, and how it was answered.
-type AskTime struct {
-	Channel, How string
-	Response     time.Duration
-}
+// AskStats and AskTime are the asks' figures for metrics, in the shape
+// both stores share.
+type (
+	AskStats = incidents.AskStats
+	AskTime  = incidents.AskTime
+)
 
 // Stats reads the figures, from one snapshot.
 func (s *Asks) Stats(ctx context.Context) (AskStats, error) {
