@@ -28,6 +28,7 @@ import (
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/digest"
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/engine"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runbooks"
@@ -46,7 +47,7 @@ type App struct {
 	logger *slog.Logger
 
 	// What New opens and Close releases.
-	db      *sqlite.DB
+	db      *store
 	ln      net.Listener
 	demoDir string // the demo's runbooks, written for this run only
 
@@ -79,54 +80,39 @@ type task struct {
 // over the database a running bot writes, so that they answer as the bot
 // would.
 type core struct {
-	db     *sqlite.DB
+	db     *store
 	policy incidents.Policy // the configuration's, with the duty's responder and paging
 	duty   *runweek.Duty
-	svc    *sqlite.IncidentService
-	asks   *sqlite.Asks
+	svc    service
+	eng    *engine.Service // svc's settings
+	asks   askStore
 	router *commands.Router
 }
 
 // newCore builds the core over db as of now. catalog may be nil (no
 // runbooks); publicURL is where the console is reached, for links.
-func newCore(ctx context.Context, cfg config.Config, db *sqlite.DB, catalog *runbooks.Catalog, publicURL string, logger *slog.Logger,
+func newCore(ctx context.Context, cfg config.Config, db *store, catalog *runbooks.Catalog, publicURL string, logger *slog.Logger,
 	now time.Time) (*core, error) {
-	duty := runweek.New(cfg.RunWeek.Rotation, cfg.RunWeek.OnCall.Rotation, cfg.RunWeek.Calendar, sqlite.NewOverrides(db), cfg.Policy.RunPerson)
+	duty := runweek.New(cfg.RunWeek.Rotation, cfg.RunWeek.OnCall.Rotation, cfg.RunWeek.Calendar, db.overrides, cfg.Policy.RunPerson)
 	if err := duty.Load(ctx, now); err != nil {
 		return nil, err
 	}
 	policy := cfg.Policy
 	policy.Duty = duty.Responder
 	policy.Paging = duty.Paging(cfg.RunWeek.OnCall.Repeat, cfg.RunWeek.OnCall.Secondary)
-	svc := sqlite.NewIncidentService(db, policy)
-	svc.RawAlertsPerIncident = cfg.RawAlertsPerIncident
+	svc, eng := db.service(policy)
+	eng.RawAlertsPerIncident = cfg.RawAlertsPerIncident
 	// Alertmanager repeats an alert unchanged at every group_interval, and
 	// a flood repeats it far faster: one identical copy per interval is
 	// enough for forensics, every distinct payload being kept.
-	svc.RawRepeatEvery = 10 * time.Minute
+	eng.RawRepeatEvery = 10 * time.Minute
 	if catalog != nil {
 		// A nil *Catalog in the interface would not read as "none".
-		svc.Catalog = catalog
+		eng.Catalog = catalog
 	}
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: policy, Members: cfg.Members, Location: cfg.Timezone,
 		Duty: duty, Logger: logger, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL}
-	return &core{db: db, policy: policy, duty: duty, svc: svc, asks: sqlite.NewAsks(db), router: router}, nil
-}
-
-// noPostgres refuses a PostgreSQL db: the store exists
-// (incidents/postgres), the bot is not wired to it yet.
-const noPostgres = "this runbot runs on SQLite only so far: set db to a file such as runbot.db"
-
-// openStore opens the configuration's database. The bot and the commands
-// that read its database open it here, with the same settings.
-func openStore(ctx context.Context, cfg config.Config, opts sqlite.Options) (*sqlite.DB, error) {
-	if cfg.Postgres() {
-		// Said before anything opens: a URL taken for a file would make a
-		// directory named postgres: beside the binary.
-		return nil, fmt.Errorf("opening database %s: %s", redact.URL(cfg.DB), noPostgres)
-	}
-	opts.Synchronous = strings.ToUpper(cfg.DBSync)
-	return sqlite.Open(ctx, cfg.DB, opts)
+	return &core{db: db, policy: policy, duty: duty, svc: svc, eng: eng, asks: db.asks, router: router}, nil
 }
 
 // slackPlatformConfig is the Slack platform's configuration, for the bot
@@ -216,12 +202,6 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.db = db
-	pragmas, err := sqlite.Pragmas(ctx, db)
-	if err != nil {
-		return err
-	}
-	logger.Info("database ready", "operation", "opening database", "path", cfg.DB,
-		"journal_mode", pragmas["journal_mode"], "synchronous", pragmas["synchronous"])
 
 	// Listening comes first: chat platforms register callbacks at the
 	// address, when no public URL says otherwise.
@@ -235,7 +215,7 @@ func (a *App) build(ctx context.Context) error {
 
 	// The web console is always on, beside any chat vendor.
 	a.hub = web.NewHub()
-	webStore := sqlite.NewWebMessages(db, web.Name)
+	webStore := db.web
 	console := web.NewPlatform(webStore, "incidents", a.hub)
 	a.platforms = append([]bot.Platform{console}, a.deps.Platforms...)
 	if err := a.chatPlatforms(ctx, publicURL); err != nil {
@@ -248,7 +228,7 @@ func (a *App) build(ctx context.Context) error {
 		defaults[p.Name()] = p.DefaultChannel()
 	}
 	a.names = names
-	secret, err := db.Secret(ctx, "console_session")
+	secret, err := db.secret(ctx, "console_session")
 	if err != nil {
 		return err
 	}
@@ -258,23 +238,25 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	cfg.Policy = c.policy
-	svc, router, duty := c.svc, c.router, c.duty
-	svc.Platforms = names
-	svc.StormExempt = []string{web.Name}
+	svc, eng, router, duty := c.svc, c.eng, c.router, c.duty
+	eng.Platforms = names
+	eng.StormExempt = []string{web.Name}
 	if hook := cfg.RunWeek.OnCall.Webhook; hook != "" {
 		a.platforms = append(a.platforms, &pager.Webhook{URL: hook})
-		svc.Pagers = []string{pager.Name}
+		eng.Pagers = []string{pager.Name}
 	}
-	svc.ObserveFired = m.observeFired
+	eng.ObserveFired = m.observeFired
 
-	outbox := sqlite.NewOutbox(db)
-	reg.MustRegister(newStoreCollector(svc, outbox, logger))
+	outbox := db.outbox
+	reg.MustRegister(newStoreCollector(svc, outbox, c.asks, logger))
 	// runbot watches itself: stuck chat messages, and the heartbeat's
 	// silence (the interface stays nil when no heartbeat is configured).
 	stuck := selfmon.NewOutboxAlarm(selfmon.OutboxAlarmOptions{Threshold: cfg.SelfMon.OutboxAlarm, Outbox: outbox,
-		Poster: sqlite.NewRoutines(db, names), Channels: defaults, Logger: logger})
+		Poster: db.routines(names), Channels: defaults, Logger: logger})
 	registerOutboxStuck(reg, stuck.Stuck)
-	registerFreeSpace(reg, db.FreeSpace)
+	if db.freeSpace != nil {
+		registerFreeSpace(reg, db.freeSpace)
+	}
 	var heartbeat *selfmon.Heartbeat
 	var heartbeats api.Heartbeats
 	if sm := cfg.SelfMon; sm.HeartbeatAlert != "" {
@@ -287,7 +269,7 @@ func (a *App) build(ctx context.Context) error {
 		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
 	})
 	scheduler := bot.NewScheduler(svc, logger, nil)
-	writer, drafting, err := newPostmortemWriter(cfg, svc, logger)
+	writer, drafting, err := newPostmortemWriter(cfg, svc, eng.Catalog, logger)
 	if err != nil {
 		return err
 	}
@@ -310,7 +292,7 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 
-	routines := runweek.NewRoutines(sqlite.NewRoutines(db, names), logger, runRoutines(cfg.RunWeek, router, duty)...)
+	routines := runweek.NewRoutines(db.routines(names), logger, runRoutines(cfg.RunWeek, router, duty)...)
 
 	catalog := a.catalog
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
@@ -319,7 +301,7 @@ func (a *App) build(ctx context.Context) error {
 		Banner: func() string {
 			return strings.Join(slices.DeleteFunc([]string{stuck.Banner(), catalog.Problem()}, func(s string) bool { return s == "" }), "; ")
 		},
-		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret), Sessions: sqlite.NewSessions(db),
+		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret), Sessions: db.sessions,
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
 	if err != nil {
@@ -336,9 +318,13 @@ func (a *App) build(ctx context.Context) error {
 		UserHeader:   cfg.TrustedUserHeader,
 		Hosts:        []string{cfg.PublicURL, cfg.Listen},
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Health:       db.Check,
+		Health:       db.check,
 		Degraded: func() string {
-			return strings.Join(slices.DeleteFunc([]string{stuck.Problem(), lowDisk(db.FreeSpace, cfg.DB)}, func(s string) bool { return s == "" }), "; ")
+			var disk string
+			if db.freeSpace != nil {
+				disk = lowDisk(db.freeSpace, cfg.DB)
+			}
+			return strings.Join(slices.DeleteFunc([]string{stuck.Problem(), disk}, func(s string) bool { return s == "" }), "; ")
 		},
 		Heartbeats: heartbeats,
 		Registerer: reg,
@@ -400,7 +386,7 @@ func (a *App) chatPlatforms(ctx context.Context, publicURL string) error {
 		}
 	}
 	if cfg.Mattermost.URL != "" {
-		secret, err := a.db.Secret(ctx, "mattermost_actions")
+		secret, err := a.db.secret(ctx, "mattermost_actions")
 		if err != nil {
 			return err
 		}
@@ -409,7 +395,7 @@ func (a *App) chatPlatforms(ctx context.Context, publicURL string) error {
 				"url", publicURL, "hint", "set public_url (RUNBOT_PUBLIC_URL) when Mattermost reaches runbot another way")
 		}
 		mc := mattermostPlatformConfig(cfg, publicURL, []byte(secret), logger)
-		mc.Cursor, mc.Dialer = sqlite.NewCursor(a.db, "mattermost_cursor"), a.deps.MattermostDialer
+		mc.Cursor, mc.Dialer = a.db.cursor("mattermost_cursor"), a.deps.MattermostDialer
 		mp, err := mattermost.New(mc)
 		if err != nil {
 			return fmt.Errorf("configuring mattermost: %w", err)
@@ -525,7 +511,7 @@ func (a *App) Close() error {
 		a.engine.Wait()
 	}
 	if a.db != nil {
-		if err := a.db.Close(); err != nil {
+		if err := a.db.close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing database: %w", err))
 		}
 	}

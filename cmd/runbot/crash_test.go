@@ -28,7 +28,9 @@ var buildOnce struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// cluster.Main runs the tests, and stops the PostgreSQL server if one
+	// of them started it.
+	code := cluster.Main(m)
 	if buildOnce.path != "" {
 		os.RemoveAll(filepath.Dir(buildOnce.path))
 	}

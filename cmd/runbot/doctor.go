@@ -36,7 +36,7 @@ func runDoctor(args []string, getenv func(string) string, stdout, stderr io.Writ
 	fset := flag.NewFlagSet("runbot doctor", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	configPath := fset.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
-	fset.String("db", "", "SQLite database `file` (default from the configuration)")
+	fset.String("db", "", "database: a SQLite `file` or a postgres:// URL (default from the configuration)")
 	fset.String("listen", "", "HTTP `address` (default from the configuration)")
 	fset.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot doctor [flags]\n\nchecks the configuration, the database, the chat platform and the callback URL;\n"+
@@ -164,13 +164,36 @@ func describeConfig(cfg config.Config) string {
 	return cfg.File + " and RUNBOT_* environment"
 }
 
+// postgres checks a PostgreSQL database: that it answers, with its
+// schema brought up to date (or refused as newer than this runbot's),
+// and takes writes.
+func (d *doctor) postgres(ctx context.Context) {
+	url := redact.URL(d.cfg.DB)
+	cctx, cancel := d.bounded(ctx)
+	defer cancel()
+	db, err := openStore(cctx, d.cfg, sqlite.Options{})
+	if err != nil {
+		d.Fail("database", "%s", bot.OneLine(err))
+		return
+	}
+	defer db.close()
+	if err := db.check(cctx); err != nil {
+		d.Fail("database", "%s: %s", url, bot.OneLine(err))
+		return
+	}
+	d.OK("database", "%s: PostgreSQL answers, its schema is up to date and it takes writes", url)
+	if !strings.EqualFold(d.cfg.DBSync, "normal") {
+		d.OK("durability", "db_sync is ignored on PostgreSQL: durability is the server's synchronous_commit")
+	}
+}
+
 // database checks what runbot needs of its database at start: a directory
 // it can write in, a file SQLite opens, migrations that apply, and writes
 // that go through.
 func (d *doctor) database(ctx context.Context) {
 	path := d.cfg.DB
 	if d.cfg.Postgres() {
-		d.Fail("database", "%s: %s", redact.URL(path), noPostgres)
+		d.postgres(ctx)
 		return
 	}
 	fi, err := os.Stat(path)
@@ -215,7 +238,7 @@ func (d *doctor) database(ctx context.Context) {
 		}
 		d.OK("lock", "%s is running on %s: a second runbot on it would refuse to start", who, path)
 	}
-	db, err := openStore(sqlite.Beside(cctx), d.cfg, sqlite.Options{})
+	db, err := openSQLiteDB(sqlite.Beside(cctx), d.cfg, sqlite.Options{})
 	if err != nil {
 		d.Fail("database", "%s%s", bot.OneLine(err), permissionHint(err))
 		return

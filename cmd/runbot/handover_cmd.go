@@ -18,7 +18,7 @@ func printHandover(args []string, getenv func(string) string, now time.Time, std
 	fset := flag.NewFlagSet("runbot handover", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	configPath := fset.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
-	dbPath := fset.String("db", "", "SQLite database `file` (default from the configuration)")
+	dbPath := fset.String("db", "", "database: a SQLite `file` or a postgres:// URL (default from the configuration)")
 	previous := fset.Bool("previous", false, "the last complete RUN week instead of the week so far")
 	fset.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot handover [flags]\n\nprints the RUN week's handover summary (markdown); /run handover in the chat shows the same\n\nflags:\n")
@@ -38,7 +38,7 @@ func printHandover(args []string, getenv func(string) string, now time.Time, std
 	if c == nil {
 		return code
 	}
-	defer c.db.Close()
+	defer c.db.close()
 	ctx := context.Background()
 	router := c.router
 	// The asks recorded while triage was on belong in the week's summary

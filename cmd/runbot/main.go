@@ -66,7 +66,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("runbot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
-	fs.String("db", "", "SQLite database `file` (default runbot.db; env RUNBOT_DB)")
+	fs.String("db", "", "database: a SQLite `file` or a postgres:// URL (default runbot.db; env RUNBOT_DB)")
 	fs.String("listen", "", "HTTP `address` (default 127.0.0.1:8080; env RUNBOT_LISTEN)")
 	demo := fs.Bool("demo", false, "tell a two-minute story of sample alerts, in a database of its own removed at exit (never runbot.db)")
 	fs.Usage = func() {

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/runbot-dev/runbot/incidents"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
 // metrics are runbot's own, beside those of the API.
@@ -109,7 +108,7 @@ func (m *metrics) observeFired(_ string, late time.Duration) {
 type storeCollector struct {
 	stats   func(context.Context) (incidents.Stats, error) // the same shape from either store
 	pending func(context.Context) (int, time.Duration, error)
-	asks    func(context.Context) (sqlite.AskStats, error)
+	asks    func(context.Context) (incidents.AskStats, error)
 	logger  *slog.Logger
 
 	tta, trs, active, breaches, outboxDepth, outboxAge *prometheus.Desc
@@ -117,9 +116,9 @@ type storeCollector struct {
 	buckets, askBuckets                                []float64
 }
 
-func newStoreCollector(svc *sqlite.IncidentService, outbox *sqlite.Outbox, logger *slog.Logger) *storeCollector {
+func newStoreCollector(svc service, outbox outboxStore, asks askStore, logger *slog.Logger) *storeCollector {
 	return &storeCollector{
-		stats: svc.Stats, pending: outbox.Pending, asks: svc.Asks().Stats, logger: logger,
+		stats: svc.Stats, pending: outbox.Pending, asks: asks.Stats, logger: logger,
 		tta: prometheus.NewDesc("runbot_incident_tta_seconds", "Time to acknowledge of incidents, by priority and service.",
 			[]string{"priority", "service"}, nil),
 		trs: prometheus.NewDesc("runbot_incident_trs_seconds", "Time to restore service of incidents, by priority and service.",

@@ -14,7 +14,6 @@ import (
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
-	"github.com/runbot-dev/runbot/redact"
 )
 
 // printPostmortem is "runbot postmortem ID": the incident's latest draft
@@ -23,7 +22,7 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 	fset := flag.NewFlagSet("runbot postmortem", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	configPath := fset.String("config", getenv("RUNBOT_CONFIG"), "YAML configuration `file` (env RUNBOT_CONFIG)")
-	dbPath := fset.String("db", "", "SQLite database `file` (default from the configuration)")
+	dbPath := fset.String("db", "", "database: a SQLite `file` or a postgres:// URL (default from the configuration)")
 	version := fset.Int("version", 0, "the draft `version` (default the latest)")
 	fset.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot postmortem [flags] INCIDENT\n\nprints an incident's post-mortem draft (markdown); /postmortem in the chat drafts one\n\nflags:\n")
@@ -48,7 +47,7 @@ func printPostmortem(args []string, getenv func(string) string, stdout, stderr i
 	if c == nil {
 		return code
 	}
-	defer c.db.Close()
+	defer c.db.close()
 	pm, err := c.svc.Postmortem(context.Background(), id, *version)
 	if err != nil {
 		fmt.Fprintln(stderr, "runbot postmortem:", incidents.ErrorMessage(err))
@@ -76,11 +75,7 @@ func openCore(cmd, configPath, dbPath string, getenv func(string) string, now ti
 	if dbPath != "" {
 		cfg.DB = dbPath
 	}
-	if cfg.Postgres() {
-		fmt.Fprintf(stderr, "%s: %s: %s\n", cmd, redact.URL(cfg.DB), noPostgres)
-		return nil, 1
-	}
-	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(cfg.DB); !cfg.Postgres() && errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "%s: no database at %s (use --db or --config)\n", cmd, cfg.DB)
 		return nil, 1
 	}
@@ -96,7 +91,7 @@ func openCore(cmd, configPath, dbPath string, getenv func(string) string, now ti
 	// on a runbook being edited; links go to public_url alone, as there
 	// is no listening address to fall back on.
 	if c, err = newCore(ctx, cfg, db, nil, cfg.PublicURL, nil, now); err != nil {
-		db.Close()
+		db.close()
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return nil, 1
 	}

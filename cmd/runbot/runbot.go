@@ -15,7 +15,6 @@ import (
 	"github.com/runbot-dev/runbot/config"
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/postmortem"
-	"github.com/runbot-dev/runbot/incidents/sqlite"
 	"github.com/runbot-dev/runbot/runweek"
 )
 
@@ -50,7 +49,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 // newPostmortemWriter builds the post-mortem drafter: the LLM when one is
 // configured, else the template; drafting says which, for people.
-func newPostmortemWriter(cfg config.Config, svc *sqlite.IncidentService, logger *slog.Logger) (*postmortem.Writer, string, error) {
+func newPostmortemWriter(cfg config.Config, svc postmortem.Store, catalog incidents.Catalog, logger *slog.Logger) (*postmortem.Writer, string, error) {
 	redactor, err := postmortem.NewRedactor(cfg.Secrets(), cfg.Redact)
 	if err != nil {
 		return nil, "", fmt.Errorf("configuring redaction: %w", err)
@@ -67,7 +66,7 @@ func newPostmortemWriter(cfg config.Config, svc *sqlite.IncidentService, logger 
 		return nil, "", fmt.Errorf("configuring the post-mortem drafter: %w", err)
 	}
 	w := postmortem.NewWriter(svc, drafter, cfg.Policy, cfg.Timezone, logger)
-	w.Catalog = svc.Catalog
+	w.Catalog = catalog
 	return w, drafting, nil
 }
 
