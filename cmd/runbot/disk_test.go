@@ -79,6 +79,16 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("healthz before the disk fills: %d %v, want 200 degraded: nearly full", code, health)
 	}
 
+	// A reply needs the incident's thread, which the console posts after
+	// the commit: wait for it, so that the full disk is what the reply
+	// below meets.
+	eventually(t, 10*time.Second, "incident #1's thread on the console", func() (bool, string) {
+		var got string
+		code := callBody(t, "POST", b.url+"/api/v1/incidents/1/replies", map[string]string{"Content-Type": "application/json"},
+			`{"text":"on it","user":"alice"}`, &got)
+		return code == 200, fmt.Sprint(code, got)
+	})
+
 	filler := fill(t, dir)
 	refused := 0
 	for i := 1; i <= 400 && refused == 0; i++ {
