@@ -39,6 +39,34 @@ type Chain struct {
 	EndedAt        time.Time // zero while in progress
 }
 
+// ChainAnswer is one answer of a chain with who gave it: the shape every
+// store keeps a chain's answers in (a JSON list of {"text", "by"}).
+type ChainAnswer struct {
+	Text string `json:"text"`
+	By   string `json:"by"`
+}
+
+// AnswerPairs pairs each answer with who gave it ("" when unknown).
+func (c *Chain) AnswerPairs() []ChainAnswer {
+	pairs := make([]ChainAnswer, len(c.Answers))
+	for i, a := range c.Answers {
+		pairs[i].Text = a
+		if i < len(c.AnsweredBy) {
+			pairs[i].By = c.AnsweredBy[i]
+		}
+	}
+	return pairs
+}
+
+// SetAnswers replaces the answers, and who gave them, with pairs.
+func (c *Chain) SetAnswers(pairs []ChainAnswer) {
+	c.Answers, c.AnsweredBy = nil, nil
+	for _, a := range pairs {
+		c.Answers = append(c.Answers, a.Text)
+		c.AnsweredBy = append(c.AnsweredBy, a.By)
+	}
+}
+
 // InProgress reports whether the chain still takes replies.
 func (c *Chain) InProgress() bool {
 	return c.State == ChainAsking || c.State == ChainCountermeasure

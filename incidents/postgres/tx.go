@@ -471,36 +471,21 @@ func isUnique(err error) bool {
 	return errors.As(err, &pe) && pe.SQLState() == uniqueViolation
 }
 
-type storedAnswer struct {
-	Text string `json:"text"`
-	By   string `json:"by"`
-}
-
 const chainColumns = `id, incident_id, seq, problem, answers, want, countermeasure, state, started_by, started_at, ended_at`
 
 func scanChain(r pgx.Row) (*incidents.Chain, error) {
 	var c incidents.Chain
-	var answers []storedAnswer
+	var answers []incidents.ChainAnswer
 	if err := r.Scan(&c.ID, &c.IncidentID, intColumn[int]{&c.Seq}, &c.Problem, &answers, intColumn[int]{&c.Want}, &c.Countermeasure,
 		&c.State, &c.StartedBy, timeColumn{&c.StartedAt}, timeColumn{&c.EndedAt}); err != nil {
 		return nil, err
 	}
-	for _, a := range answers {
-		c.Answers = append(c.Answers, a.Text)
-		c.AnsweredBy = append(c.AnsweredBy, a.By)
-	}
+	c.SetAnswers(answers)
 	return &c, nil
 }
 
 func encodeAnswers(c *incidents.Chain) (string, error) {
-	stored := make([]storedAnswer, len(c.Answers))
-	for i, a := range c.Answers {
-		stored[i] = storedAnswer{Text: a}
-		if i < len(c.AnsweredBy) {
-			stored[i].By = c.AnsweredBy[i]
-		}
-	}
-	b, err := json.Marshal(stored)
+	b, err := json.Marshal(c.AnswerPairs())
 	if err != nil {
 		return "", fmt.Errorf("encoding answers: %w", err)
 	}

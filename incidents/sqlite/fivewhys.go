@@ -9,11 +9,6 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 )
 
-type storedAnswer struct {
-	Text string `json:"text"`
-	By   string `json:"by"`
-}
-
 const chainColumns = `id, incident_id, seq, problem, answers, want, countermeasure, state, started_by, started_at, ended_at`
 
 func scanChain(row scanner) (*incidents.Chain, error) {
@@ -27,27 +22,17 @@ func scanChain(row scanner) (*incidents.Chain, error) {
 	if err := row.Scan(&c.ID, &c.IncidentID, &c.Seq, &c.Problem, &answers, &c.Want, &c.Countermeasure, &state, &c.StartedBy, &started, &ended); err != nil {
 		return nil, err
 	}
-	var stored []storedAnswer
+	var stored []incidents.ChainAnswer
 	if err := json.Unmarshal([]byte(answers), &stored); err != nil {
 		return nil, fmt.Errorf("decoding answers of chain %d: %w", c.ID, err)
 	}
-	for _, a := range stored {
-		c.Answers = append(c.Answers, a.Text)
-		c.AnsweredBy = append(c.AnsweredBy, a.By)
-	}
+	c.SetAnswers(stored)
 	c.State, c.StartedAt, c.EndedAt = incidents.ChainState(state), fromMillis(started), fromNullMillis(ended)
 	return &c, nil
 }
 
 func encodeAnswers(c *incidents.Chain) (string, error) {
-	stored := make([]storedAnswer, len(c.Answers))
-	for i, a := range c.Answers {
-		stored[i] = storedAnswer{Text: a}
-		if i < len(c.AnsweredBy) {
-			stored[i].By = c.AnsweredBy[i]
-		}
-	}
-	b, err := json.Marshal(stored)
+	b, err := json.Marshal(c.AnswerPairs())
 	if err != nil {
 		return "", fmt.Errorf("encoding answers: %w", err)
 	}
