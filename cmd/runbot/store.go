@@ -17,6 +17,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents/postgres"
 	"github.com/runbot-dev/runbot/incidents/postmortem"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/lease"
 	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runweek"
 	"github.com/runbot-dev/runbot/selfmon"
@@ -76,6 +77,9 @@ type store struct {
 	sessions web.SessionStore
 	routines func(platforms []string) routineStore
 	cursor   func(key string) mattermost.Cursor
+	// leases elect the replica that does what must happen once; nil on
+	// SQLite, whose one process does it all.
+	leases lease.Store
 }
 
 // openStore opens the configuration's database, SQLite or PostgreSQL by
@@ -147,5 +151,6 @@ func openPostgres(ctx context.Context, cfg config.Config, opts sqlite.Options) (
 		asks: postgres.NewAsks(db), outbox: postgres.NewOutbox(db), web: postgres.NewWebMessages(db, web.Name), sessions: postgres.NewSessions(db),
 		routines: func(platforms []string) routineStore { return postgres.NewRoutines(db, platforms) },
 		cursor:   func(key string) mattermost.Cursor { return postgres.NewCursor(db, key) },
+		leases:   postgres.NewLeases(db),
 	}, nil
 }
