@@ -48,6 +48,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "doctor" {
 		return runDoctor(args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(args[1:], stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, args, getenv, stderr)
@@ -71,7 +74,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	demo := fs.Bool("demo", false, "tell a two-minute story of sample alerts, in a database of its own removed at exit (never runbot.db)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: runbot [flags]\n       runbot postmortem [--version N] INCIDENT\n       runbot handover [--previous]\n"+
-			"       runbot doctor [--config file] [--db file]\n       runbot version\n       runbot help [command]\n\n"+
+			"       runbot doctor [--config file] [--db file]\n       runbot migrate --from runbot.db --to postgres://...\n       runbot version\n       runbot help [command]\n\n"+
 			"a command's flags may come before or after its arguments\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\n%s", config.Help())
