@@ -1,0 +1,696 @@
+package migrate_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/migrate"
+	"github.com/runbot-dev/runbot/incidents/postgres"
+	"github.com/runbot-dev/runbot/incidents/postgres/pgtest"
+	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/incidents/storetest"
+	"github.com/runbot-dev/runbot/rota"
+)
+
+// cluster is this test binary's PostgreSQL (skipped without its
+// binaries, unless CI=true).
+var cluster = new(pgtest.Cluster)
+
+func TestMain(m *testing.M) { os.Exit(cluster.Main(m)) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type channels map[string]string
+
+func (c channels) Channel(service string) string { return c[service] }
+func (channels) Replicas(string) int             { return 0 }
+
+// platforms are where the history's incidents were told: a chat and the
+// console.
+var platforms = []string{"chat", "web"}
+
+// history writes a SQLite database the way a team's runbot does: alerts
+// through the service, commands, a storm, a silence, a five-whys chain,
+// asks, post-mortems, the console's sessions and messages, routines,
+// deadlines fired and dropped, and the outbox delivered in part (threads
+// with their root messages' refs), some of it failed or waiting.
+func history(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "runbot.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := &clock{t: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	pol := incidents.DefaultPolicy()
+	pol.Storm = incidents.StormPolicy{Incidents: 5, Within: 5 * time.Minute}
+	pol.RunPerson = "rita"
+	svc := sqlite.NewIncidentService(db, pol)
+	svc.Now, svc.Platforms, svc.StormExempt = c.Now, platforms, []string{"web"}
+	svc.Catalog = channels{"billing": "billing"}
+	ob := sqlite.NewOutbox(db)
+	ob.Now = c.Now
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must2 := func(_, _ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	open := func(service string, p incidents.Priority, labels map[string]string) int64 {
+		t.Helper()
+		n++
+		r, err := svc.Ingest(ctx, []incidents.Alert{{Source: "alertmanager", Fingerprint: fmt.Sprintf("fp-%d", n), Service: service,
+			Operation: "serving", Title: fmt.Sprintf("[%s] failure %d", service, n), Priority: p, Status: incidents.AlertFiring,
+			Labels: labels, StartsAt: c.Now().Add(-time.Minute), Payload: fmt.Sprintf(`{"n":%d}`, n)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].IncidentID
+	}
+	repeat := func(fp, service string, status incidents.AlertStatus, labels map[string]string) {
+		t.Helper()
+		must(svc.Ingest(ctx, []incidents.Alert{{Source: "alertmanager", Fingerprint: fp, Service: service, Title: "again",
+			Status: status, Labels: labels, Payload: `{"again":true}`}}))
+	}
+	// deliver plays the dispatcher on a platform: every waiting message
+	// delivered, the roots given refs (the threads), the first failing
+	// once before it goes.
+	failed := false
+	deliver := func(platform string) {
+		t.Helper()
+		lanes, err := ob.Lanes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lane := range lanes {
+			if lane.Platform != platform {
+				continue
+			}
+			for {
+				it, err := ob.Next(ctx, lane)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if it == nil {
+					break
+				}
+				if !failed {
+					failed = true
+					if err := ob.Failed(ctx, it.ID, 3, "chat said 500 three times"); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if err := ob.Delivered(ctx, it, fmt.Sprintf("%s-%d.%03d", platform, it.ID, it.ID%7)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+
+	checkout := open("checkout", 2, map[string]string{"pod": "checkout-1", "env": "prod"})
+	payments := open("payments", 3, map[string]string{"pod": "payments-1"})
+	search := open("search", 4, nil)
+	c.Add(30 * time.Second)
+	repeat("fp-1", "checkout", incidents.AlertFiring, map[string]string{"pod": "checkout-2", "env": "prod"})
+	deliver("chat")
+	c.Add(2 * time.Minute)
+	must(svc.Acknowledge(ctx, checkout, "alice"))
+	must(svc.SetPriority(ctx, checkout, 1, "alice", "customers cannot pay"))
+	must(svc.Assign(ctx, checkout, "bob", "alice"))
+	must(svc.Comment(ctx, checkout, "carol", "chat", "the gateway returns 502"))
+	must(svc.Snooze(ctx, search, 30*time.Minute, "dave", "known, waiting for the vendor"))
+	must2(svc.Link(ctx, checkout, payments, "alice"))
+	c.Add(5 * time.Minute)
+	must(svc.Mitigate(ctx, checkout, "bob", "rolled back"))
+	must(svc.StartHypercare(ctx, checkout, time.Hour, "bob", "watch the payments"))
+	must(svc.StartFiveWhys(ctx, checkout, "alice", ""))
+	must(svc.Comment(ctx, checkout, "bob", "chat", "the deploy changed the gateway's timeout"))
+	must(svc.Comment(ctx, checkout, "carol", "chat", "the review did not cover the config"))
+	must(svc.FiveWhysStep(ctx, checkout, "alice", "done", 0))
+	must(svc.Resolve(ctx, payments, "erin", "same cause as the checkout"))
+	// Flapping: the source resolves and fires again.
+	repeat("fp-3", "search", incidents.AlertResolved, nil)
+	c.Add(time.Minute)
+	repeat("fp-3", "search", incidents.AlertFiring, nil)
+	deliver("chat")
+
+	// A storm in billing: more than five openings within five minutes.
+	var storm []int64
+	for range 7 {
+		storm = append(storm, open("billing", 3, map[string]string{"queue": "invoices"}))
+		c.Add(10 * time.Second)
+	}
+	dup := open("billing", 3, nil)
+	must2(svc.Merge(ctx, dup, storm[0], "frank"))
+
+	// A silence keeps an opening quiet, then ends.
+	must(svc.AddSilence(ctx, "batch", time.Hour, "gina", "maintenance"))
+	open("batch", 4, nil)
+	c.Add(10 * time.Minute)
+	sils, err := svc.Silences(ctx)
+	if err != nil || len(sils) == 0 {
+		t.Fatalf("silences %v (%v)", sils, err)
+	}
+	must(svc.EndSilence(ctx, sils[0].ID, "gina"))
+
+	// Deadlines: the reminders of the open ones fire.
+	c.Add(2 * time.Hour)
+	must(svc.FireDue(ctx, 1000))
+	deliver("chat")
+
+	// The point of contact's asks: one answered, one waiting.
+	asks := sqlite.NewAsks(db)
+	asks.Now = c.Now
+	for _, a := range []incidents.Ask{
+		{Platform: "chat", Channel: "team", Ref: "ask-1", From: "harry", Text: "is checkout down?", AskedAt: c.Now(), DueAt: c.Now().Add(10 * time.Minute)},
+		{Platform: "chat", Channel: "team", Ref: "ask-2", From: "iris", Text: "and search?", AskedAt: c.Now(), DueAt: c.Now().Add(20 * time.Minute)},
+	} {
+		if err := asks.Record(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(asks.Answer(ctx, "chat", "ask-1", "alice", "reply"))
+
+	// Post-mortems: one drafted, one waiting for the drafter.
+	pm, err := svc.RequestPostmortem(ctx, checkout, "alice", "from the template")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm.DraftedAt, pm.Source, pm.Markdown = c.Now(), "template", "# Checkout outage\n"
+	if err := svc.SavePostmortem(ctx, pm); err != nil {
+		t.Fatal(err)
+	}
+	must(svc.RequestPostmortem(ctx, checkout, "alice", "again, with the LLM"))
+
+	// What the bot keeps for itself.
+	must(db.Secret(ctx, "console-cookie-key"))
+	if err := sqlite.NewCursor(db, "mattermost/cursor").Save(ctx, 1764000000123); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.NewSessions(db).Create(ctx, incidents.ConsoleSession{IDHash: "h1", User: "alice", Access: "a1",
+		CreatedAt: c.Now(), ExpiresAt: c.Now().Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	routines := sqlite.NewRoutines(db, platforms)
+	routines.Now = c.Now
+	must(routines.Post(ctx, "morning", c.Now().Truncate(time.Hour), "", "Morning check: all green", incidents.Audience{Channel: true}))
+	if err := routines.Skip(ctx, "handover", c.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ov := sqlite.NewOverrides(db)
+	ov.Now = c.Now
+	if err := ov.Add(ctx, "run", []rota.Override{{Person: "bob", From: c.Now(), Until: c.Now().Add(48 * time.Hour), Reason: "swap", By: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RecordTest(ctx, incidents.TestReceived{Source: "grafana", Receiver: "runbot", From: "ops", SentAt: c.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RecordTest(ctx, incidents.TestReceived{Source: "alertmanager"}); err != nil {
+		t.Fatal(err)
+	}
+	web := sqlite.NewWebMessages(db, "web")
+	web.Now = c.Now
+	deliver("web") // the console's roots are its messages' ids
+	thread, ok, err := ob.Thread(ctx, checkout, "web")
+	if err != nil || !ok {
+		t.Fatalf("checkout's console thread: %q %v %v", thread, ok, err)
+	}
+	var root int64
+	fmt.Sscan(strings.TrimPrefix(thread, "web-"), &root)
+	must(web.Add(ctx, incidents.ConsoleMessage{Channel: "general", Key: "runbot-incident-1", IncidentID: checkout, Message: `{"text":"#1 checkout"}`}))
+	rootID, err := web.Add(ctx, incidents.ConsoleMessage{Channel: "general", Key: "runbot-incident-x", IncidentID: checkout, Message: `{"text":"root"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(web.Add(ctx, incidents.ConsoleMessage{Channel: "general", Root: rootID, Author: "alice", Message: `{"text":"a reply","n":2}`}))
+	if err := web.Edit(ctx, rootID, `{"text":"root, edited"}`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Messages queued last wait, one of them retried.
+	c.Add(time.Minute)
+	must(svc.Comment(ctx, search, "jack", "web", "still slow"))
+	must(svc.Reopen(ctx, payments, "erin", "it came back"))
+	lanes, err := ob.Lanes(ctx)
+	if err != nil || len(lanes) == 0 {
+		t.Fatalf("no message waits: %v", err)
+	}
+	it, err := ob.Next(ctx, lanes[0])
+	if err != nil || it == nil {
+		t.Fatalf("next message: %v %v", it, err)
+	}
+	if err := ob.Retry(ctx, it.ID, 1, c.Now().Add(time.Minute), "429 Too Many Requests"); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// stores are the two databases, open with their stores.
+type stores struct {
+	sq   *sqlite.DB
+	pg   *postgres.DB
+	sqS  *sqlite.IncidentService
+	pgS  *postgres.IncidentService
+	sqOB *sqlite.Outbox
+	pgOB *postgres.Outbox
+}
+
+func openBoth(t *testing.T, path, url string) *stores {
+	t.Helper()
+	ctx := context.Background()
+	sq, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sq.Close() })
+	pg, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	pol := incidents.DefaultPolicy()
+	s := &stores{sq: sq, pg: pg, sqS: sqlite.NewIncidentService(sq, pol), pgS: postgres.NewIncidentService(pg, pol),
+		sqOB: sqlite.NewOutbox(sq), pgOB: postgres.NewOutbox(pg)}
+	s.sqS.Platforms, s.pgS.Platforms = platforms, platforms
+	return s
+}
+
+// same fails the test unless a and b are deeply equal.
+func same(t *testing.T, what string, sq, pg any) {
+	t.Helper()
+	if empty(sq) && empty(pg) {
+		return // the stores differ on nil and empty lists, which no reader tells apart
+	}
+	if !reflect.DeepEqual(sq, pg) {
+		t.Errorf("%s differs:\n sqlite:     %+v\n postgresql: %+v", what, describe(sq), describe(pg))
+	}
+}
+
+func empty(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Slice && r.Len() == 0
+}
+
+func describe(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// TestMigrateKeepsEverything: a database of the team's history, copied,
+// reads the same through every read of the PostgreSQL store as through
+// the SQLite store's, and the next incident takes the next number.
+func TestMigrateKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	path := history(t)
+	url := cluster.DB(t)
+	sum, err := migrate.Copy(ctx, migrate.Options{From: path, To: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sum.Write(&out)
+	t.Logf("summary:\n%s", out.String())
+
+	s := openBoth(t, path, url)
+	all := incidents.IncidentFilter{Limit: 1000}
+	sqList, err := s.sqS.FindIncidents(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgList, err := s.pgS.FindIncidents(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sqList) < 12 || len(sqList) != len(pgList) {
+		t.Fatalf("%d incidents in SQLite, %d in PostgreSQL", len(sqList), len(pgList))
+	}
+	counts := map[string]int64{}
+	for _, c := range sum.Tables {
+		counts[c.Table] = c.Rows
+	}
+	if counts["incidents"] != int64(len(sqList)) {
+		t.Errorf("the summary says %d incidents, SQLite has %d", counts["incidents"], len(sqList))
+	}
+	var maxID int64
+	storms := map[int64]bool{}
+	events := 0
+	for i, sqInc := range sqList {
+		id := sqInc.ID
+		maxID = max(maxID, id)
+		if sqInc.StormID != 0 {
+			storms[sqInc.StormID] = true
+		}
+		if pgList[i].ID != id {
+			t.Errorf("incident %d of the list is #%d in SQLite, #%d in PostgreSQL", i, id, pgList[i].ID)
+		}
+		sqFull, err := s.sqS.FindIncident(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgFull, err := s.pgS.FindIncident(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.CompareStored(t, fmt.Sprintf("#%d", id), pgFull, sqFull, nil)
+		same(t, fmt.Sprintf("timeline of #%d", id), sqFull.Timeline, pgFull.Timeline)
+		same(t, fmt.Sprintf("links of #%d", id), sqFull.Linked, pgFull.Linked)
+		events += len(sqFull.Timeline)
+		for _, p := range platforms {
+			sqRef, sqOK, err1 := s.sqOB.Thread(ctx, id, p)
+			pgRef, pgOK, err2 := s.pgOB.Thread(ctx, id, p)
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			same(t, fmt.Sprintf("thread of #%d on %s", id, p), []any{sqRef, sqOK}, []any{pgRef, pgOK})
+			if sqOK {
+				back, err := s.pgS.IncidentByThread(ctx, p, pgRef)
+				if err != nil || back != id {
+					t.Errorf("PostgreSQL finds thread %s on %s as #%d (%v), want #%d", pgRef, p, back, err, id)
+				}
+			}
+		}
+		sqChains, err1 := s.sqS.Chains(ctx, id)
+		pgChains, err2 := s.pgS.Chains(ctx, id)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		same(t, fmt.Sprintf("five whys of #%d", id), sqChains, pgChains)
+		sqWeb, err1 := sqlite.NewWebMessages(s.sq, "web").Incident(ctx, id)
+		pgWeb, err2 := postgres.NewWebMessages(s.pg, "web").Incident(ctx, id)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		same(t, fmt.Sprintf("console messages of #%d", id), normalWeb(t, sqWeb), normalWeb(t, pgWeb))
+	}
+	if events < 50 || counts["events"] != int64(events) {
+		t.Errorf("%d events in the timelines, the summary says %d", events, counts["events"])
+	}
+	if len(storms) == 0 {
+		t.Fatal("the history has no storm")
+	}
+	for id := range storms {
+		for _, p := range platforms {
+			sqRef, sqOK, err1 := s.sqOB.StormThread(ctx, id, p)
+			pgRef, pgOK, err2 := s.pgOB.StormThread(ctx, id, p)
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			same(t, fmt.Sprintf("thread of storm %d on %s", id, p), []any{sqRef, sqOK}, []any{pgRef, pgOK})
+		}
+	}
+
+	// The outbox: as many waiting, the same lanes, the same next message
+	// in each, and the same rows delivered, failed and superseded.
+	sqN, _, err1 := s.sqOB.Pending(ctx)
+	pgN, _, err2 := s.pgOB.Pending(ctx)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if sqN == 0 || sqN != pgN {
+		t.Errorf("%d messages wait in SQLite, %d in PostgreSQL", sqN, pgN)
+	}
+	sqLanes, err1 := s.sqOB.Lanes(ctx)
+	pgLanes, err2 := s.pgOB.Lanes(ctx)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "outbox lanes", sortedLanes(sqLanes), sortedLanes(pgLanes))
+	for _, lane := range sqLanes {
+		sqIt, err1 := s.sqOB.Next(ctx, lane)
+		pgIt, err2 := s.pgOB.Next(ctx, lane)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		same(t, fmt.Sprintf("next message of %v", lane), sqIt, pgIt)
+	}
+	same(t, "outbox by outcome", outcomes(t, sqlRows(t, path)), pgOutcomes(t, url))
+
+	// Everything else the bot reads.
+	sqSil, err1 := s.sqS.Silences(ctx)
+	pgSil, err2 := s.pgS.Silences(ctx)
+	same(t, "silences", sqSil, pgSil)
+	from, until := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	sqAsks, err3 := sqlite.NewAsks(s.sq).Between(ctx, from, until)
+	pgAsks, err4 := postgres.NewAsks(s.pg).Between(ctx, from, until)
+	same(t, "asks", sqAsks, pgAsks)
+	sqPend, err5 := s.sqS.PendingPostmortems(ctx)
+	pgPend, err6 := s.pgS.PendingPostmortems(ctx)
+	same(t, "post-mortems waiting", sqPend, pgPend)
+	if len(sqPend) != 1 {
+		t.Errorf("%d post-mortems waiting, want 1", len(sqPend))
+	} else {
+		sqDraft, err1 := s.sqS.Postmortem(ctx, sqPend[0].IncidentID, 1)
+		pgDraft, err2 := s.pgS.Postmortem(ctx, sqPend[0].IncidentID, 1)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		same(t, "post-mortem draft", sqDraft, pgDraft)
+	}
+	sqTests, err7 := s.sqS.TestsReceived(ctx)
+	pgTests, err8 := s.pgS.TestsReceived(ctx)
+	same(t, "tests received", sqTests, pgTests)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8); err != nil {
+		t.Fatal(err)
+	}
+	sqSecret, err1 := s.sq.Secret(ctx, "console-cookie-key")
+	pgSecret, err2 := s.pg.Secret(ctx, "console-cookie-key")
+	same(t, "secret", sqSecret, pgSecret)
+	sqCur, err3 := sqlite.NewCursor(s.sq, "mattermost/cursor").Load(ctx)
+	pgCur, err4 := postgres.NewCursor(s.pg, "mattermost/cursor").Load(ctx)
+	same(t, "cursor", sqCur, pgCur)
+	sqSess, sqOK, err5 := sqlite.NewSessions(s.sq).Find(ctx, "h1")
+	pgSess, pgOK, err6 := postgres.NewSessions(s.pg).Find(ctx, "h1")
+	if !sqOK || !pgOK || sqSess.User != pgSess.User || sqSess.Access != pgSess.Access ||
+		!sqSess.CreatedAt.Equal(pgSess.CreatedAt) || !sqSess.ExpiresAt.Equal(pgSess.ExpiresAt) {
+		t.Errorf("session: SQLite %+v %v, PostgreSQL %+v %v", sqSess, sqOK, pgSess, pgOK)
+	}
+	for _, name := range []string{"morning", "handover", "never"} {
+		sqLast, err1 := sqlite.NewRoutines(s.sq, platforms).Last(ctx, name)
+		pgLast, err2 := postgres.NewRoutines(s.pg, platforms).Last(ctx, name)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		same(t, "routine "+name, sqLast, pgLast)
+	}
+	sqOv, err7 := sqlite.NewOverrides(s.sq).List(ctx, "run", from)
+	pgOv, err8 := postgres.NewOverrides(s.pg).List(ctx, "run", from)
+	same(t, "overrides", sqOv, pgOv)
+	if len(sqOv) != 1 {
+		t.Errorf("%d overrides, want 1", len(sqOv))
+	}
+	sqDue, sqOK, err9 := s.sqS.NextDue(ctx)
+	pgDue, pgOK, err10 := s.pgS.NextDue(ctx)
+	same(t, "next deadline", []any{sqDue, sqOK}, []any{pgDue, pgOK})
+	sqStats, err11 := s.sqS.Stats(ctx)
+	pgStats, err12 := s.pgS.Stats(ctx)
+	same(t, "stats", sqStats, pgStats)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "jobs", jobs(t, sqlRows(t, path)), pgJobs(t, url))
+
+	// The next incident, event, message and storm take the next numbers.
+	if sum.NextIncident != maxID+1 {
+		t.Errorf("the summary says the next incident is #%d, want #%d", sum.NextIncident, maxID+1)
+	}
+	s.pgS.Now = func() time.Time { return time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC) }
+	r, err := s.pgS.Ingest(ctx, []incidents.Alert{{Source: "generic", Fingerprint: "after-the-move", Service: "checkout", Title: "new", Status: incidents.AlertFiring}})
+	if err != nil {
+		t.Fatalf("opening an incident after the move: %v", err)
+	}
+	if r[0].IncidentID != maxID+1 {
+		t.Errorf("the first incident after the move is #%d, want #%d", r[0].IncidentID, maxID+1)
+	}
+	if _, err := s.pgS.Comment(ctx, sqList[0].ID, "alice", "web", "after the move"); err != nil {
+		t.Errorf("commenting an incident copied: %v", err)
+	}
+	if _, err := s.pgS.AddSilence(ctx, "search", time.Hour, "gina", "after the move"); err != nil {
+		t.Errorf("adding a silence after the move: %v", err)
+	}
+}
+
+// normalWeb is console messages with their JSON decoded: jsonb keeps
+// what the message says, not its spacing.
+func normalWeb(t *testing.T, list []incidents.ConsoleMessage) []any {
+	var out []any
+	for _, m := range list {
+		var msg any
+		if err := json.Unmarshal([]byte(m.Message), &msg); err != nil {
+			t.Fatalf("console message %d: %v", m.ID, err)
+		}
+		m.Message = ""
+		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		out = append(out, m, msg)
+	}
+	return out
+}
+
+func sortedLanes(l []incidents.Lane) []incidents.Lane {
+	l = append([]incidents.Lane(nil), l...)
+	for i := range l {
+		for j := i + 1; j < len(l); j++ {
+			if l[j].Platform+"\x00"+l[j].Channel < l[i].Platform+"\x00"+l[i].Channel {
+				l[i], l[j] = l[j], l[i]
+			}
+		}
+	}
+	return l
+}
+
+// sqlRows opens the SQLite file read-only beside the store, for the
+// columns no read of the store returns (an outbox row's outcome).
+func sqlRows(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqlite.DSN(path, sqlite.SyncNormal, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+const outcomeQuery = `SELECT id, outcome, attempts, last_error, message_ref, done_at IS NULL FROM outbox ORDER BY id`
+
+func outcomes(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(outcomeQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, attempts int64
+		var outcome, last, ref string
+		var pending bool
+		if err := rows.Scan(&id, &outcome, &attempts, &last, &ref, &pending); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(id, outcome, attempts, last, ref, pending))
+	}
+	return out
+}
+
+func pgOutcomes(t *testing.T, url string) []string {
+	t.Helper()
+	conn := pgConn(t, url)
+	rows, err := conn.Query(context.Background(), outcomeQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var attempts int32
+		var outcome, last, ref string
+		var pending bool
+		if err := rows.Scan(&id, &outcome, &attempts, &last, &ref, &pending); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(id, outcome, attempts, last, ref, pending))
+	}
+	return out
+}
+
+// jobs lists the deadlines: due, fired or dropped.
+func jobs(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT incident_id, key, due_at, coalesce(fired_at, 0) FROM jobs ORDER BY incident_id, key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, due, fired int64
+		var key string
+		if err := rows.Scan(&id, &key, &due, &fired); err != nil {
+			t.Fatal(err)
+		}
+		state := "pending"
+		switch {
+		case fired == sqlite.JobDropped:
+			state = "dropped"
+		case fired != 0:
+			state = "fired at " + time.UnixMilli(fired).UTC().Format(time.RFC3339Nano)
+		}
+		out = append(out, fmt.Sprint(id, " ", key, " ", time.UnixMilli(due).UTC().Format(time.RFC3339Nano), " ", state))
+	}
+	return out
+}
+
+func pgJobs(t *testing.T, url string) []string {
+	t.Helper()
+	rows, err := pgConn(t, url).Query(context.Background(), `SELECT incident_id, key, due_at, fired_at, dropped FROM jobs ORDER BY incident_id, key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var key string
+		var due time.Time
+		var fired *time.Time
+		var dropped bool
+		if err := rows.Scan(&id, &key, &due, &fired, &dropped); err != nil {
+			t.Fatal(err)
+		}
+		state := "pending"
+		switch {
+		case dropped:
+			state = "dropped"
+		case fired != nil:
+			state = "fired at " + fired.UTC().Format(time.RFC3339Nano)
+		}
+		out = append(out, fmt.Sprint(id, " ", key, " ", due.UTC().Format(time.RFC3339Nano), " ", state))
+	}
+	return out
+}
+
+func pgConn(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
