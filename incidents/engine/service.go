@@ -592,13 +592,15 @@ func syncJobs(tx Tx, incidentID int64, before, after []incidents.Deadline, now t
 	for _, d := range before {
 		had[d.Key] = true
 	}
+	var add []Job
 	for _, d := range after {
 		if had[d.Key] || d.At.Before(now) {
 			continue
 		}
-		if err := tx.AddJob(Job{IncidentID: incidentID, Key: d.Key, Due: d.At}); err != nil {
-			return err
-		}
+		add = append(add, Job{IncidentID: incidentID, Key: d.Key, Due: d.At})
 	}
-	return nil
+	if len(add) == 0 {
+		return nil
+	}
+	return tx.AddJob(add...)
 }

@@ -104,9 +104,10 @@ type Job struct {
 
 // JobTx schedules deadlines and claims those due.
 type JobTx interface {
-	// AddJob schedules a deadline; one already pending or fired with the
-	// same incident and key stays as it is.
-	AddJob(j Job) error
+	// AddJob schedules deadlines; one already pending or fired with the
+	// same incident and key stays as it is. An incident's deadlines come
+	// in one call, so that a store can write them in one statement.
+	AddJob(js ...Job) error
 	// DropJob cancels a pending deadline; one fired stays fired.
 	DropJob(incidentID int64, key string) error
 	// DueJobs lists up to limit pending deadlines due by now, earliest

@@ -250,10 +250,19 @@ func encodeAudience(a incidents.Audience) (any, error) {
 	return string(b), nil
 }
 
-// AddJob implements engine.JobTx.
-func (tx *wtx) AddJob(j engine.Job) error {
-	_, err := tx.exec(fmt.Sprintf("scheduling %s for incident %d", j.Key, j.IncidentID),
-		`INSERT INTO jobs (incident_id, key, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, j.IncidentID, j.Key, j.Due)
+// AddJob implements engine.JobTx: an incident's deadlines in one
+// statement, one round trip instead of one each.
+func (tx *wtx) AddJob(js ...engine.Job) error {
+	if len(js) == 0 {
+		return nil
+	}
+	ids, keys, dues := make([]int64, len(js)), make([]string, len(js)), make([]time.Time, len(js))
+	for i, j := range js {
+		ids[i], keys[i], dues[i] = j.IncidentID, j.Key, j.Due
+	}
+	_, err := tx.exec(fmt.Sprintf("scheduling %s for incident %d", js[0].Key, js[0].IncidentID),
+		`INSERT INTO jobs (incident_id, key, due_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING`,
+		ids, keys, dues)
 	tx.jobsChanged = tx.jobsChanged || err == nil
 	return err
 }

@@ -40,9 +40,20 @@ const (
 		SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
 	insertOutboxRow = `INSERT INTO outbox (platform, channel, kind, incident_id, event_id, audience, text, root_ref, created_at, not_before, storm_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertJob = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)`
-	dropJob   = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
+	dropJob = `UPDATE jobs SET fired_at = -1 WHERE incident_id = ? AND key = ? AND fired_at IS NULL`
 )
+
+// jobsPerInsert bounds the rows of one statement scheduling deadlines;
+// insertJobs[n-1] schedules n. An incident has about ten kinds of deadline.
+const jobsPerInsert = 16
+
+var insertJobs = func() []string {
+	out := make([]string, jobsPerInsert)
+	for n := range out {
+		out[n] = `INSERT OR IGNORE INTO jobs (incident_id, key, due_at) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n)
+	}
+	return out
+}()
 
 // selectMergedInto is asked at every opening (engine.IncidentTx.MergedInto):
 // one column, where the whole row cost an opening a sixth of its
@@ -54,7 +65,7 @@ const selectMergedInto = `SELECT merged_into FROM incidents WHERE fingerprint = 
 var selectActiveByFingerprint = `SELECT ` + incidentColumns + ` FROM incidents WHERE fingerprint = ? AND state <> 'resolved'`
 
 var hotWrites = []string{selectActiveByFingerprint, selectMergedInto, insertAlertRow, insertEventRow, pruneAlerts,
-	insertIncidentRow, updateJoinRow, updateIncidentRow, insertOutboxRow, insertJob, dropJob}
+	insertIncidentRow, updateJoinRow, updateIncidentRow, insertOutboxRow, insertJobs[0], dropJob}
 
 // FindIncident returns an incident with its timeline.
 func (s *IncidentService) FindIncident(ctx context.Context, id int64) (*incidents.Incident, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -445,15 +446,14 @@ func jobFiresOnce(t *testing.T, e Env) {
 	insert(t, e.Store, inc)
 	due := t0.Add(time.Minute)
 	update(t, e.Store, func(tx engine.Tx) error {
-		for _, j := range []engine.Job{
-			{IncidentID: inc.ID, Key: "ack", Due: due},
-			{IncidentID: inc.ID, Key: "ack", Due: due.Add(time.Hour)}, // the same deadline again: kept as first scheduled
-			{IncidentID: inc.ID, Key: "dropped", Due: due},
-			{IncidentID: inc.ID, Key: "later", Due: due.Add(time.Hour)},
-		} {
-			if err := tx.AddJob(j); err != nil {
-				return err
-			}
+		// An incident's deadlines come in one call, as the service sends them.
+		if err := tx.AddJob(
+			engine.Job{IncidentID: inc.ID, Key: "ack", Due: due},
+			engine.Job{IncidentID: inc.ID, Key: "ack", Due: due.Add(time.Hour)}, // the same deadline again: kept as first scheduled
+			engine.Job{IncidentID: inc.ID, Key: "dropped", Due: due},
+			engine.Job{IncidentID: inc.ID, Key: "later", Due: due.Add(time.Hour)},
+		); err != nil {
+			return err
 		}
 		return tx.DropJob(inc.ID, "dropped")
 	})
@@ -504,6 +504,31 @@ func jobFiresOnce(t *testing.T, e Env) {
 		}
 		if len(jobs) != 1 || jobs[0].Key != "later" {
 			return fmt.Errorf("due later: %v, want only the job not yet fired", jobs)
+		}
+		return nil
+	})
+
+	// Many deadlines in one call are all scheduled, each at its time.
+	other := newIncident("many jobs")
+	insert(t, e.Store, other)
+	var many []engine.Job
+	for i := range 40 {
+		many = append(many, engine.Job{IncidentID: other.ID, Key: fmt.Sprintf("k%02d", i), Due: due.Add(time.Duration(i) * time.Minute)})
+	}
+	update(t, e.Store, func(tx engine.Tx) error { return tx.AddJob(many...) })
+	update(t, e.Store, func(tx engine.Tx) error {
+		jobs, err := tx.DueJobs(due.Add(time.Duration(len(many))*time.Minute), 100)
+		if err != nil {
+			return err
+		}
+		jobs = slices.DeleteFunc(jobs, func(j engine.Job) bool { return j.IncidentID != other.ID })
+		if len(jobs) != len(many) {
+			return fmt.Errorf("%d of %d deadlines scheduled in one call are due", len(jobs), len(many))
+		}
+		for i, j := range jobs {
+			if j.Key != many[i].Key || !j.Due.Equal(many[i].Due) {
+				return fmt.Errorf("deadline %d: %s at %v, want %s at %v", i, j.Key, j.Due, many[i].Key, many[i].Due)
+			}
 		}
 		return nil
 	})
