@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -459,7 +460,13 @@ func TestMigrateKeepsEverything(t *testing.T) {
 		}
 		same(t, fmt.Sprintf("next message of %v", lane), sqIt, pgIt)
 	}
-	same(t, "outbox by outcome", outcomes(t, sqlRows(t, path)), pgOutcomes(t, url))
+	sqOutcomes := outcomes(t, sqlRows(t, path))
+	same(t, "outbox by outcome", sqOutcomes, pgOutcomes(t, url))
+	for _, want := range []string{" delivered ", " superseded ", " failed ", " true", " 1 \"429 Too Many Requests\""} {
+		if !slices.ContainsFunc(sqOutcomes, func(s string) bool { return strings.Contains(s, want) }) {
+			t.Errorf("the history's outbox has no row %q: the copy of such rows is not tested", want)
+		}
+	}
 
 	// Everything else the bot reads.
 	sqSil, err1 := s.sqS.Silences(ctx)
@@ -523,7 +530,13 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
 		t.Fatal(err)
 	}
-	same(t, "jobs", jobs(t, sqlRows(t, path)), pgJobs(t, url))
+	sqJobs := jobs(t, sqlRows(t, path))
+	same(t, "jobs", sqJobs, pgJobs(t, url))
+	for _, want := range []string{" pending", " dropped", " fired at "} {
+		if !slices.ContainsFunc(sqJobs, func(s string) bool { return strings.Contains(s, want) }) {
+			t.Errorf("the history has no job %q: the copy of such jobs is not tested", want)
+		}
+	}
 
 	// The next incident, event, message and storm take the next numbers.
 	if sum.NextIncident != maxID+1 {
@@ -602,7 +615,7 @@ func outcomes(t *testing.T, db *sql.DB) []string {
 		if err := rows.Scan(&id, &outcome, &attempts, &last, &ref, &pending); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprint(id, outcome, attempts, last, ref, pending))
+		out = append(out, fmt.Sprintf("%d %s %d %q %q %v", id, outcome, attempts, last, ref, pending))
 	}
 	return out
 }
@@ -624,7 +637,7 @@ func pgOutcomes(t *testing.T, url string) []string {
 		if err := rows.Scan(&id, &outcome, &attempts, &last, &ref, &pending); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprint(id, outcome, attempts, last, ref, pending))
+		out = append(out, fmt.Sprintf("%d %s %d %q %q %v", id, outcome, attempts, last, ref, pending))
 	}
 	return out
 }
@@ -693,4 +706,147 @@ func pgConn(t *testing.T, url string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// count counts a PostgreSQL table's rows.
+func count(t *testing.T, url, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := pgConn(t, url).QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestMigrateRefusesANonEmptyDatabase: a database that holds a single
+// setting (a runbot started on it once), or a team's history, is refused
+// and left as it was.
+func TestMigrateRefusesANonEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := history(t)
+
+	url := cluster.DB(t)
+	pg, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := pg.Secret(ctx, "console-cookie-key")
+	pg.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = migrate.Copy(ctx, migrate.Options{From: path, To: url})
+	var ne *migrate.NotEmptyError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "1 in settings") || !strings.Contains(err.Error(), "empty database only") {
+		t.Fatalf("copying into a database with a setting: %v, want a refusal naming it", err)
+	}
+	if n := count(t, url, "settings"); n != 1 {
+		t.Errorf("%d settings after the refusal, want the 1 there was", n)
+	}
+	var v string
+	if err := pgConn(t, url).QueryRow(ctx, `SELECT value FROM settings`).Scan(&v); err != nil || v != secret {
+		t.Errorf("the setting reads %q (%v) after the refusal, want %q", v, err, secret)
+	}
+	if n := count(t, url, "incidents"); n != 0 {
+		t.Errorf("%d incidents copied into a refused database", n)
+	}
+
+	// A second copy into a database the first filled.
+	url = cluster.DB(t)
+	sum, err := migrate.Copy(ctx, migrate.Options{From: path, To: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]int64{}
+	for _, c := range sum.Tables {
+		before[c.Table] = count(t, url, c.Table)
+	}
+	_, err = migrate.Copy(ctx, migrate.Options{From: path, To: url})
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "in incidents") || !strings.Contains(err.Error(), "in events") {
+		t.Fatalf("copying twice: %v, want a refusal naming incidents and events", err)
+	}
+	for table, n := range before {
+		if got := count(t, url, table); got != n {
+			t.Errorf("%s has %d rows after the refused copy, %d before", table, got, n)
+		}
+	}
+}
+
+// TestMigrateRefusesAHeldDatabase: a SQLite file another runbot uses is
+// refused before anything is written: that runbot would go on writing
+// after the copy.
+func TestMigrateRefusesAHeldDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := history(t)
+	held, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	url := cluster.DB(t)
+	_, err = migrate.Copy(ctx, migrate.Options{From: path, To: url})
+	var le *sqlite.LockedError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), fmt.Sprintf("another runbot (pid %d) is using it; stop it first", os.Getpid())) {
+		t.Fatalf("copying a held database: %v, want a refusal saying who holds it", err)
+	}
+	if n := count(t, url, "pg_tables WHERE tablename = 'incidents'"); n != 0 {
+		t.Errorf("the PostgreSQL database was touched for a refused copy")
+	}
+}
+
+// TestMigrateRefusesWhatItDoesNotKnow: a SQLite database with a table or
+// a column no code of migrate names (a future migration's), or a schema
+// newer than this runbot, fails the copy loudly and copies nothing,
+// rather than leaving the unknown behind.
+func TestMigrateRefusesWhatItDoesNotKnow(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, sql, want string
+	}{
+		{"a table", `CREATE TABLE escalations (id INTEGER PRIMARY KEY, incident_id INTEGER)`,
+			"tables runbot migrate does not know (escalations)"},
+		{"a column", `ALTER TABLE events ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
+			"copying events: column mood has no column mood in PostgreSQL's events"},
+		{"an incident column", `ALTER TABLE incidents ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
+			"copying incidents: column mood is not in the SQLite store's row mapping"},
+		{"a newer schema", `PRAGMA user_version = 999`, "newer than this runbot knows"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := history(t)
+			raw, err := sql.Open("sqlite", sqlite.DSN(path, sqlite.SyncNormal, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = raw.Exec(c.sql)
+			raw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := cluster.DB(t)
+			if _, err := migrate.Copy(ctx, migrate.Options{From: path, To: url}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("copying a database with %s: %v, want an error saying %q", c.name, err, c.want)
+			}
+			if c.name == "a newer schema" {
+				return // refused before PostgreSQL is opened
+			}
+			for _, table := range []string{"incidents", "events", "storms", "settings"} {
+				if n := count(t, url, table); n != 0 {
+					t.Errorf("%d rows of %s copied by a failed copy", n, table)
+				}
+			}
+		})
+	}
+}
+
+// TestMigrateRefusesAMissingFile: a --from that names no file is an
+// error, not a new empty database copied.
+func TestMigrateRefusesAMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nothere.db")
+	_, err := migrate.Copy(context.Background(), migrate.Options{From: path, To: "postgres://127.0.0.1:1/x"})
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("copying a missing file: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("copying a missing file created it")
+	}
 }
