@@ -31,9 +31,20 @@ func (db *DB) write(ctx context.Context, op string, fn func(pgx.Tx) error) error
 	return nil
 }
 
+// selectLanes seeks each lane in the pending index once, however many
+// messages wait: PostgreSQL has no skip scan, and SELECT DISTINCT read
+// every pending message at every wake of the dispatcher.
+const selectLanes = `WITH RECURSIVE lanes AS (
+	(SELECT platform, channel FROM outbox WHERE done_at IS NULL ORDER BY platform, channel LIMIT 1)
+	UNION ALL
+	SELECT n.platform, n.channel FROM lanes l, LATERAL (
+		SELECT o.platform, o.channel FROM outbox o WHERE o.done_at IS NULL AND (o.platform, o.channel) > (l.platform, l.channel)
+		ORDER BY o.platform, o.channel LIMIT 1) n)
+SELECT platform, channel FROM lanes`
+
 // Lanes lists the lanes that have messages waiting.
 func (o *Outbox) Lanes(ctx context.Context) ([]incidents.Lane, error) {
-	rows, err := o.db.pool.Query(ctx, `SELECT DISTINCT platform, channel FROM outbox WHERE done_at IS NULL`)
+	rows, err := o.db.pool.Query(ctx, selectLanes)
 	lanes, err := collect(rows, err, func(r pgx.Row) (incidents.Lane, error) {
 		var l incidents.Lane
 		err := r.Scan(&l.Platform, &l.Channel)
