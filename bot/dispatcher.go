@@ -35,6 +35,21 @@ type IncidentReader interface {
 	StormForMessage(ctx context.Context, id int64) (*incidents.Storm, error)
 }
 
+// Leaser says whether this replica holds a named lease, when several
+// replicas share one outbox (lease.Elector). Asking about a lease makes
+// the replica campaign for it.
+type Leaser interface {
+	Held(name string) bool
+	// Changed returns a channel closed when this replica next wins or
+	// loses a lease.
+	Changed() <-chan struct{}
+	// Interval is how often the replica tries its leases.
+	Interval() time.Duration
+}
+
+// LaneLease names the lease of an outbox lane: its platform and channel.
+func LaneLease(l incidents.Lane) string { return "outbox:" + l.Platform + ":" + l.Channel }
+
 // DispatcherOptions tune a Dispatcher; zero values are the defaults.
 type DispatcherOptions struct {
 	// PerChannel is the sustained rate per channel (default 1 message/s)
@@ -52,6 +67,13 @@ type DispatcherOptions struct {
 	Observe func(platform, outcome string, waited time.Duration)
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Leases, when set, share the outbox with other replicas: a lane is
+	// delivered only by the replica that holds its lease (LaneLease),
+	// checked before each message, so that one replica at a time sends a
+	// lane's messages, in order; a dead replica's lanes are taken over
+	// when their leases expire. Nil (one process, SQLite) delivers every
+	// lane.
+	Leases Leaser
 }
 
 // Dispatcher delivers the outbox: one lane per channel and platform, in
@@ -121,15 +143,31 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// A safety net only: commits wake the dispatcher. It also picks up
-	// lanes whose worker gave up on an error reading the outbox.
-	tick := time.NewTicker(30 * time.Second)
+	// lanes whose worker gave up on an error reading the outbox. With
+	// leases, other replicas' commits wake nobody here, and a lane whose
+	// holder died must be claimed by asking for its lease: the outbox is
+	// read as often as the leases are tried.
+	poll := 30 * time.Second
+	if d.opts.Leases != nil {
+		poll = d.opts.Leases.Interval()
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
+		var changed <-chan struct{} // nil without leases: never ready
+		if d.opts.Leases != nil {
+			// Taken before the lanes are read: a lease won meanwhile
+			// wakes the next round.
+			changed = d.opts.Leases.Changed()
+		}
 		lanes, err := d.outbox.Lanes(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("reading the outbox failed", "operation", "dispatching messages", "error", err)
 		}
 		for _, l := range lanes {
+			if !d.held(l) {
+				continue // another replica's, for now; asking campaigns for it
+			}
 			d.mu.Lock()
 			running := d.lanes[l]
 			if !running {
@@ -159,8 +197,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-d.wake:
 		case <-tick.C:
+		case <-changed:
 		}
 	}
+}
+
+// held tells whether this replica may deliver a lane: always without
+// leases.
+func (d *Dispatcher) held(lane incidents.Lane) bool {
+	return d.opts.Leases == nil || d.opts.Leases.Held(LaneLease(lane))
 }
 
 // runLane delivers a lane's messages in order until it is empty.
@@ -196,6 +241,12 @@ func (d *Dispatcher) runLane(ctx context.Context, lane incidents.Lane, wake <-ch
 			continue // re-read: the head may have changed
 		}
 		if err := d.limiter(lane).Wait(ctx); err != nil {
+			break
+		}
+		if !d.held(lane) {
+			// Lost to another replica (or this one cannot renew): it sends
+			// from here, and the lane's order needs one sender at a time.
+			log.Info("lane's lease lost; leaving it to its holder", "operation", "dispatching messages")
 			break
 		}
 		d.deliver(ctx, lane, it, log)
