@@ -39,16 +39,22 @@ type Options struct {
 	// Changed, when set, is called after a commit that queued messages
 	// (outbox) or moved deadlines (jobs), as the SQLite store does, so
 	// that this replica's dispatcher and scheduler wake at once instead
-	// of waiting for their next poll. Other replicas' commits are not
-	// heard: they are found by that poll.
+	// of waiting for their next poll. Other replicas' commits are heard
+	// too: each such commit notifies the channel runbot_changed, and a
+	// listener on a connection of its own calls Changed for them (and
+	// after it reconnects, for what it may have missed). Changed must not
+	// block: it is called in bursts.
 	Changed func(outbox, jobs bool)
 }
 
 // DB is a pool of connections to one PostgreSQL database.
 type DB struct {
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	changed func(outbox, jobs bool)
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	changed  func(outbox, jobs bool)
+	listener *listener
+	// replica tells this process's notifications from other replicas'.
+	replica string
 }
 
 // Open connects to the database at url (postgres://...), brings its
@@ -82,11 +88,20 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 		return nil, err
 	}
-	return &DB{pool: pool, log: log, changed: opts.Changed}, nil
+	db := &DB{pool: pool, log: log, changed: opts.Changed, replica: newReplicaID()}
+	db.listener = &listener{db: db}
+	if db.changed != nil {
+		db.listener.start()
+	}
+	return db, nil
 }
 
-// Close closes the pool, waiting for the connections in use.
+// Close stops the listener and closes the pool, waiting for the
+// connections in use.
 func (db *DB) Close() error {
+	if db.listener != nil {
+		db.listener.stop()
+	}
 	db.pool.Close()
 	return nil
 }
@@ -139,6 +154,13 @@ func (db *DB) try(ctx context.Context, fn func(*wtx) error) (err error) {
 	w := &wtx{ctx: ctx, tx: tx}
 	if err := fn(w); err != nil {
 		return err
+	}
+	if w.outboxChanged || w.jobsChanged {
+		// Delivered at the commit, to the other replicas' listeners; this
+		// replica's own skips it, being woken below.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, changedChannel, db.changedPayload(w.outboxChanged, w.jobsChanged)); err != nil {
+			return storeError("notifying the other replicas", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return storeError("committing", err)
