@@ -168,7 +168,7 @@ func (e *NotEmptyError) Error() string {
 	for _, c := range e.Rows {
 		parts = append(parts, fmt.Sprintf("%d in %s", c.Rows, c.Table))
 	}
-	return "the PostgreSQL database is not empty (" + strings.Join(parts, ", ") + "): runbot migrate copies into an empty database only; create one and point --to at it"
+	return "the PostgreSQL database is not empty (" + strings.Join(parts, ", ") + "): migrate copies into an empty database only; create one and point --to at it"
 }
 
 // Copy copies the SQLite database at opts.From into the PostgreSQL
