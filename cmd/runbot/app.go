@@ -30,6 +30,7 @@ import (
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/engine"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
+	"github.com/runbot-dev/runbot/lease"
 	"github.com/runbot-dev/runbot/redact"
 	"github.com/runbot-dev/runbot/runbooks"
 	"github.com/runbot-dev/runbot/runweek"
@@ -55,16 +56,19 @@ type App struct {
 	names     []string // the platforms' names, for the start-up log
 	hub       *web.Hub
 	httpSrv   *http.Server
-	tasks     []task // the engine: what Run starts beside the HTTP server
+	tasks     []task         // the engine: what Run starts beside the HTTP server
+	elector   *lease.Elector // several replicas (PostgreSQL): who does what must happen once; nil on SQLite
 	platforms []bot.Platform
 	routes    map[string]http.Handler // the chat platforms' callbacks
 
-	mu         sync.Mutex // guards running, closed and stopEngine
-	running    bool
-	closed     bool
-	stopEngine context.CancelFunc
-	engine     sync.WaitGroup
-	closeErr   error
+	mu          sync.Mutex // guards running, closed, stopEngine and stopElector
+	running     bool
+	closed      bool
+	stopEngine  context.CancelFunc
+	engine      sync.WaitGroup
+	stopElector context.CancelFunc
+	electorDone chan struct{}
+	closeErr    error
 }
 
 // task is one of the engine's goroutines: op names it in the log when it
@@ -202,6 +206,16 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.db = db
+	// With PostgreSQL, several replicas may share the database: what must
+	// happen once runs under a lease (see once below and the dispatcher's
+	// lanes). SQLite is one process, which the lock file beside the
+	// database enforces: there everything runs, as before.
+	if db.leases != nil {
+		a.elector = lease.NewElector(db.leases, lease.Options{Logger: logger})
+		registerLeases(reg, a.elector)
+		logger.Info("electing leases", "operation", "electing", "holder", a.elector.Holder(),
+			"ttl", lease.DefaultTTL, "interval", lease.DefaultInterval)
+	}
 
 	// Listening comes first: chat platforms register callbacks at the
 	// address, when no public URL says otherwise.
@@ -265,9 +279,14 @@ func (a *App) build(ctx context.Context) error {
 		heartbeats = heartbeat
 	}
 	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: a.catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
-	dispatcher := bot.NewDispatcher(outbox, svc, renderer, a.platforms, bot.DispatcherOptions{
+	dispatcherOpts := bot.DispatcherOptions{
 		PerChannel: rate.Limit(cfg.ChannelRate), Burst: cfg.ChannelBurst, Logger: logger, Observe: m.observeDelivery,
-	})
+	}
+	if a.elector != nil {
+		// Set only when there is one: a nil *Elector would not read as none.
+		dispatcherOpts.Leases = a.elector
+	}
+	dispatcher := bot.NewDispatcher(outbox, svc, renderer, a.platforms, dispatcherOpts)
 	scheduler := bot.NewScheduler(svc, logger, nil)
 	writer, drafting, err := newPostmortemWriter(cfg, svc, eng.Catalog, logger)
 	if err != nil {
@@ -340,25 +359,38 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.httpSrv.RegisterOnShutdown(a.hub.Close)
 
+	// The dispatcher runs on every replica, each lane under its own lease.
+	// The scheduler too, without a lease: FireDue claims the due
+	// deadlines with FOR UPDATE SKIP LOCKED and marks them fired in the
+	// same transaction, so each fires once whichever replica gets it.
 	a.tasks = []task{
 		{"dispatching messages", dispatcher.Run},
 		{"firing deadlines", scheduler.Run},
-		{"drafting post-mortems", writer.Run},
+		{"drafting post-mortems", a.once("postmortem-writer", writer.Run)},
 	}
 	if handler.Triage != nil {
-		a.tasks = append(a.tasks, task{"reminding asks", reminder.Run})
+		a.tasks = append(a.tasks, task{"reminding asks", a.once("ask-reminder", reminder.Run)})
 	}
-	a.tasks = append(a.tasks, task{"posting routines", routines.Run}, task{"watching the outbox", stuck.Run})
+	a.tasks = append(a.tasks, task{"posting routines", a.once("routines", routines.Run)},
+		task{"watching the outbox", a.once("outbox-alarm", stuck.Run)})
 	if cfg.RunbooksDir != "" {
 		a.tasks = append(a.tasks, task{"reloading runbooks", func(ctx context.Context) error {
 			return catalog.Watch(ctx, runbooks.DefaultWatchEvery, logger)
 		}})
 	}
 	if heartbeat != nil {
-		a.tasks = append(a.tasks, task{"watching heartbeats", heartbeat.Run})
+		a.tasks = append(a.tasks, task{"watching heartbeats", a.once("heartbeat-watcher", heartbeat.Run)})
 	}
 	for _, p := range a.platforms {
-		a.tasks = append(a.tasks, task{"listening to " + p.Name(), func(ctx context.Context) error { return p.Listen(ctx, handler) }})
+		listen := func(ctx context.Context) error { return p.Listen(ctx, handler) }
+		if p.Name() == mattermost.Name {
+			// One WebSocket and one catch-up cursor: two listeners would
+			// both hand every post and command to the bot. Slack's Socket
+			// Mode gives each event to one connection, and the console's
+			// listener serves its own browsers: those run everywhere.
+			listen = a.once("mattermost-listener", listen)
+		}
+		a.tasks = append(a.tasks, task{"listening to " + p.Name(), listen})
 	}
 	if a.deps.Demo {
 		every := a.deps.DemoEvery
@@ -369,6 +401,51 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.cfg = cfg
 	return nil
+}
+
+// once returns run as it runs on this replica: on SQLite as it is, on
+// PostgreSQL only while this replica holds the lease name, so that one
+// replica at a time runs it.
+func (a *App) once(name string, run func(context.Context) error) func(context.Context) error {
+	if a.elector == nil {
+		return run
+	}
+	return a.elector.Singleton(name, run)
+}
+
+// registerLeases exports the leases this replica campaigns for: which it
+// holds, their terms and how often it won or lost each.
+func registerLeases(reg prometheus.Registerer, e *lease.Elector) {
+	reg.MustRegister(&leaseCollector{stats: e.Stats,
+		held: prometheus.NewDesc("runbot_lease_held", "1 while this replica holds the lease, else 0.", []string{"name"}, nil),
+		term: prometheus.NewDesc("runbot_lease_term", "The lease's term as this replica last saw it: it grows with each new holder.",
+			[]string{"name"}, nil),
+		changes: prometheus.NewDesc("runbot_lease_changes_total", "Times this replica won or lost the lease.", []string{"name"}, nil),
+	})
+}
+
+// leaseCollector reads the leases at each scrape.
+type leaseCollector struct {
+	stats               func() []lease.Stat
+	held, term, changes *prometheus.Desc
+}
+
+func (c *leaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.held
+	ch <- c.term
+	ch <- c.changes
+}
+
+func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.stats() {
+		held := 0.0
+		if s.Held {
+			held = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, held, s.Name)
+		ch <- prometheus.MustNewConstMetric(c.term, prometheus.GaugeValue, float64(s.Term), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.changes, prometheus.CounterValue, float64(s.Changes), s.Name)
+	}
 }
 
 // chatPlatforms adds the configured chat vendors to the platforms, and
@@ -434,6 +511,16 @@ func (a *App) Run(ctx context.Context) error {
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	a.stopEngine = stopEngine
 	// Started under the lock, so that a concurrent Close waits for all.
+	if a.elector != nil {
+		// On a context of its own too: it releases the leases when it
+		// ends, which must wait until the work under them has stopped.
+		electorCtx, stopElector := context.WithCancel(context.Background())
+		a.stopElector, a.electorDone = stopElector, make(chan struct{})
+		go func() {
+			defer close(a.electorDone)
+			a.elector.Run(electorCtx)
+		}()
+	}
 	for _, t := range a.tasks {
 		a.engine.Go(func() {
 			if err := t.run(engineCtx); err != nil {
@@ -509,6 +596,12 @@ func (a *App) Close() error {
 	if a.stopEngine != nil {
 		a.stopEngine()
 		a.engine.Wait()
+	}
+	if a.stopElector != nil {
+		// After the engine: a lease released while its work still ran
+		// would let another replica start it beside this one.
+		a.stopElector()
+		<-a.electorDone
 	}
 	if a.db != nil {
 		if err := a.db.close(); err != nil {
