@@ -292,7 +292,7 @@ func (c *copier) run() error {
 			return err
 		}
 	}
-	next, err := c.im.ResetIdentities()
+	next, err := c.im.ResetIdentities(into)
 	if err != nil {
 		return err
 	}

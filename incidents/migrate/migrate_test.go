@@ -538,7 +538,7 @@ func TestMigrateKeepsEverything(t *testing.T) {
 		}
 	}
 
-	// The next incident, event, message and storm take the next numbers.
+	// The next incident and event take the next numbers.
 	if sum.NextIncident != maxID+1 {
 		t.Errorf("the summary says the next incident is #%d, want #%d", sum.NextIncident, maxID+1)
 	}
@@ -555,6 +555,22 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	}
 	if _, err := s.pgS.AddSilence(ctx, "search", time.Hour, "gina", "after the move"); err != nil {
 		t.Errorf("adding a silence after the move: %v", err)
+	}
+
+	// Every table's next id follows its last one, copied or written just
+	// above (nextval draws it: this database is the test's).
+	conn := pgConn(t, url)
+	for _, table := range []string{"storms", "silences", "incidents", "events", "alerts", "outbox", "chains", "overrides", "asks", "web_messages"} {
+		var last, next int64
+		if err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&last); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id'))`, table).Scan(&next); err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 || next != last+1 {
+			t.Errorf("%s: the next id is %d after the copy, the last copied %d", table, next, last)
+		}
 	}
 }
 

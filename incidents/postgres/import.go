@@ -127,15 +127,15 @@ func IncidentRow(inc *incidents.Incident) []any {
 	return incidentArgs(inc, incidentFields)
 }
 
-// ResetIdentities moves every identity and serial sequence of the schema
+// ResetIdentities moves every identity and serial sequence of the tables
 // past the highest value its column holds, so that the next row gets the
 // next number (COPY gave the rows their ids without drawing from the
-// sequences). It returns each sequence's column ("incidents.id") and
-// next value.
-func (im *Import) ResetIdentities() (map[string]int64, error) {
+// sequences). The other tables' sequences are not the import's to move.
+// It returns each sequence's column ("incidents.id") and next value.
+func (im *Import) ResetIdentities(tables []string) (map[string]int64, error) {
 	rows, err := im.tx.Query(im.ctx, `SELECT table_name, column_name FROM information_schema.columns
-		WHERE table_schema = current_schema() AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')
-		ORDER BY table_name, column_name`)
+		WHERE table_schema = current_schema() AND table_name = ANY($1) AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')
+		ORDER BY table_name, column_name`, tables)
 	if err != nil {
 		return nil, storeError("listing identities", err)
 	}
