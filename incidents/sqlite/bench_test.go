@@ -53,3 +53,28 @@ func BenchmarkIngestIdentical(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIngestNew is a burst of new incidents: every alert opens one,
+// from 32 concurrent callers, with the console as the one platform (its
+// root message queued with each opening). An opening writes the incident,
+// its opening event, its raw alert, its messages and its deadlines; the
+// time per opening is the single writer's, which bounds how fast a burst
+// of new fingerprints goes in.
+func BenchmarkIngestNew(b *testing.B) {
+	_, svc, _ := open(b)
+	svc.Platforms = []string{"web"}
+	var seq atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			a := alert(fmt.Sprintf("new-%d", n), incidents.AlertFiring, map[string]string{"pod": fmt.Sprintf("pod-%d", n%7)})
+			a.Title = fmt.Sprintf("rule %d firing", n)
+			if _, err := svc.Ingest(context.Background(), []incidents.Alert{a}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
