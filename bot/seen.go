@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -39,4 +40,10 @@ func (s *Seen) First(id string, now time.Time) bool {
 		s.order = s.order[1:]
 	}
 	return true
+}
+
+// Claim is First for a platform that may be given a shared store of
+// event ids instead (several replicas): in memory it never fails.
+func (s *Seen) Claim(_ context.Context, id string, now time.Time) (bool, error) {
+	return s.First(id, now), nil
 }

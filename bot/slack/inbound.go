@@ -23,6 +23,9 @@ const answerWithin = 2500 * time.Millisecond
 
 const maxBody = 1 << 20
 
+// claimWithin bounds the recording of an event's id (Config.Dedup).
+const claimWithin = 5 * time.Second
+
 // Listen implements bot.Platform. In Socket Mode it holds the connection
 // to Slack, reconnecting with backoff; in HTTP mode the requests arrive
 // through Handler, and Listen only hands them h.
@@ -212,8 +215,22 @@ func (p *Platform) botUser(ctx context.Context) string {
 }
 
 func (p *Platform) onEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
-	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && !p.seen.First(cb.EventID, p.cfg.Now()) {
-		return // delivered again: handled already
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		// Bounded: a database that hangs must not hold the channel's
+		// events behind this one.
+		claimCtx, cancel := context.WithTimeout(ctx, claimWithin)
+		first, err := p.seen.Claim(claimCtx, cb.EventID, p.cfg.Now())
+		cancel()
+		if err != nil {
+			// Handled, though it may be a repeat: a comment twice in a
+			// thread is a nuisance, a command lost is an incident not
+			// acknowledged, and the database that failed here is likely
+			// to fail the handling too, which then says so.
+			p.log.Warn("handling a slack event that may be a repeat: its id could not be recorded", "operation", "deduplicating slack events",
+				"event_id", cb.EventID, "error", err)
+		} else if !first {
+			return // delivered again: handled already
+		}
 	}
 	h, err := p.handler.Wait(ctx)
 	if err != nil {

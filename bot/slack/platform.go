@@ -39,6 +39,19 @@ type Config struct {
 	Logger       *slog.Logger
 	Now          func() time.Time
 	HTTPClient   *http.Client
+	// Dedup tells an event's first delivery from Slack's repeats; nil
+	// remembers them in memory, which is enough for one process. Several
+	// replicas share one in their database: a repeat may reach another
+	// replica (each holds a Socket Mode connection; a load balancer spreads
+	// the Events API's requests).
+	Dedup Dedup
+}
+
+// Dedup tells the first delivery of an event from its repeats, by the
+// event's id: the first caller to claim an id handles the event.
+// bot.Seen is the in-memory one; postgres.SeenEvents the replicas' one.
+type Dedup interface {
+	Claim(ctx context.Context, eventID string, now time.Time) (first bool, err error)
 }
 
 // Platform is runbot on Slack.
@@ -47,7 +60,7 @@ type Platform struct {
 	api      *slack.Client
 	verifier Verifier
 	log      *slog.Logger
-	seen     *bot.Seen
+	seen     Dedup
 	order    *bot.Serial
 
 	mu        sync.Mutex
@@ -89,6 +102,9 @@ func New(cfg Config) (*Platform, error) {
 	if cfg.ChannelBurst <= 0 {
 		cfg.ChannelBurst = 3
 	}
+	if cfg.Dedup == nil {
+		cfg.Dedup = bot.NewSeen(10000, time.Hour)
+	}
 	opts := []slack.Option{}
 	if cfg.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(strings.TrimRight(cfg.APIURL, "/")+"/"))
@@ -106,7 +122,7 @@ func New(cfg Config) (*Platform, error) {
 		api:       slack.New(cfg.BotToken, opts...),
 		verifier:  Verifier{Secret: cfg.SigningSecret, Now: cfg.Now},
 		log:       cfg.Logger.With("platform", Name),
-		seen:      bot.NewSeen(10000, time.Hour),
+		seen:      cfg.Dedup,
 		order:     bot.NewSerial(),
 		handler:   bot.NewHandlerSlot(),
 		names:     bot.NewNames(),
