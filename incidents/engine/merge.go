@@ -102,6 +102,8 @@ func (s *Service) Merge(ctx context.Context, id, into int64, actor string) (*inc
 	if err != nil {
 		return nil, nil, err
 	}
+	// The target's newest kept alert may now be one of the duplicate's.
+	s.kept.forget(id, into)
 	return outDup, outInto, nil
 }
 

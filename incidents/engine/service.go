@@ -127,6 +127,16 @@ func (k *keptAlerts) remember(kept []keptAlert) {
 	}
 }
 
+// forget drops what is remembered of incidents whose raw alerts another
+// change moved: their newest kept copy is no longer the one remembered.
+func (k *keptAlerts) forget(ids ...int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, id := range ids {
+		delete(k.last, id)
+	}
+}
+
 // New returns the service over a store with a policy.
 func New(store Store, policy incidents.Policy) *Service {
 	return &Service{store: store, policy: policy, RawAlertsPerIncident: 100, IngestChunk: 100, Now: time.Now,

@@ -250,3 +250,30 @@ func TestIdenticalRepeatsKeepOneRawAlert(t *testing.T) {
 		t.Errorf("%d alerts counted, want %d", inc.AlertCount, sent)
 	}
 }
+
+// TestRepeatAfterMergeKeepsItsRawAlert: a merge moves the duplicate's raw
+// alerts to the target, and the target's newest kept alert is then one of
+// them. A repeat of the target's own alert differs from that one and is
+// kept: remembering the target's last copy across the merge left it out,
+// and pruning could leave the target with none of its own payloads.
+func TestRepeatAfterMergeKeepsItsRawAlert(t *testing.T) {
+	ctx := context.Background()
+	db, svc, c := open(t)
+	svc.RawRepeatEvery = time.Hour
+	own := alert("target", incidents.AlertFiring, map[string]string{"pod": "p1"})
+	ingest(t, svc, own)
+	c.Add(time.Second)
+	ingest(t, svc, alert("duplicate", incidents.AlertFiring, map[string]string{"pod": "p2"}))
+	if _, _, err := svc.Merge(ctx, 2, 1, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sqlite.CountRawAlertsOf(ctx, db, 1)
+	if err != nil || n != 2 {
+		t.Fatalf("%d raw alerts on the target after the merge (%v), want its own and the duplicate's", n, err)
+	}
+	c.Add(time.Second)
+	ingest(t, svc, own)
+	if n, err = sqlite.CountRawAlertsOf(ctx, db, 1); err != nil || n != 3 {
+		t.Errorf("%d raw alerts on the target after a repeat of its own alert (%v), want 3: the newest kept was the duplicate's", n, err)
+	}
+}
