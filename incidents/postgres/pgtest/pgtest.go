@@ -8,6 +8,9 @@
 //
 //	func TestX(t *testing.T) { url := cluster.DB(t) ... }
 //
+// Durable starts a server of a test's own with durability on, for
+// benchmarks of commits.
+//
 // Without PostgreSQL's binaries the tests that ask for a database skip,
 // unless CI=true: there they fail, so that CI cannot pass by testing
 // nothing.
@@ -17,27 +20,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/runbot-dev/runbot/incidents/postgres/pgserver"
 )
 
-// startTimeout bounds initdb and the server's start; stopTimeout its
-// shutdown, before it is killed.
-const (
-	startTimeout = 60 * time.Second
-	stopTimeout  = 10 * time.Second
-)
+// startTimeout bounds initdb and the server's start.
+const startTimeout = 60 * time.Second
 
 // Cluster is one PostgreSQL server in a temporary directory. Its zero
 // value is ready: the server starts at the first DB and stops in Main's
@@ -47,10 +41,7 @@ type Cluster struct {
 	startErr error
 	missing  string // why the binaries are not there, when they are not
 
-	dir  string // the temporary directory: data/, the socket, the log
-	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the server process has exited
+	srv *pgserver.Server
 
 	mu    sync.Mutex
 	admin *pgx.Conn // to the postgres database, for CREATE DATABASE
@@ -79,10 +70,7 @@ func (c *Cluster) DB(t testing.TB) string {
 	}
 	c.once.Do(func() { c.startErr = c.start() })
 	if c.missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is required on CI: %s", c.missing)
-		}
-		t.Skipf("PostgreSQL is not installed: %s", c.missing)
+		skipOrFail(t, c.missing)
 	}
 	if c.startErr != nil {
 		t.Fatal(c.startErr)
@@ -115,107 +103,88 @@ func (c *Cluster) DB(t testing.TB) string {
 	return c.URL(name)
 }
 
+// skipOrFail skips a test for want of PostgreSQL, or fails it under
+// CI=true, so that CI cannot pass by testing nothing.
+func skipOrFail(t testing.TB, missing string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("PostgreSQL is required on CI: %s", missing)
+	}
+	t.Skipf("PostgreSQL is not installed: %s", missing)
+}
+
+// Durable starts a server of its own for this test or benchmark, with
+// PostgreSQL's durable defaults (fsync, synchronous_commit and
+// full_page_writes on), stopped at its end, and returns the URL of its
+// one database: what a measurement of commits needs, which the shared
+// cluster, durability off, would flatter.
+func Durable(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	srv, err := pgserver.Start(ctx, pgserver.Options{Settings: []string{"log_min_messages=warning"},
+		Keep: os.Getenv("RUNBOT_PG_KEEP") != ""})
+	var missing *pgserver.MissingError
+	if errors.As(err, &missing) {
+		skipOrFail(t, missing.Reason)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	admin, err := srv.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE runbot"); err != nil {
+		t.Fatalf("creating database runbot: %v", err)
+	}
+	return srv.URL("runbot")
+}
+
 // URL is the address of a database of the cluster over TCP.
 func (c *Cluster) URL(database string) string {
-	return fmt.Sprintf("postgres://runbot@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
+	return c.srv.URL(database)
 }
 
 // Log returns what the server wrote to its log so far.
 func (c *Cluster) Log() string {
-	b, err := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
+	if c.srv == nil {
+		return "(no server)"
 	}
-	return string(b)
+	return c.srv.Log()
 }
 
-// binDir finds PostgreSQL's programs: $RUNBOT_PG_BIN, Debian's newest
-// /usr/lib/postgresql/N/bin, else initdb on the PATH.
-func binDir() (string, error) {
-	if dir := os.Getenv("RUNBOT_PG_BIN"); dir != "" {
-		return dir, nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", errors.New("no initdb in /usr/lib/postgresql/*/bin nor on the PATH (set RUNBOT_PG_BIN)")
-}
-
-func versionOf(binDir string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return n
-}
-
-// start runs initdb and the server, then makes the template database.
+// start runs the server, then makes the template database.
 func (c *Cluster) start() (err error) {
-	bin, err := binDir()
-	if err != nil {
-		c.missing = err.Error()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	// Durability is of no use to a database thrown away: fsync and
+	// full-page writes off make CREATE DATABASE and commits cheap.
+	settings := []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off",
+		"max_connections=300", "shared_buffers=32MB", "log_min_messages=warning"}
+	srv, err := pgserver.Start(ctx, pgserver.Options{Settings: settings, Keep: os.Getenv("RUNBOT_PG_KEEP") != ""})
+	var missing *pgserver.MissingError
+	if errors.As(err, &missing) {
+		c.missing = missing.Reason
 		return nil
 	}
-	// The socket's path must fit in 107 bytes: a short directory under
-	// /tmp rather than a long $TMPDIR.
-	if c.dir, err = os.MkdirTemp("/tmp", "pgtest-"); err != nil {
-		return fmt.Errorf("starting PostgreSQL: %w", err)
+	if err != nil {
+		return err
 	}
+	c.srv = srv
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%w\nPostgreSQL's log:\n%s", err, c.Log())
 			c.Stop()
 		}
 	}()
-	cred, err := serverUser(c.dir)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", filepath.Join(c.dir, "data"),
-		"-U", "runbot", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return fmt.Errorf("running initdb: %w\n%s", err, out)
-	}
-	if c.port, err = freePort(); err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(c.dir, "postgres.log"))
-	if err != nil {
-		return fmt.Errorf("starting PostgreSQL: %w", err)
-	}
-	defer logFile.Close() // the server holds its own descriptor
-	if cred != nil {
-		if err := logFile.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("starting PostgreSQL: %w", err)
-		}
-	}
-	// Durability is of no use to a database thrown away: fsync and
-	// full-page writes off make CREATE DATABASE and commits cheap.
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(c.dir, "data"),
-		"-k", c.dir, "-h", "127.0.0.1", "-p", strconv.Itoa(c.port),
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning")
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	// Pdeathsig: a test binary killed (a timeout) takes its server along,
-	// with an immediate shutdown (SIGQUIT).
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := c.cmd.Start(); err != nil {
-		return fmt.Errorf("starting postgres: %w", err)
-	}
-	c.done = make(chan struct{})
-	go func() {
-		c.cmd.Wait()
-		close(c.done)
-	}()
-	if err := c.connect(ctx); err != nil {
+	if c.admin, err = srv.Connect(ctx, "postgres"); err != nil {
 		return err
 	}
 	if _, err := c.admin.Exec(ctx, "CREATE DATABASE runbot_template TEMPLATE template0"); err != nil {
@@ -224,88 +193,20 @@ func (c *Cluster) start() (err error) {
 	return nil
 }
 
-// connect waits for the server to take connections on its socket.
-func (c *Cluster) connect(ctx context.Context) error {
-	dsn := fmt.Sprintf("host=%s port=%d user=runbot dbname=postgres sslmode=disable", c.dir, c.port)
-	for {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			c.admin = conn
-			return nil
-		}
-		select {
-		case <-c.done:
-			return fmt.Errorf("postgres exited while starting: %v", c.cmd.ProcessState)
-		case <-ctx.Done():
-			return fmt.Errorf("postgres did not take connections within %v: %w", startTimeout, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// serverUser is who runs initdb and the server: PostgreSQL refuses to run
-// as root, so as root it is the postgres user, who is given dir.
-func serverUser(dir string) (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running PostgreSQL as root needs a postgres user: %w", err)
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("reading the postgres user: %w", err)
-	}
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return nil, fmt.Errorf("giving %s to the postgres user: %w", dir, err)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before the server binds it: the server then exits and its log
-// says so.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Stop shuts the server down (fast shutdown, then a kill after
-// stopTimeout) and removes its directory. A cluster never started stops
-// at once.
+// Stop shuts the server down (fast shutdown, then a kill) and removes its
+// directory unless RUNBOT_PG_KEEP is set (kept to read its log after a
+// failure). A cluster never started stops at once.
 func (c *Cluster) Stop() error {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var errs []error
 	if c.admin != nil {
 		c.admin.Close(context.Background())
 		c.admin = nil
 	}
-	if c.cmd != nil && c.cmd.Process != nil {
-		c.cmd.Process.Signal(syscall.SIGINT) // fast shutdown: disconnect clients, no checkpoint wait for them
-		select {
-		case <-c.done:
-		case <-time.After(stopTimeout):
-			c.cmd.Process.Kill()
-			<-c.done
-			errs = append(errs, fmt.Errorf("postgres did not stop within %v; killed it", stopTimeout))
-		}
-		c.cmd = nil
-	}
-	if c.dir != "" && os.Getenv("RUNBOT_PG_KEEP") == "" { // kept to read its log after a failure
-		if err := os.RemoveAll(c.dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
-		}
-		c.dir = ""
-	}
-	return errors.Join(errs...)
+	err := c.srv.Stop()
+	c.srv = nil
+	return err
 }

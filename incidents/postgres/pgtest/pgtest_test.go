@@ -61,3 +61,28 @@ func TestNilClusterSkips(t *testing.T) {
 		t.Fatal("DB on a nil cluster went on")
 	}
 }
+
+// The shared cluster trades durability for speed; Durable's server keeps
+// PostgreSQL's durable defaults, which a benchmark of commits states.
+func TestDurableIsDurable(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		url  string
+		want string
+	}{{cluster.DB(t), "off"}, {pgtest.Durable(t), "on"}} {
+		conn, err := pgx.Connect(ctx, c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"fsync", "synchronous_commit", "full_page_writes"} {
+			var v string
+			if err := conn.QueryRow(ctx, "SHOW "+name).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if v != c.want {
+				t.Errorf("%s: %s is %s, want %s", c.url, name, v, c.want)
+			}
+		}
+		conn.Close(ctx)
+	}
+}
