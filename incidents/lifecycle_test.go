@@ -150,6 +150,10 @@ func TestReopenKeepsFirstTTAAndTRS(t *testing.T) {
 	if inc.State != incidents.StateAcknowledged || !inc.ResolvedAt.IsZero() {
 		t.Fatalf("state %s resolved_at %v after reopen", inc.State, inc.ResolvedAt)
 	}
+	// Back: the service is down again, whatever the first restore was.
+	if got := inc.Countdown(t0.Add(2*time.Hour), incidents.DefaultPolicy()); got != "back after its restore: /mitigate when restored again" {
+		t.Errorf("countdown of a reopened incident: %q", got)
+	}
 	if _, err := inc.Mitigate(t0.Add(3*time.Hour), "bob", ""); err != nil {
 		t.Fatal(err)
 	}

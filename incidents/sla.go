@@ -197,6 +197,10 @@ func (inc *Incident) Countdown(now time.Time, p Policy) string {
 		return "TRS breached " + FormatDuration(now.Sub(inc.RestoreDue)) + " ago"
 	case inc.MitigatedAt.IsZero():
 		return "restore within " + FormatDuration(inc.RestoreDue.Sub(now))
+	case inc.State != StateMitigated:
+		// Reopened after a restore: the first TRS stands and no clock runs,
+		// but the service is down again and must not read as restored.
+		return "back after its restore: /mitigate when restored again"
 	}
 	return "restored, resolve within " + FormatDuration(inc.MitigatedAt.Add(p.ResolveByFor(inc.Priority)).Sub(now))
 }
