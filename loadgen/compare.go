@@ -66,8 +66,11 @@ func AlertmanagerAPIBodies(set string, n int) [][]byte {
 
 // Target is one server the comparison drives.
 type Target struct {
-	Name  string
-	URL   string // base URL, on loopback
+	Name string
+	URL  string // base URL, on loopback
+	// URLs, when set, replace URL: replicas of one runbot, sent the
+	// load round-robin (Config.URLs).
+	URLs  []string
 	Path  string // where alerts are posted
 	Token string
 	// Bodies builds alerts 0..n-1 of a set, one per request, in the
@@ -128,11 +131,16 @@ func CompareAll(ctx context.Context, plan Plan, targets []Target) ([]Phases, err
 	out := make([]Phases, len(targets))
 	cfgs := make([]Config, len(targets))
 	for i, t := range targets {
-		if err := checkLoopback(t.URL); err != nil {
-			return nil, err
+		for _, u := range append([]string{t.URL}, t.URLs...) {
+			if u == "" && len(t.URLs) > 0 {
+				continue
+			}
+			if err := checkLoopback(u); err != nil {
+				return nil, err
+			}
 		}
 		out[i].Target = t.Name
-		cfgs[i] = Config{URL: t.URL, Token: t.Token, Clients: plan.Clients, Path: t.Path, Bodies: t.Bodies("", plan.Fingerprints)}
+		cfgs[i] = Config{URL: t.URL, URLs: t.URLs, Token: t.Token, Clients: plan.Clients, Path: t.Path, Bodies: t.Bodies("", plan.Fingerprints)}
 	}
 	run := func(t Target, phase string, c Config) (Result, error) {
 		r, err := Run(ctx, c)

@@ -159,3 +159,41 @@ func TestCompareAllTakesTurns(t *testing.T) {
 		}
 	}
 }
+
+// A target of several replicas gets the load round-robin: each replica
+// the same share, of every phase.
+func TestCompareSpreadsOverReplicas(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{} // requests by replica
+	var urls []string
+	for _, name := range []string{"a", "b", "c"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			got[name]++
+		}))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	ph, err := loadgen.Compare(context.Background(), loadgen.Plan{Clients: 3, Fingerprints: 30, Steady: 150 * time.Millisecond, Burst: 30},
+		loadgen.Target{Name: "x3", URLs: urls, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := ph.Warmup.Requests + ph.Steady.Requests + ph.Burst.Requests
+	for _, name := range []string{"a", "b", "c"} {
+		// Round-robin by request number: shares differ by at most one per phase.
+		if n := got[name]; n < total/3-3 || n > total/3+3 {
+			t.Errorf("replica %s got %d of %d requests: %v", name, n, total, got)
+		}
+	}
+}
+
+func TestCompareReplicasStayOnLoopback(t *testing.T) {
+	_, err := loadgen.Compare(context.Background(), loadgen.Plan{Clients: 1, Fingerprints: 1, Steady: time.Millisecond, Burst: 1},
+		loadgen.Target{Name: "far", URLs: []string{"http://127.0.0.1:9", "http://192.0.2.1:9093"}, Bodies: loadgen.AlertmanagerAPIBodies})
+	if err == nil || !strings.Contains(err.Error(), "not on loopback") {
+		t.Fatalf("a replica beyond loopback: %v", err)
+	}
+}

@@ -21,7 +21,11 @@ import (
 
 // Config describes a load.
 type Config struct {
-	URL          string // runbot's base URL, e.g. http://127.0.0.1:8080
+	URL string // runbot's base URL, e.g. http://127.0.0.1:8080
+	// URLs, when set, replace URL: replicas serving one database, request
+	// i going to URLs[i mod len(URLs)], as a round-robin balancer would;
+	// heavy requests and memory samples go to the first.
+	URLs         []string
 	Token        string // bearer token, when runbot requires one
 	Clients      int    // concurrent clients; default 32
 	Batch        int    // alerts per request; default 1
@@ -136,14 +140,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Requests <= 0 && cfg.Duration <= 0 {
 		return Result{}, fmt.Errorf("load needs a request count or a duration")
 	}
+	bases := cfg.URLs
+	if len(bases) == 0 {
+		bases = []string{cfg.URL}
+	}
+	cfg.URL = bases[0]
 	if cfg.Client == nil {
+		// Every client keeps a connection to every replica it takes turns on.
 		cfg.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			MaxIdleConns: cfg.Clients, MaxIdleConnsPerHost: cfg.Clients,
+			MaxIdleConns: cfg.Clients * len(bases), MaxIdleConnsPerHost: cfg.Clients,
 		}}
 	}
-	url := cfg.URL + "/api/v1/alerts/generic"
+	path := "/api/v1/alerts/generic"
 	if cfg.Path != "" {
-		url = cfg.URL + cfg.Path
+		path = cfg.Path
+	}
+	urls := make([]string, len(bases))
+	for i, b := range bases {
+		urls[i] = b + path
 	}
 	bodies := cfg.Bodies
 	if len(bodies) == 0 {
@@ -193,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					return
 				}
 				t0 := time.Now()
-				err := send(ctx, cfg.Client, url, cfg.Token, bodies[i%int64(len(bodies))])
+				err := send(ctx, cfg.Client, urls[i%int64(len(urls))], cfg.Token, bodies[i%int64(len(bodies))])
 				if ctx.Err() != nil {
 					return // cut by the deadline: neither a success nor an error
 				}
