@@ -866,3 +866,58 @@ func TestMigrateRefusesAMissingFile(t *testing.T) {
 		t.Errorf("copying a missing file created it")
 	}
 }
+
+// BenchmarkCopy copies a database of 20,000 incidents (each with its
+// timeline, raw alert, outbox rows and deadlines; a quarter acknowledged
+// and a tenth resolved) into a new PostgreSQL database per iteration, and
+// reports the rows copied per second.
+func BenchmarkCopy(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "runbot.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	svc := sqlite.NewIncidentService(db, incidents.DefaultPolicy())
+	svc.Now, svc.Platforms = c.Now, platforms
+	const n = 20000
+	batch := make([]incidents.Alert, 0, 500)
+	for i := range n {
+		batch = append(batch, incidents.Alert{Source: "alertmanager", Fingerprint: fmt.Sprintf("fp-%d", i), Service: fmt.Sprintf("svc-%d", i%40),
+			Title: fmt.Sprintf("failure %d", i), Status: incidents.AlertFiring, Labels: map[string]string{"pod": fmt.Sprintf("pod-%d", i%7)},
+			Payload: fmt.Sprintf(`{"n":%d}`, i)})
+		if len(batch) == cap(batch) {
+			if _, err := svc.Ingest(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+			c.Add(time.Second)
+		}
+	}
+	for id := int64(1); id <= n; id += 4 {
+		if _, err := svc.Acknowledge(ctx, id, "alice"); err != nil {
+			b.Fatal(err)
+		}
+		if id%10 == 1 {
+			if _, err := svc.Resolve(ctx, id, "alice", "fixed"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	db.Close()
+	var rows int64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		url := cluster.DB(b)
+		b.StartTimer()
+		sum, err := migrate.Copy(ctx, migrate.Options{From: path, To: url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = sum.Rows()
+	}
+	b.ReportMetric(float64(rows), "rows")
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
