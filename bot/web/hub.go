@@ -1,9 +1,14 @@
 package web
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Event tells open pages that something changed.
@@ -41,6 +46,60 @@ type Hub struct {
 	// morning is the morning check as pages show it, computed once per
 	// change for all of them (Console.morning).
 	morning perChange[*morningView]
+
+	// relay, when the hub is shared (Share), carries its events to the
+	// other replicas' hubs; replica tells its own events when they come
+	// back.
+	relay   Relay
+	replica string
+	log     *slog.Logger
+}
+
+// Relay carries a hub's events to the hubs of the other replicas sharing
+// the database (PostgreSQL's LISTEN/NOTIFY), so that a page open on one
+// replica hears of a change made through another. One process has none:
+// its hub is every page's.
+type Relay interface {
+	// Send delivers payload to every replica's receive function, this
+	// one's included. It must be short: ids, not bodies.
+	Send(ctx context.Context, payload []byte) error
+	// Receive has fn given every payload sent from now on; fn must not
+	// block.
+	Receive(fn func(payload []byte))
+}
+
+// relayWithin bounds the sending of an event to the other replicas: a
+// page there misses a refresh rather than the poster waiting.
+const relayWithin = 2 * time.Second
+
+// relayed is an event as the replicas tell it to each other.
+type relayed struct {
+	Replica string `json:"replica"`
+	Event
+}
+
+// Share makes the hub one of several replicas': what is published here
+// is sent through r to the others, and what they publish is published
+// here. It is called once, before the hub is used.
+func (h *Hub) Share(r Relay, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h.relay, h.replica, h.log = r, rand.Text(), logger
+	r.Receive(h.received)
+}
+
+// received publishes here an event another replica published.
+func (h *Hub) received(payload []byte) {
+	var r relayed
+	if err := json.Unmarshal(payload, &r); err != nil {
+		h.log.Warn("an unreadable console event from another replica", "operation", "relaying console events", "error", err)
+		return
+	}
+	if r.Replica == h.replica {
+		return // published here already
+	}
+	h.fanOut(r.Event)
 }
 
 // NewHub returns an empty hub.
@@ -103,10 +162,31 @@ func (h *Hub) Subscribe(user string) (<-chan Event, func(), error) {
 	}, nil
 }
 
-// Publish sends an event to every page. A page too slow to keep up loses
-// events, not the truth: each event only says "refresh", and a page
-// refreshes on the next one.
+// Publish sends an event to every page, the other replicas' included
+// when the hub is shared. A page too slow to keep up loses events, not
+// the truth: each event only says "refresh", and a page refreshes on the
+// next one.
 func (h *Hub) Publish(e Event) {
+	h.fanOut(e)
+	if h.relay == nil {
+		return
+	}
+	payload, err := json.Marshal(relayed{Replica: h.replica, Event: e})
+	if err == nil {
+		// Bounded and on a context of its own: the change is stored
+		// already, and a poster giving up does not undo it.
+		ctx, cancel := context.WithTimeout(context.Background(), relayWithin)
+		err = h.relay.Send(ctx, payload)
+		cancel()
+	}
+	if err != nil {
+		h.log.Warn("telling the other replicas' pages failed", "operation", "relaying console events",
+			"type", e.Type, "incident", e.Incident, "error", err)
+	}
+}
+
+// fanOut sends an event to this replica's pages.
+func (h *Hub) fanOut(e Event) {
 	h.gen.Add(1)
 	h.mu.Lock()
 	defer h.mu.Unlock()

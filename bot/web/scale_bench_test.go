@@ -20,6 +20,7 @@ import (
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/digest"
 	"github.com/runbot-dev/runbot/incidents"
+	"github.com/runbot-dev/runbot/incidents/postgres/pgtest"
 	"github.com/runbot-dev/runbot/incidents/sqlite"
 )
 
@@ -40,8 +41,13 @@ func scaleDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("runbot-console-scale-%d", os.Getpid()))
 }
 
+// cluster is this test binary's PostgreSQL, for the replicas sharing
+// their pages' events: started by the first test that asks for a
+// database (skipped without PostgreSQL's binaries, unless CI=true).
+var cluster = new(pgtest.Cluster)
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := cluster.Main(m)
 	os.RemoveAll(scaleDir())
 	os.Exit(code)
 }
