@@ -9,6 +9,7 @@ import (
 	"github.com/runbot-dev/runbot/api"
 	"github.com/runbot-dev/runbot/bot"
 	"github.com/runbot-dev/runbot/bot/mattermost"
+	"github.com/runbot-dev/runbot/bot/slack"
 	"github.com/runbot-dev/runbot/bot/web"
 	"github.com/runbot-dev/runbot/commands"
 	"github.com/runbot-dev/runbot/config"
@@ -80,6 +81,12 @@ type store struct {
 	// leases elect the replica that does what must happen once; nil on
 	// SQLite, whose one process does it all.
 	leases lease.Store
+	// slackEvents tells Slack's repeats of an event across replicas, and
+	// consoleRelay carries the console's live events to the other
+	// replicas' pages; nil on SQLite, whose one process does both in
+	// memory.
+	slackEvents  slack.Dedup
+	consoleRelay web.Relay
 }
 
 // openStore opens the configuration's database, SQLite or PostgreSQL by
@@ -149,6 +156,7 @@ func openPostgres(ctx context.Context, cfg config.Config, opts sqlite.Options) (
 			return svc, svc.Service
 		},
 		asks: postgres.NewAsks(db), outbox: postgres.NewOutbox(db), web: postgres.NewWebMessages(db, web.Name), sessions: postgres.NewSessions(db),
+		slackEvents: postgres.NewSeenEvents(db, slack.Name), consoleRelay: postgres.NewNotices(db),
 		routines: func(platforms []string) routineStore { return postgres.NewRoutines(db, platforms) },
 		cursor:   func(key string) mattermost.Cursor { return postgres.NewCursor(db, key) },
 		leases:   postgres.NewLeases(db),
