@@ -229,6 +229,9 @@ func (a *App) build(ctx context.Context) error {
 
 	// The web console is always on, beside any chat vendor.
 	a.hub = web.NewHub()
+	if db.consoleRelay != nil {
+		a.hub.Share(db.consoleRelay, logger)
+	}
 	webStore := db.web
 	console := web.NewPlatform(webStore, "incidents", a.hub)
 	a.platforms = append([]bot.Platform{console}, a.deps.Platforms...)
@@ -453,7 +456,9 @@ func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
 func (a *App) chatPlatforms(ctx context.Context, publicURL string) error {
 	cfg, logger := a.cfg, a.logger
 	if cfg.Slack.BotToken != "" {
-		sp, err := slack.New(slackPlatformConfig(cfg, logger))
+		sc := slackPlatformConfig(cfg, logger)
+		sc.Dedup = a.db.slackEvents // nil on SQLite: in memory
+		sp, err := slack.New(sc)
 		if err != nil {
 			return fmt.Errorf("configuring slack: %w", err)
 		}
