@@ -83,13 +83,9 @@ var tables = []table{
 	{name: "sessions", rename: map[string]string{"user": "username"}}, // "user" is reserved in PostgreSQL
 }
 
-// postgresOnly are PostgreSQL tables that no SQLite table is copied into
-// one for one: filled from the settings, or the store's own.
-var postgresOnly = map[string]string{
-	"routines":          "filled from the settings, where SQLite keeps each routine's last post",
-	"tests_received":    "filled from the settings, where SQLite keeps each source's last test",
-	"schema_migrations": "PostgreSQL's schema version, written by its migrations",
-}
+// fromSettings are the PostgreSQL tables filled from SQLite's settings,
+// where it keeps each routine's last post and each source's last test.
+var fromSettings = []string{"routines", "tests_received"}
 
 // Help says what is copied and what not, for the command's help.
 func Help() string {
@@ -101,12 +97,31 @@ func Help() string {
 			skipped = append(skipped, t.name+" ("+t.skip+")")
 		}
 	}
-	s := "copied: every table of the SQLite database: " + strings.Join(copied, ", ") +
-		" (routines and contact point tests, which SQLite keeps among its settings, go to tables of their own)\n"
+	s := wrap("copied: every table of the SQLite database: " + strings.Join(copied, ", ") +
+		"; the routines' posts and the contact point tests, which SQLite keeps among its settings, go to " +
+		strings.Join(fromSettings, " and ") + ".")
 	if len(skipped) > 0 {
-		s += "not copied: " + strings.Join(skipped, ", ") + "\n"
+		s += wrap("not copied: " + strings.Join(skipped, ", ") + ".")
 	}
-	return s + "left empty: PostgreSQL's tables of per-replica runtime state (leases, seen chat events), which a running replica fills\n"
+	return s + wrap("left empty: PostgreSQL's tables of per-replica runtime state (leases, seen chat events), which running replicas fill.")
+}
+
+// wrap breaks text into lines of at most 100 characters.
+func wrap(text string) string {
+	var b strings.Builder
+	line := 0
+	for _, w := range strings.Fields(text) {
+		if line > 0 && line+1+len(w) > 100 {
+			b.WriteByte('\n')
+			line = 0
+		} else if line > 0 {
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String() + "\n"
 }
 
 // Options say what to copy where.
@@ -256,13 +271,10 @@ func (c *copier) run() error {
 			into = append(into, t.name)
 		}
 	}
-	for name := range postgresOnly {
-		if _, ok := c.target[name]; ok && name != "schema_migrations" {
-			into = append(into, name)
-		}
+	if slices.Contains(into, "settings") {
+		into = append(into, fromSettings...)
 	}
 	slices.Sort(into)
-	into = slices.Compact(into)
 	if err := c.im.Lock(into); err != nil {
 		return err
 	}
@@ -342,7 +354,7 @@ func (c *copier) copyTable(t table) error {
 		}
 		typ, ok := types[pgName]
 		if !ok {
-			return fmt.Errorf("copying %s: column %s has no column %s in PostgreSQL's %s", t.name, name, pgName, to)
+			return fmt.Errorf("copying %s: PostgreSQL's %s has no column %s for SQLite's %s", t.name, to, pgName, name)
 		}
 		conv, err := converter(typ)
 		if err != nil {

@@ -822,7 +822,7 @@ func TestMigrateRefusesWhatItDoesNotKnow(t *testing.T) {
 		{"a table", `CREATE TABLE escalations (id INTEGER PRIMARY KEY, incident_id INTEGER)`,
 			"tables runbot migrate does not know (escalations)"},
 		{"a column", `ALTER TABLE events ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
-			"copying events: column mood has no column mood in PostgreSQL's events"},
+			"copying events: PostgreSQL's events has no column mood for SQLite's mood"},
 		{"an incident column", `ALTER TABLE incidents ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
 			"copying incidents: column mood is not in the SQLite store's row mapping"},
 		{"a newer schema", `PRAGMA user_version = 999`, "newer than this runbot knows"},
