@@ -213,7 +213,8 @@ func (e *Elector) round(ctx context.Context) {
 		case st.pinned > 0 || st.asked.After(idle):
 			want = append(want, name)
 		case st.tenure != nil:
-			e.end(name, st, "letting an idle lease go", st.holder, st.term)
+			e.end(name, st, "", st.holder, st.term)
+			e.log.Debug("letting an idle lease go", "operation", "electing", "lease", name, "term", st.term)
 			drop = append(drop, name)
 		}
 	}
@@ -305,7 +306,7 @@ func (e *Elector) expire(name string, tenure chan struct{}) {
 }
 
 // end ends this replica's tenure of a lease: what runs under it is
-// cancelled. e.mu is held.
+// cancelled. msg, when not "", is logged. e.mu is held.
 func (e *Elector) end(name string, st *state, msg, holder string, term int64) {
 	close(st.tenure)
 	st.tenure, st.until = nil, time.Time{}
@@ -315,6 +316,9 @@ func (e *Elector) end(name string, st *state, msg, holder string, term int64) {
 	}
 	st.changes++
 	e.broadcast()
+	if msg == "" {
+		return
+	}
 	args := []any{"operation", "electing", "lease", name, "term", term}
 	if holder != "" && holder != e.holder {
 		args = append(args, "new_holder", holder)

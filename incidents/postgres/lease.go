@@ -46,7 +46,8 @@ func (l *Leases) Acquire(ctx context.Context, holder string, ttl time.Duration, 
 		return nil, nil
 	}
 	// One name twice would make ON CONFLICT update its row twice, which
-	// PostgreSQL refuses.
+	// PostgreSQL refuses; and every replica locking the rows in the same
+	// order keeps two rounds from deadlocking.
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	rows, err := l.db.pool.Query(ctx, acquireLeases, names, holder, ttl.Microseconds())
 	claims, err := collect(rows, err, func(r pgx.Row) (lease.Claim, error) {
