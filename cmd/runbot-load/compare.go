@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,30 +24,34 @@ import (
 )
 
 // comparison is what -compare runs: in one run, the same load against a
-// bare handler, a real Alertmanager and runbot (durable, with each
-// db_sync asked for), each a process of its own on loopback, started
-// fresh, so that every figure is taken on the same machine in the same
-// minutes, the steady repeats in slices taken in turn.
+// bare handler, a real Alertmanager and runbot (durable, on SQLite with
+// each db_sync asked for, and on PostgreSQL with each count of replicas),
+// each a process of its own on loopback, started fresh, so that every
+// figure is taken on the same machine in the same minutes, the steady
+// repeats in slices taken in turn.
 type comparison struct {
 	plan       loadgen.Plan
 	runs       int
-	runbotBins []string // runbot binaries to start, each with every db_sync; none with url
-	url        string   // a running runbot instead
-	token      string   // the running runbot's token
-	syncs      []string // db_sync values runbot is started with
-	amBin      string   // "" leaves Alertmanager out
-	profileDir string   // with it, a CPU profile of runbot's steady phase per db_sync
-	self       string   // this binary, which serves the bare handler (-serve-bare)
+	runbotBins []string        // runbot binaries to start, each with every db_sync; none with url
+	url        string          // a running runbot instead
+	token      string          // the running runbot's token
+	syncs      []string        // db_sync values runbot is started with
+	amBin      string          // "" leaves Alertmanager out
+	pg         *postgresSource // with it, runbot on PostgreSQL too
+	replicas   []int           // runbot processes per PostgreSQL target
+	profileDir string          // with it, a CPU profile of runbot's steady phase per target
+	self       string          // this binary, which serves the bare handler (-serve-bare)
 	stdout     io.Writer
 	stderr     io.Writer
 }
 
 // server is a process the comparison started.
 type server struct {
-	cmd  *exec.Cmd
-	dir  string
-	log  string
-	once sync.Once // stop
+	cmd    *exec.Cmd
+	dir    string
+	log    string
+	target string    // the name of the target it serves
+	once   sync.Once // stop
 }
 
 func (s *server) stop() {
@@ -182,10 +187,19 @@ func (c *comparison) run(ctx context.Context) error {
 		return fmt.Errorf("comparing: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if c.pg != nil {
+		settings, err := c.pg.settings(ctx)
+		if err != nil {
+			return err
+		}
+		// runbot's pool is pgx's default: the larger of 4 and the CPUs.
+		fmt.Fprintf(c.stdout, "%s; runbot's SQLite files on %s; each runbot's pool at most %d connections\n",
+			settings, filesystem(dir), max(4, runtime.NumCPU()))
+	}
 	var all [][]measured
 	for i := range c.runs {
-		fmt.Fprintf(c.stdout, "run %d of %d: %d clients, one Alertmanager alert per request, %d fingerprints opened by a warm-up, steady repeats for %s (in %d slices taken in turn), then a burst of %d new ones\n",
-			i+1, c.runs, c.plan.Clients, c.plan.Fingerprints, c.plan.Steady, max(c.plan.Slices, 1), c.plan.Burst)
+		fmt.Fprintf(c.stdout, "run %d of %d: %d clients, one Alertmanager alert per request, %d fingerprints opened by a warm-up, steady repeats for %s (in %d slices taken in turn), then a burst of %d new ones; load average %s\n",
+			i+1, c.runs, c.plan.Clients, c.plan.Fingerprints, c.plan.Steady, max(c.plan.Slices, 1), c.plan.Burst, loadAverage())
 		runDir := filepath.Join(dir, fmt.Sprint(i+1))
 		if err := os.Mkdir(runDir, 0o700); err != nil {
 			return fmt.Errorf("comparing: %w", err)
@@ -195,6 +209,7 @@ func (c *comparison) run(ctx context.Context) error {
 			return err
 		}
 		c.print(ms)
+		fmt.Fprintf(c.stdout, "load average after run %d: %s\n\n", i+1, loadAverage())
 		all = append(all, ms)
 	}
 	if c.runs > 1 {
@@ -209,16 +224,40 @@ func (c *comparison) run(ctx context.Context) error {
 func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured, error) {
 	var targets []loadgen.Target
 	var servers []*server
+	var databases []string // PostgreSQL databases to drop once their servers stopped
 	defer func() {
 		for _, s := range servers {
 			s.stop()
 		}
+		for _, db := range databases {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := c.pg.drop(ctx, db); err != nil {
+				fmt.Fprintln(c.stderr, "runbot-load:", err)
+			}
+			cancel()
+		}
 	}()
-	add := func(t loadgen.Target, s *server) {
-		if s != nil {
-			servers = append(servers, s)
-			t.Settle = func(ctx context.Context) error { return s.quiet(ctx) }
-			t.Done = s.stop
+	// add adds a target served by ss (none: a running runbot), each
+	// settled after the warm-up and stopped after the burst.
+	add := func(t loadgen.Target, ss ...*server) {
+		for _, s := range ss {
+			s.target = t.Name
+		}
+		servers = append(servers, ss...)
+		if len(ss) > 0 {
+			t.Settle = func(ctx context.Context) error {
+				for _, s := range ss {
+					if err := s.quiet(ctx); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			t.Done = func() {
+				for _, s := range ss {
+					s.stop()
+				}
+			}
 		}
 		targets = append(targets, t)
 	}
@@ -261,7 +300,7 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 	plan := c.plan
 	profiles := map[string]string{} // target name -> profile file
 	if c.url != "" {
-		add(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, nil)
+		add(loadgen.Target{Name: "runbot", URL: c.url, Token: c.token, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies})
 	}
 	for bi, bin := range c.runbotBins {
 		name := "runbot"
@@ -279,7 +318,7 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 				return nil, err
 			}
 			env := []string{"RUNBOT_DB=" + filepath.Join(rbDir, "runbot.db"), "RUNBOT_DB_SYNC=" + sync, "RUNBOT_LISTEN=" + addr}
-			target := name + " " + sync
+			target := name + " sqlite " + sync
 			if c.profileDir != "" {
 				// The profiler is on only when a profile is asked for: the
 				// figures are otherwise those of runbot as configured by default.
@@ -291,6 +330,43 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 				return nil, err
 			}
 			add(loadgen.Target{Name: target, URL: "http://" + addr, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, rb)
+		}
+		for _, n := range c.replicas {
+			target := fmt.Sprintf("%s pg x%d", name, n)
+			db, err := c.pg.create(ctx)
+			if err != nil {
+				return nil, err
+			}
+			databases = append(databases, db)
+			var replicas []*server
+			var urls []string
+			// One after the other: the first applies the migrations, which
+			// the others then find done.
+			for r := range n {
+				rbDir := filepath.Join(dir, fmt.Sprintf("runbot-%d-pg%d-r%d", bi, n, r+1))
+				if err := os.Mkdir(rbDir, 0o700); err != nil {
+					return nil, fmt.Errorf("starting runbot: %w", err)
+				}
+				if addr, err = freeAddr(); err != nil {
+					return nil, err
+				}
+				env := []string{"RUNBOT_DB=" + db, "RUNBOT_LISTEN=" + addr}
+				if c.profileDir != "" && r == 0 {
+					// The first replica's profile: each takes an equal share.
+					env = append(env, "RUNBOT_PPROF=true")
+					profiles[target] = filepath.Join(c.profileDir, fmt.Sprintf("%s-pg-x%d-run%d.pprof", strings.ReplaceAll(name, ":", "-"), n, run))
+				}
+				rb, err := start(ctx, rbDir, "runbot", bin, nil, cleanEnv(env...), "http://"+addr+"/healthz")
+				if err != nil {
+					for _, s := range replicas {
+						s.stop()
+					}
+					return nil, err
+				}
+				replicas = append(replicas, rb)
+				urls = append(urls, "http://"+addr)
+			}
+			add(loadgen.Target{Name: target, URL: urls[0], URLs: urls, Path: loadgen.AlertmanagerPath, Bodies: loadgen.AlertmanagerWebhookBodies}, replicas...)
 		}
 	}
 	if len(profiles) > 0 {
@@ -306,12 +382,13 @@ func (c *comparison) once(ctx context.Context, dir string, run int) ([]measured,
 	}
 	phases, err := loadgen.CompareAll(ctx, plan, targets)
 	if err != nil {
+		// The logs of the target that failed (CompareAll's errors begin
+		// with its name).
 		for _, s := range servers {
-			if strings.HasSuffix(s.log, "runbot.log") {
+			if strings.HasPrefix(err.Error(), s.target+",") {
 				s.stop()
 				out, _ := os.ReadFile(s.log)
 				err = fmt.Errorf("%w; %s:\n%s", err, s.log, tail(out, 1000))
-				break
 			}
 		}
 		return nil, err
@@ -440,6 +517,16 @@ func span(v []float64, format string) string {
 	}
 	lo, hi := slices.Min(v), slices.Max(v)
 	return fmt.Sprintf(format+"-"+format, lo, hi)
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes:
+// how much else was running, which the figures depend on.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 // serveBare serves the bare handler on addr until a signal: the process

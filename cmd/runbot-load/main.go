@@ -10,9 +10,12 @@
 // loopback, sends each the same Alertmanager alerts (a warm-up opening
 // -fingerprints of them, steady repeats in -slices taken in turn, a burst
 // of new ones) and prints alerts/s, p50 and p99 per target and phase,
-// with the ratios:
+// with the ratios. With -postgres it adds runbot on PostgreSQL, with each
+// count of -replicas: that many processes on one fresh database, the load
+// sent to them round-robin:
 //
 //	go build -o /tmp/runbot ./cmd/runbot && go run ./cmd/runbot-load -compare -runbot /tmp/runbot -runs 3
+//	go run ./cmd/runbot-load -compare -runbot /tmp/runbot -postgres auto -replicas 1,3 -runs 3
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	burst := fs.Int("burst", 1000, "with -compare: new fingerprints in the burst")
 	runs := fs.Int("runs", 1, "with -compare: how many times to measure every target")
 	slices := fs.Int("slices", 5, "with -compare: the steady repeats of each target in this many slices, taken in turn with the other targets'")
+	pgSpec := fs.String("postgres", "", "with -compare -runbot: also runbot on PostgreSQL, on a fresh database per target: `auto` (a throwaway server started in a temporary directory, durable) or a postgres:// URL of a server on this host whose user may create databases")
+	replicas := fs.String("replicas", "1,3", "with -postgres: the runbot process counts to measure, each on one database, the load round-robin over them")
 	profileDir := fs.String("profile", "", "with -compare -runbot: save a CPU profile of runbot's steady phase per run in this `directory` (starts runbot with pprof on)")
 	serveBareAt := fs.String("serve-bare", "", "serve the bare handler at this `address` until interrupted (what -compare starts)")
 	if err := fs.Parse(args); err != nil {
@@ -76,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *compare {
 		return runCompare(args, cfg, comparisonFlags{runbotBin: *runbotBin, amBin: *amBin, syncs: *syncs, steady: *steady,
-			burst: *burst, runs: *runs, slices: *slices, profileDir: *profileDir}, stdout, stderr)
+			burst: *burst, runs: *runs, slices: *slices, profileDir: *profileDir, postgres: *pgSpec, replicas: *replicas}, stdout, stderr)
 	}
 	switch *flood {
 	case "":
@@ -129,6 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // comparisonFlags are -compare's own flags.
 type comparisonFlags struct {
 	runbotBin, amBin, syncs, profileDir string
+	postgres, replicas                  string
 	steady                              time.Duration
 	burst, runs, slices                 int
 }
@@ -161,6 +168,20 @@ func runCompare(args []string, cfg loadgen.Config, f comparisonFlags, stdout, st
 			c.syncs = append(c.syncs, s)
 		}
 	}
+	if f.postgres != "" {
+		if len(c.runbotBins) == 0 {
+			fmt.Fprintln(stderr, "runbot-load: -postgres needs -runbot: the runbot binary to start on PostgreSQL")
+			return 2
+		}
+		for _, r := range strings.Split(f.replicas, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil || n < 1 || n > 16 {
+				fmt.Fprintf(stderr, "runbot-load: -replicas %q: want process counts from 1 to 16, comma-separated\n", f.replicas)
+				return 2
+			}
+			c.replicas = append(c.replicas, n)
+		}
+	}
 	if f.amBin != "" {
 		bin, err := exec.LookPath(f.amBin)
 		if err != nil {
@@ -183,6 +204,19 @@ func runCompare(args []string, cfg loadgen.Config, f comparisonFlags, stdout, st
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.postgres != "" {
+		pg, err := openPostgres(ctx, f.postgres)
+		if err != nil {
+			fmt.Fprintln(stderr, "runbot-load:", err)
+			return 1
+		}
+		defer func() {
+			if err := pg.close(); err != nil {
+				fmt.Fprintln(stderr, "runbot-load: stopping PostgreSQL:", err)
+			}
+		}()
+		c.pg = pg
+	}
 	if err := c.run(ctx); err != nil {
 		fmt.Fprintln(stderr, "runbot-load:", err)
 		return 1
