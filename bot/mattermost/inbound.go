@@ -75,7 +75,11 @@ func (p *Platform) httpCommand(w http.ResponseWriter, r *http.Request) {
 	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Token "); ok && token == "" {
 		token = t
 	}
-	if !p.validToken(token) {
+	valid := p.validToken(token)
+	if !valid && token != "" && p.relearnTokens(r.Context()) {
+		valid = p.validToken(token)
+	}
+	if !valid {
 		p.log.Warn("refused a mattermost command with an unknown token", "operation", "verifying mattermost requests",
 			"command", form.Get("command"), "hint", "register the command with runbot's URL, or give its token in RUNBOT_MATTERMOST_COMMAND_TOKENS")
 		http.Error(w, "unknown command token", http.StatusUnauthorized)

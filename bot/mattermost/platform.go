@@ -95,6 +95,7 @@ type Platform struct {
 	chanType    map[string]model.ChannelType
 	names       *bot.Names
 	tokens      map[string]bool   // slash command tokens
+	tokensRead  time.Time         // when relearnTokens last read them
 	noEphemeral bool              // the bot may not post ephemeral messages
 	joined      map[string]bool   // channels runbot joined itself
 	rootChannel map[string]string // root post id -> channel id
@@ -185,6 +186,13 @@ func New(cfg Config) (*Platform, error) {
 	}
 	return p, nil
 }
+
+// Serve answers the slash commands and button presses that reach this
+// runbot with h, without listening. With several replicas one listens
+// (Listen, under a lease), yet every one must answer the callbacks that
+// reach it: a card's buttons call the replica that posted the card, and
+// a load balancer sends commands to any.
+func (p *Platform) Serve(h bot.Handler) { p.handler.Set(h) }
 
 // Name implements bot.Platform.
 func (p *Platform) Name() string { return Name }

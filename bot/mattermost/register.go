@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -97,4 +98,49 @@ func (p *Platform) RegisterCommands(ctx context.Context) error {
 	p.log.Info("slash commands registered", "operation", "registering mattermost commands",
 		"created", created, "updated", updated, "commands", len(p.Triggers()), "url", redact.URL(url))
 	return nil
+}
+
+// relearnEvery bounds how often a command with an unknown token makes
+// runbot read the commands' tokens again: anyone may send one.
+const relearnEvery = 10 * time.Second
+
+// relearnTokens reads the tokens of the bot account's slash commands
+// from Mattermost, at most once per relearnEvery. With several replicas
+// only the listener registers the commands (and so learns their tokens);
+// a command can still reach another replica, behind a load balancer at
+// one public URL, or while the commands point at a listener that just
+// moved. It reports whether it read them.
+func (p *Platform) relearnTokens(ctx context.Context) bool {
+	p.mu.Lock()
+	if now := p.cfg.Now(); now.Sub(p.tokensRead) >= relearnEvery {
+		p.tokensRead = now
+	} else {
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Unlock()
+	me, team, err := p.whoami(ctx)
+	if err != nil {
+		p.log.Warn("reading the slash commands' tokens failed", "operation", "verifying mattermost requests", "error", err)
+		return false
+	}
+	cmds, resp, err := p.api.ListCommands(ctx, team, true)
+	if err != nil {
+		// Without the right to manage slash commands runbot knows only
+		// the tokens it was given (RUNBOT_MATTERMOST_COMMAND_TOKENS).
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			p.log.Warn("reading the slash commands' tokens failed", "operation", "verifying mattermost requests", "error", mapErr(err, resp))
+		}
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cmds {
+		// The bot account's commands are runbot's, whichever replica
+		// registered them and wherever they point now.
+		if c.CreatorId == me.Id && c.DeleteAt == 0 && c.Token != "" {
+			p.tokens[c.Token] = true
+		}
+	}
+	return true
 }
