@@ -204,11 +204,7 @@ func Copy(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		var le *sqlite.LockedError
 		if errors.As(err, &le) {
-			who := "another runbot"
-			if le.PID > 0 {
-				who = fmt.Sprintf("another runbot (pid %d)", le.PID)
-			}
-			return nil, fmt.Errorf("reading %s: %s is using it; stop it first, so that nothing is written after the copy: %w", opts.From, who, err)
+			return nil, &heldError{path: opts.From, err: le}
 		}
 		return nil, err
 	}
@@ -233,6 +229,24 @@ func Copy(ctx context.Context, opts Options) (*Summary, error) {
 	log.Info("copied the database", "operation", "migrating to postgresql", "rows", sum.Rows(), "took", sum.Took)
 	return sum, nil
 }
+
+// heldError is Copy's refusal of a SQLite database another runbot uses:
+// what that runbot writes after the copy would be lost. It says what to
+// do for migrate, where sqlite.LockedError's own message speaks of --db.
+type heldError struct {
+	path string
+	err  *sqlite.LockedError
+}
+
+func (e *heldError) Error() string {
+	who := "another runbot"
+	if e.err.PID > 0 {
+		who = fmt.Sprintf("another runbot (pid %d)", e.err.PID)
+	}
+	return fmt.Sprintf("reading %s: %s is using it; stop it first, so that it writes nothing after the copy", e.path, who)
+}
+
+func (e *heldError) Unwrap() error { return e.err }
 
 // copier is one copy under way: the SQLite snapshot, the PostgreSQL
 // transaction and the tables' columns there.
@@ -259,7 +273,7 @@ func (c *copier) run() error {
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("checking tables: the SQLite database has tables runbot migrate does not know (%s): "+
+		return fmt.Errorf("checking tables: the SQLite database has tables migrate does not know (%s): "+
 			"name each in incidents/migrate's tables, copied or said why not", strings.Join(unknown, ", "))
 	}
 	if c.target, err = c.im.Tables(); err != nil {

@@ -802,7 +802,7 @@ func TestMigrateRefusesAHeldDatabase(t *testing.T) {
 	url := cluster.DB(t)
 	_, err = migrate.Copy(ctx, migrate.Options{From: path, To: url})
 	var le *sqlite.LockedError
-	if !errors.As(err, &le) || !strings.Contains(err.Error(), fmt.Sprintf("another runbot (pid %d) is using it; stop it first", os.Getpid())) {
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), fmt.Sprintf("another runbot (pid %d) is using it; stop it first, so that it writes nothing after the copy", os.Getpid())) {
 		t.Fatalf("copying a held database: %v, want a refusal saying who holds it", err)
 	}
 	if n := count(t, url, "pg_tables WHERE tablename = 'incidents'"); n != 0 {
@@ -820,7 +820,7 @@ func TestMigrateRefusesWhatItDoesNotKnow(t *testing.T) {
 		name, sql, want string
 	}{
 		{"a table", `CREATE TABLE escalations (id INTEGER PRIMARY KEY, incident_id INTEGER)`,
-			"tables runbot migrate does not know (escalations)"},
+			"tables migrate does not know (escalations)"},
 		{"a column", `ALTER TABLE events ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
 			"copying events: PostgreSQL's events has no column mood for SQLite's mood"},
 		{"an incident column", `ALTER TABLE incidents ADD COLUMN mood TEXT NOT NULL DEFAULT ''`,
