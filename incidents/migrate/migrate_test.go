@@ -245,12 +245,9 @@ func history(t *testing.T) string {
 	web := sqlite.NewWebMessages(db, "web")
 	web.Now = c.Now
 	deliver("web") // the console's roots are its messages' ids
-	thread, ok, err := ob.Thread(ctx, checkout, "web")
-	if err != nil || !ok {
+	if thread, ok, err := ob.Thread(ctx, checkout, "web"); err != nil || !ok {
 		t.Fatalf("checkout's console thread: %q %v %v", thread, ok, err)
 	}
-	var root int64
-	fmt.Sscan(strings.TrimPrefix(thread, "web-"), &root)
 	must(web.Add(ctx, incidents.ConsoleMessage{Channel: "general", Key: "runbot-incident-1", IncidentID: checkout, Message: `{"text":"#1 checkout"}`}))
 	rootID, err := web.Add(ctx, incidents.ConsoleMessage{Channel: "general", Key: "runbot-incident-x", IncidentID: checkout, Message: `{"text":"root"}`})
 	if err != nil {
