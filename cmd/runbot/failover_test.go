@@ -167,7 +167,7 @@ type failover struct {
 	acked     sync.Map // fingerprint -> *atomic.Int64: answers 2xx
 	services  sync.Map // service -> true
 	commanded sync.Map // incident id -> true: touched by commands
-	cmdIDs    chan int64
+	cmdIDs    chan opened
 	commands  atomic.Int64
 }
 
@@ -181,7 +181,7 @@ type replica struct {
 }
 
 func newFailover(t *testing.T, bin, db string) *failover {
-	f := &failover{t: t, bin: bin, db: db, dir: t.TempDir(), cmdIDs: make(chan int64, 4096)}
+	f := &failover{t: t, bin: bin, db: db, dir: t.TempDir(), cmdIDs: make(chan opened, 4096)}
 	// Slack's pace would make the backlog of a takeover take minutes;
 	// runbot's own per-channel rate is raised to match.
 	f.fake = fakeslack.New(fakeslack.Options{BotToken: "xoxb-failover", SigningSecret: "failover-secret", Rate: 1000, Burst: 1000})
@@ -466,9 +466,9 @@ func (f *failover) holderByDelivery() int {
 
 // trapNext makes the holder's next post (a reply when reply, else a
 // root) the moment of its death: the proxy passes it to Slack, then holds
-// the answer back until the holder is killed. It returns how the kill
-// came, for the log; "" when no such post came within 5 s (the kill is
-// then at a random moment).
+// the answer back until the holder is killed. It says, for the log, how
+// the kill came, or that no such post came within 8 s (the kill is then
+// at a random moment).
 func (f *failover) trapNext(slot int, reply bool) string {
 	hit := f.proxy.arm(f.procOf(slot), reply)
 	kind := "root"
@@ -478,9 +478,9 @@ func (f *failover) trapNext(slot int, reply bool) string {
 	select {
 	case <-hit:
 		return fmt.Sprintf(", while Slack's answer to its %s was held back", kind)
-	case <-time.After(5 * time.Second):
+	case <-time.After(8 * time.Second):
 		f.proxy.disarm()
-		return fmt.Sprintf(", no %s posted within 5 s to trap", kind)
+		return fmt.Sprintf(", no %s posted within 8 s to trap", kind)
 	}
 }
 
@@ -504,7 +504,9 @@ func (f *failover) takeover(k kill, within time.Duration) (time.Duration, int, b
 // fingerprints, foPerFP repeats each.
 func (f *failover) client(ctx context.Context, w int) {
 	hc := &http.Client{Timeout: 10 * time.Second}
-	own := 0
+	// Clients start apart in their cycles, so that incidents open all the
+	// time rather than 32 at once.
+	own := w * foPerFP / foClients
 	for i := 0; ctx.Err() == nil; i++ {
 		var fp, service string
 		first := false
@@ -538,7 +540,7 @@ func (f *failover) client(ctx context.Context, w int) {
 				if first && (own/foPerFP)%3 == 0 && json.Unmarshal(body, &ans) == nil && len(ans.IDs) == 1 {
 					f.commanded.Store(ans.IDs[0], true)
 					select {
-					case f.cmdIDs <- ans.IDs[0]:
+					case f.cmdIDs <- opened{ans.IDs[0], time.Now()}:
 					default:
 					}
 				}
@@ -555,24 +557,30 @@ func foAlert(service, fp string) string {
 		`"fingerprint":%q}]}`, service, service, fp)
 }
 
+// opened is an incident a client opened, and when it heard so.
+type opened struct {
+	id int64
+	at time.Time
+}
+
 // commander acknowledges, requalifies and mitigates the incidents the
 // clients hand it, 4 s after they opened (after the TTA reminder), each
 // command through the next replica, as signed Slack slash commands.
 func (f *failover) commander(ctx context.Context) {
 	next := 0
 	for {
-		var id int64
+		var inc opened
 		select {
 		case <-ctx.Done():
 			return
-		case id = <-f.cmdIDs:
+		case inc = <-f.cmdIDs:
 		}
-		opened := time.Now()
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Until(opened.Add(4 * time.Second))):
+		case <-time.After(time.Until(inc.at.Add(4 * time.Second))):
 		}
+		id := inc.id
 		for _, c := range []struct{ cmd, text string }{
 			{"/ack", fmt.Sprint(id)},
 			{"/prio", fmt.Sprintf("%d P3 failover check", id)},
@@ -621,6 +629,17 @@ type foIncident struct {
 		Actor string    `json:"actor"`
 		Text  string    `json:"text"`
 	} `json:"timeline"`
+}
+
+// told is the timeline without its alerts, one event a line.
+func (inc foIncident) told() string {
+	var b strings.Builder
+	for _, e := range inc.Timeline {
+		if e.Kind != "alert" {
+			fmt.Fprintf(&b, "%s %s %s %s\n", e.At.Format("15:04:05.000000"), e.Kind, e.Actor, e.Text)
+		}
+	}
+	return b.String()
 }
 
 // incidents reads every incident of the test's services from a live
@@ -722,7 +741,8 @@ func (f *failover) threads() map[int64]*foThread {
 
 // check verifies what the issue asks after a round; cutoff is when
 // things were last known settled (the kill). What the new holder has to
-// catch up on gets foSettle to arrive.
+// catch up on (the backlog of the pause, deadlines fired late) gets
+// foSettle to arrive.
 func (f *failover) check(label string, cutoff time.Time) {
 	t := f.t
 	t.Helper()
@@ -754,52 +774,54 @@ func (f *failover) check(label string, cutoff time.Time) {
 		}
 	}
 
-	// Slack: one root per incident, and every reminder due before the
-	// cutoff delivered, waiting for the catch-up.
-	var missing []string
+	// Slack, against the incidents as stored, until nothing is missing
+	// or foSettle has passed.
+	var missing, broken []string
 	for {
-		missing = missing[:0]
-		threads := f.threads()
-		for _, inc := range list {
-			th := threads[inc.ID]
-			if th == nil || th.roots == 0 {
-				if inc.OpenedAt.Before(cutoff) {
-					missing = append(missing, fmt.Sprintf("#%d's root", inc.ID))
-				}
-				continue
-			}
-			if _, ok := f.commanded.Load(inc.ID); ok {
-				continue
-			}
-			for _, d := range foDue {
-				if inc.OpenedAt.Add(d.due).Before(cutoff) && countContaining(th.replies, d.text) == 0 {
-					missing = append(missing, fmt.Sprintf("#%d's %q", inc.ID, d.text))
-				}
-			}
-		}
+		missing, broken = f.compare(list, cutoff)
 		if len(missing) == 0 || time.Since(start) > foSettle {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, b := range first(broken, 10) {
+		t.Errorf("%s: %s", label, b)
 	}
 	if len(missing) > 0 {
-		t.Errorf("%s: not in Slack %s after the check began (%d): %s", label, foSettle, len(missing), strings.Join(first(missing, 20), ", "))
+		t.Errorf("%s: not in Slack %s after the check began (%d):\n%s", label, foSettle, len(missing), strings.Join(first(missing, 10), "\n"))
 	}
+	t.Logf("%s: %d incidents, %d alerts answered 2xx, checked in %s", label, len(list), f.ackedTotal(), time.Since(start).Round(time.Millisecond))
+}
 
-	// Then each thread, against its incident's timeline as stored: one
-	// root, each event told at most once and in the timeline's order,
-	// each reminder and breach of the timeline told exactly once.
+// compare reads Slack's channel and the incidents' timelines. missing is
+// what should be in Slack by cutoff and is not (yet): a root, a reminder
+// due; broken is what no wait will mend: a second root, an event told
+// twice or out of its order.
+func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken []string) {
 	threads := f.threads()
-	full := f.withTimelines(list)
-	dups, disorders := 0, 0
-	for _, inc := range full {
+	for _, inc := range f.withTimelines(list) {
 		th := threads[inc.ID]
-		if th == nil {
+		if th == nil || th.roots == 0 {
+			if inc.OpenedAt.Before(cutoff) {
+				missing = append(missing, fmt.Sprintf("incident #%d's root", inc.ID))
+			}
 			continue
 		}
 		if th.roots > 1 {
-			t.Errorf("%s: incident #%d has %d roots in Slack", label, inc.ID, th.roots)
+			broken = append(broken, fmt.Sprintf("incident #%d has %d roots in Slack", inc.ID, th.roots))
 		}
+		// Every reminder and breach due by the policy, on an incident no
+		// command touched.
+		if _, ok := f.commanded.Load(inc.ID); !ok {
+			for _, d := range foDue {
+				if inc.OpenedAt.Add(d.due).Before(cutoff) && countContaining(th.replies, d.text) == 0 {
+					missing = append(missing, fmt.Sprintf("incident #%d's %q, due at %s", inc.ID, d.text,
+						inc.OpenedAt.Add(d.due).Format("15:04:05.000")))
+				}
+			}
+		}
+		// Each reply tells an event of the timeline: at most once, in the
+		// timeline's order.
 		told := make([]int, len(inc.Timeline))
 		last := -1
 		for _, reply := range th.replies {
@@ -810,7 +832,7 @@ func (f *failover) check(label string, cutoff time.Time) {
 				}
 			}
 			if len(cands) == 0 {
-				continue // not an event's (none so far)
+				continue // not an event's
 			}
 			// The first event not told yet after the last one told; else
 			// the first not told; else it is told twice.
@@ -830,28 +852,23 @@ func (f *failover) check(label string, cutoff time.Time) {
 				}
 			}
 			if pick < 0 {
-				if dups++; dups <= 10 {
-					t.Errorf("%s: incident #%d: %q is in its thread twice:\n%s", label, inc.ID, reply, strings.Join(th.replies, "\n"))
-				}
+				broken = append(broken, fmt.Sprintf("incident #%d: %q is in its thread twice:\n%s", inc.ID, reply, strings.Join(th.replies, "\n")))
 				continue
 			}
 			told[pick]++
 			if pick < last {
-				if disorders++; disorders <= 10 {
-					t.Errorf("%s: incident #%d: %q comes after %q in its thread, but before it in the timeline:\n%s",
-						label, inc.ID, reply, inc.Timeline[last].Text, strings.Join(th.replies, "\n"))
-				}
+				broken = append(broken, fmt.Sprintf("incident #%d: %q comes after %q in its thread, but before it in the timeline:\n%s\ntimeline:\n%s",
+					inc.ID, reply, inc.Timeline[last].Text, strings.Join(th.replies, "\n"), inc.told()))
 			}
 			last = max(last, pick)
 		}
 		for i, e := range inc.Timeline {
 			if (e.Kind == "reminder" || e.Kind == "breach") && e.At.Before(cutoff) && told[i] == 0 {
-				t.Errorf("%s: incident #%d: %s %q of %s is not in its thread:\n%s", label, inc.ID, e.Kind, e.Text,
-					e.At.Format("15:04:05.000"), strings.Join(th.replies, "\n"))
+				missing = append(missing, fmt.Sprintf("incident #%d's %s %q of %s", inc.ID, e.Kind, e.Text, e.At.Format("15:04:05.000")))
 			}
 		}
 	}
-	t.Logf("%s: %d incidents, %d alerts answered 2xx, checked in %s", label, len(list), f.ackedTotal(), time.Since(start).Round(time.Millisecond))
+	return missing, broken
 }
 
 // slackText is an event's text as runbot's Slack rendering writes it.
