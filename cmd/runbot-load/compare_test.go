@@ -7,7 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/runbot-dev/runbot/incidents/postgres/pgtest"
 )
+
+// cluster is the PostgreSQL server whose URL -postgres is given.
+var cluster = new(pgtest.Cluster)
 
 // TestMain lets this test binary stand in for runbot-load as -compare's
 // bare target, which it starts as "<self> -serve-bare <address>".
@@ -15,7 +20,37 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "-serve-bare" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	os.Exit(cluster.Main(m))
+}
+
+// buildRunbot builds runbot from this tree into dir.
+func buildRunbot(t *testing.T, dir string, names ...string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build runbot with")
+	}
+	var bins []string
+	for _, name := range names {
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/runbot-dev/runbot/cmd/runbot").CombinedOutput(); err != nil {
+			t.Fatalf("building runbot: %v\n%s", err, out)
+		}
+		bins = append(bins, bin)
+	}
+	return bins
+}
+
+// rowOf returns the last row of out for a target and phase, split in
+// fields.
+func rowOf(out, target, phase string) []string {
+	var row []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); strings.HasPrefix(strings.Join(f, " "), target+" "+phase+" ") {
+			row = f
+		}
+	}
+	return row
 }
 
 // TestCompareEndToEnd runs the comparison briefly against a runbot built
@@ -30,17 +65,8 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 		t.Skip("prometheus-alertmanager is not installed")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build runbot with")
-	}
-	dir := t.TempDir()
-	before, after := filepath.Join(dir, "before"), filepath.Join(dir, "after")
-	for _, bin := range []string{before, after} {
-		if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/runbot-dev/runbot/cmd/runbot").CombinedOutput(); err != nil {
-			t.Fatalf("building runbot: %v\n%s", err, out)
-		}
-	}
+	bins := buildRunbot(t, t.TempDir(), "before", "after")
+	before, after := bins[0], bins[1]
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-compare", "-runbot", before + "," + after, "-alertmanager", am, "-syncs", "normal,full", "-clients", "4",
 		"-fingerprints", "40", "-steady", "300ms", "-burst", "20", "-runs", "2"}, &stdout, &stderr)
@@ -48,14 +74,9 @@ func TestCompareEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
 	}
-	for _, target := range []string{"bare", "alertmanager", "runbot:before normal", "runbot:before full", "runbot:after normal", "runbot:after full"} {
+	for _, target := range []string{"bare", "alertmanager", "runbot:before sqlite normal", "runbot:before sqlite full", "runbot:after sqlite normal", "runbot:after sqlite full"} {
 		for _, phase := range []string{"warm-up", "steady", "burst"} {
-			var row []string
-			for _, l := range strings.Split(out, "\n") {
-				if f := strings.Fields(l); strings.HasPrefix(strings.Join(f, " "), target+" "+phase+" ") {
-					row = f
-				}
-			}
+			row := rowOf(out, target, phase)
 			// alerts/s, p50, p99, x bare, x alertmanager, in each run and in
 			// the ranges: at least the last row's five figures.
 			if len(row) < len(strings.Fields(target))+6 {
