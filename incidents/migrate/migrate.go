@@ -103,7 +103,7 @@ func Help() string {
 	if len(skipped) > 0 {
 		s += wrap("not copied: " + strings.Join(skipped, ", ") + ".")
 	}
-	return s + wrap("left empty: PostgreSQL's tables of per-replica runtime state (leases, seen chat events), which running replicas fill.")
+	return s + wrap("left empty: PostgreSQL's tables of per-replica runtime state (leases, seen_events), which running replicas fill.")
 }
 
 // wrap breaks text into lines of at most 100 characters.
