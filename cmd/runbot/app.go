@@ -386,11 +386,14 @@ func (a *App) build(ctx context.Context) error {
 	}
 	for _, p := range a.platforms {
 		listen := func(ctx context.Context) error { return p.Listen(ctx, handler) }
-		if p.Name() == mattermost.Name {
+		if mp, ok := p.(*mattermost.Platform); ok {
 			// One WebSocket and one catch-up cursor: two listeners would
 			// both hand every post and command to the bot. Slack's Socket
 			// Mode gives each event to one connection, and the console's
-			// listener serves its own browsers: those run everywhere.
+			// listener serves its own browsers: those run everywhere. The
+			// callbacks (commands, buttons) reach any replica, listening
+			// or not: each answers them.
+			mp.Serve(handler)
 			listen = a.once("mattermost-listener", listen)
 		}
 		a.tasks = append(a.tasks, task{"listening to " + p.Name(), listen})
