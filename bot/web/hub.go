@@ -13,7 +13,7 @@ import (
 
 // Event tells open pages that something changed.
 type Event struct {
-	Type     string `json:"type"` // board, thread, direct
+	Type     string `json:"type"` // board, thread, direct, resync
 	Incident int64  `json:"incident,omitempty"`
 	User     string `json:"user,omitempty"`
 }
@@ -64,7 +64,8 @@ type Relay interface {
 	// one's included. It must be short: ids, not bodies.
 	Send(ctx context.Context, payload []byte) error
 	// Receive has fn given every payload sent from now on; fn must not
-	// block.
+	// block. A nil payload says that some may have been lost (the
+	// connection that receives them dropped and is back).
 	Receive(fn func(payload []byte))
 }
 
@@ -89,8 +90,16 @@ func (h *Hub) Share(r Relay, logger *slog.Logger) {
 	r.Receive(h.received)
 }
 
+// Resync is the event that tells every page to refresh: the other
+// replicas' events may have been lost meanwhile.
+const Resync = "resync"
+
 // received publishes here an event another replica published.
 func (h *Hub) received(payload []byte) {
+	if payload == nil {
+		h.fanOut(Event{Type: Resync})
+		return
+	}
 	var r relayed
 	if err := json.Unmarshal(payload, &r); err != nil {
 		h.log.Warn("an unreadable console event from another replica", "operation", "relaying console events", "error", err)

@@ -86,7 +86,8 @@ func listeners(t *testing.T, admin *pgx.Conn, n int, old []int32) []int32 {
 // through A, its card redrawn through B and a reply through A reach the
 // pages open on the other replica, and each replica's pages hear of each
 // change once. After the replicas' listening sessions are killed, they
-// listen again and the pages keep hearing.
+// listen again, their pages refresh for what they may have missed, and
+// keep hearing.
 func TestAChangeThroughOneReplicaReachesThePagesOfAnother(t *testing.T) {
 	ctx := context.Background()
 	url := cluster.DB(t)
@@ -125,6 +126,12 @@ func TestAChangeThroughOneReplicaReachesThePagesOfAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	listeners(t, admin, 2, pids)
+	resync := web.Event{Type: web.Resync}
+	for name, r := range map[string]replica{"A": a, "B": b} {
+		if got := r.next(t, "listening again, on "+name); got != resync {
+			t.Fatalf("the pages on %s got %+v after their replica listened again, want %+v: they may have missed changes", name, got, resync)
+		}
+	}
 	if _, err := a.platform.Reply(ctx, "incidents", root, bot.Message{Text: "rolled back the deploy"}); err != nil {
 		t.Fatal(err)
 	}

@@ -123,6 +123,7 @@ func (l *listener) session(ctx context.Context, reconnect bool) error {
 		if l.db.changed != nil {
 			l.db.changed(true, true)
 		}
+		l.tellConsole(nil) // the pages catch up on what they missed
 	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
@@ -140,13 +141,19 @@ func (l *listener) session(ctx context.Context, reconnect bool) error {
 				l.db.changed(strings.Contains(what, "outbox"), strings.Contains(what, "jobs"))
 			}
 		case consoleChannel:
-			l.mu.Lock()
-			fns := l.console
-			l.mu.Unlock()
-			for _, fn := range fns {
-				fn([]byte(n.Payload))
-			}
+			l.tellConsole([]byte(n.Payload))
 		}
+	}
+}
+
+// tellConsole hands a console notice's payload to the receivers; nil
+// says notices may have been lost.
+func (l *listener) tellConsole(payload []byte) {
+	l.mu.Lock()
+	fns := l.console
+	l.mu.Unlock()
+	for _, fn := range fns {
+		fn(payload)
 	}
 }
 
@@ -194,6 +201,7 @@ func (n *Notices) Send(ctx context.Context, payload []byte) error {
 }
 
 // Receive has fn given the payload of every notice sent from now on, by
-// any replica, until the DB closes. fn runs on the listener's goroutine:
-// it must not block.
+// any replica, until the DB closes, and nil after the listener connected
+// again: notices sent meanwhile were lost. fn runs on the listener's
+// goroutine: it must not block.
 func (n *Notices) Receive(fn func(payload []byte)) { n.db.listener.receive(fn) }

@@ -88,7 +88,9 @@ function listen() {
     const ev = JSON.parse(e.data);
     const mine = document.body.dataset.incident;
     const page = document.body.dataset.page;
-    if (page === "board" || page === "morning" || (mine && String(ev.incident) === mine)) refreshSoon();
+    // "resync": runbot may have missed changes made through another of
+    // its replicas; every page catches up.
+    if (ev.type === "resync" || page === "board" || page === "morning" || (mine && String(ev.incident) === mine)) refreshSoon();
   });
 }
 
