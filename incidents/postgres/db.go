@@ -11,6 +11,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ type Options struct {
 	// after it reconnects, for what it may have missed). Changed must not
 	// block: it is called in bursts.
 	Changed func(outbox, jobs bool)
+	// listenCheck replaces listenCheck for tests.
+	listenCheck time.Duration
 }
 
 // DB is a pool of connections to one PostgreSQL database.
@@ -89,7 +92,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{pool: pool, log: log, changed: opts.Changed, replica: newReplicaID()}
-	db.listener = &listener{db: db}
+	db.listener = &listener{db: db, check: cmp.Or(opts.listenCheck, listenCheck)}
 	if db.changed != nil {
 		db.listener.start()
 	}

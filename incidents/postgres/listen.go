@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The channels replicas tell each other on (LISTEN/NOTIFY). A
@@ -27,10 +29,12 @@ const (
 // in pg_stat_activity, and how a test finds the session to kill.
 const listenerName = "runbot-listener"
 
-// Backoff between the listener's attempts to connect again.
+// Backoff between the listener's attempts to connect again, and how
+// long it waits in silence before checking that its connection answers.
 const (
 	listenMinBackoff = 100 * time.Millisecond
 	listenMaxBackoff = 5 * time.Second
+	listenCheck      = 30 * time.Second
 )
 
 // listener holds one connection of its own, outside the pool, that
@@ -39,7 +43,8 @@ const (
 // It runs from the first need (Options.Changed, a Notices receiver) until
 // DB.Close, reconnecting with backoff when the connection drops.
 type listener struct {
-	db *DB
+	db    *DB
+	check time.Duration // listenCheck, but in tests
 
 	once   sync.Once
 	cancel context.CancelFunc
@@ -126,9 +131,12 @@ func (l *listener) session(ctx context.Context, reconnect bool) error {
 		l.tellConsole(nil) // the pages catch up on what they missed
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		n, err := l.wait(ctx, conn)
 		if err != nil {
-			return fmt.Errorf("waiting for notifications: %w", err)
+			return err
+		}
+		if n == nil {
+			continue // quiet, and the connection answers
 		}
 		switch n.Channel {
 		case changedChannel:
@@ -144,6 +152,29 @@ func (l *listener) session(ctx context.Context, reconnect bool) error {
 			l.tellConsole([]byte(n.Payload))
 		}
 	}
+}
+
+// wait returns the next notification, or nil after listenCheck of
+// silence once the connection has answered a ping: a connection lost
+// without a word (a server's host gone, a NAT forgetting it) would
+// otherwise keep the listener waiting for good. A timeout of
+// WaitForNotification leaves the connection usable.
+func (l *listener) wait(ctx context.Context, conn *pgx.Conn) (*pgconn.Notification, error) {
+	wctx, cancel := context.WithTimeout(ctx, l.check)
+	n, err := conn.WaitForNotification(wctx)
+	cancel()
+	if err == nil {
+		return n, nil
+	}
+	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) {
+		return nil, fmt.Errorf("waiting for notifications: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, l.check)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		return nil, fmt.Errorf("checking the connection: %w", err)
+	}
+	return nil, nil
 }
 
 // tellConsole hands a console notice's payload to the receivers; nil
