@@ -188,17 +188,25 @@ func (a *App) build(ctx context.Context) error {
 	m := newMetrics(reg)
 
 	// The dispatcher and the scheduler are woken by commits; they are built
-	// after the database, so the hook reaches them through these.
-	var wakeOutbox, wakeJobs func()
+	// after the database, so the hook reaches them through these. On
+	// PostgreSQL other replicas' commits call it from a goroutine of the
+	// store's, at any time: hence the lock.
+	var (
+		wakeMu               sync.Mutex
+		wakeOutbox, wakeJobs func()
+	)
 	db, err := openStore(ctx, cfg, sqlite.Options{
 		Logger:       logger,
 		ObserveBatch: m.observeBatch,
 		Changed: func(outbox, jobs bool) {
-			if outbox && wakeOutbox != nil {
-				wakeOutbox()
+			wakeMu.Lock()
+			wo, wj := wakeOutbox, wakeJobs
+			wakeMu.Unlock()
+			if outbox && wo != nil {
+				wo()
 			}
-			if jobs && wakeJobs != nil {
-				wakeJobs()
+			if jobs && wj != nil {
+				wj()
 			}
 		},
 	})
@@ -299,8 +307,10 @@ func (a *App) build(ctx context.Context) error {
 	asks := c.asks
 	reminder := bot.NewAskReminder(asks, func(t time.Time) string { return duty.RunShift(t).Person }, logger)
 	reminder.Location = cfg.Timezone
+	wakeMu.Lock()
 	wakeOutbox = dispatcher.Wake
 	wakeJobs = func() { scheduler.Wake(); writer.Wake(); reminder.Wake() }
+	wakeMu.Unlock()
 
 	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
 	if t := cfg.RunWeek.Triage; len(t.Channels) > 0 {
