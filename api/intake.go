@@ -162,8 +162,9 @@ func isJSON(contentType string) bool {
 // Heartbeats is the dead-man's switch as intake sees it.
 type Heartbeats interface {
 	// Heard takes an alert and reports whether it is the heartbeat, which
-	// then opens no incident.
-	Heard(a incidents.Alert) bool
+	// then opens no incident. An error says a heartbeat was not recorded:
+	// the batch is refused, so that the sender tries it again.
+	Heard(ctx context.Context, a incidents.Alert) (bool, error)
 }
 
 // ingest files a batch's alerts, but for heartbeats: those are taken by
@@ -179,7 +180,10 @@ func (s *Server) ingest(ctx context.Context, batch *alerts.Batch) ([]incidents.I
 	heard := make([]bool, len(batch.Alerts))
 	found := false
 	for i, a := range batch.Alerts {
-		heard[i] = s.opts.Heartbeats.Heard(a)
+		var err error
+		if heard[i], err = s.opts.Heartbeats.Heard(ctx, a); err != nil {
+			return nil, err // nothing stored yet: the whole batch again is right
+		}
 		found = found || heard[i]
 	}
 	if !found {

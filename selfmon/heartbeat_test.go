@@ -100,7 +100,7 @@ func TestHeartbeatResetsTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
 		clock.Advance(4 * time.Minute)
-		if !h.Heard(watchdog(incidents.AlertFiring)) {
+		if !must(h.Heard(context.Background(), watchdog(incidents.AlertFiring))) {
 			t.Fatal("the Watchdog alert is not taken as the heartbeat")
 		}
 		clock.Advance(time.Minute + 30*time.Second) // past the first deadline, within the new one
@@ -132,7 +132,7 @@ func TestHeartbeatOneIncidentPerSilence(t *testing.T) {
 	}
 
 	clock.Advance(5 * time.Hour)
-	h.Heard(watchdog(incidents.AlertFiring))
+	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring)))
 	if next := h.step(ctx, clock.Now()); store.statuses() != "firing resolved" || !next.Equal(clock.Now().Add(5*time.Minute)) {
 		t.Fatalf("heartbeat back: ingested %q, next look %v", store.statuses(), next)
 	}
@@ -143,7 +143,7 @@ func TestHeartbeatOneIncidentPerSilence(t *testing.T) {
 	if recs := logs.records(t, "heartbeat is back"); len(recs) != 1 {
 		t.Fatalf("log of the return: %v", recs)
 	}
-	h.Heard(watchdog(incidents.AlertFiring))
+	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring)))
 	h.step(ctx, clock.Now().Add(time.Minute))
 	if store.statuses() != "firing resolved" {
 		t.Fatalf("more heartbeats resolved again: %q", store.statuses())
@@ -161,7 +161,7 @@ func TestHeartbeatResolvedIsSilence(t *testing.T) {
 	clock, store, logs := newFakeClock(t0), &fakeIncidents{}, &logBuffer{}
 	h := newTestHeartbeat(clock, store, logs)
 	clock.Advance(time.Minute)
-	if !h.Heard(watchdog(incidents.AlertResolved)) {
+	if !must(h.Heard(context.Background(), watchdog(incidents.AlertResolved))) {
 		t.Fatal("a resolved Watchdog would open an incident")
 	}
 	if _, ok := h.LastHeard(); ok {
@@ -230,7 +230,7 @@ func TestHeartbeatAfterRestart(t *testing.T) {
 		t.Fatalf("the silence goes on: next look %v, ingested %q", next, store.statuses())
 	}
 	clock.Advance(time.Hour)
-	h.Heard(watchdog(incidents.AlertFiring))
+	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring)))
 	h.step(ctx, clock.Now())
 	if store.statuses() != "resolved" {
 		t.Fatalf("heartbeat after a restart: ingested %q", store.statuses())
@@ -240,7 +240,7 @@ func TestHeartbeatAfterRestart(t *testing.T) {
 	store2 := &fakeIncidents{active: []*incidents.Incident{{ID: 7, Fingerprint: "runbot/heartbeat/Watchdog", SourceResolved: true}}}
 	h2 := newTestHeartbeat(newFakeClock(t0), store2, logs)
 	h2.findRaised(ctx)
-	h2.Heard(watchdog(incidents.AlertFiring))
+	must(h2.Heard(context.Background(), watchdog(incidents.AlertFiring)))
 	h2.step(ctx, t0.Add(time.Minute))
 	if store2.statuses() != "" {
 		t.Fatalf("resolved twice: %q", store2.statuses())
@@ -264,7 +264,7 @@ func TestHeartbeatRun(t *testing.T) {
 
 	eventually(t, "a timer to the end of the grace period", func() bool { return clock.waiting() == 1 })
 	clock.Advance(time.Minute)
-	h.Heard(watchdog(incidents.AlertFiring)) // moves the deadline without waking Run
+	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring))) // moves the deadline without waking Run
 	clock.Advance(4 * time.Minute)           // the old deadline: Run looks, and sets the new one
 	eventually(t, "a timer to the new deadline", func() bool { return clock.waiting() == 1 })
 	if store.statuses() != "" {
@@ -280,6 +280,14 @@ func TestHeartbeatRun(t *testing.T) {
 	if clock.waiting() != 0 {
 		t.Fatalf("%d timers set while only a heartbeat can change anything", clock.waiting())
 	}
-	h.Heard(watchdog(incidents.AlertFiring))
+	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring)))
 	eventually(t, "the resolution", func() bool { return store.statuses() == "firing resolved" })
+}
+
+// must is Heard's answer when the store cannot fail.
+func must(heard bool, err error) bool {
+	if err != nil {
+		panic(err)
+	}
+	return heard
 }

@@ -46,13 +46,21 @@ type OutboxAlarmOptions struct {
 // metrics and the console's banner; when they leave again, in the chat.
 // It keeps its state in memory: the outbox itself is durable, so a
 // restarted runbot finds a stuck episode again at its first look.
+//
+// Watching and telling the chat are apart, for several replicas: Run
+// watches on every replica, each reading the shared outbox, so that each
+// one's /healthz, metric and banner say the truth whichever a probe or a
+// browser reaches; the chat is told only by the replica running Announce
+// (under a lease), and the Poster's key (name and the episode's start)
+// keeps one recovery told once even when the lease moves meanwhile.
 type OutboxAlarm struct {
 	opts OutboxAlarmOptions
 
-	mu       sync.Mutex
-	episode  *episode  // nil while messages leave
-	recovery *recovery // a recovery not yet told in the chat
-	failing  bool      // the last look at the outbox failed
+	mu         sync.Mutex
+	episode    *episode  // nil while messages leave
+	recovery   *recovery // a recovery not yet told in the chat
+	failing    bool      // the last look at the outbox failed
+	announcing int       // Announce runs: this replica tells the chat
 }
 
 type episode struct {
@@ -81,7 +89,8 @@ func NewOutboxAlarm(o OutboxAlarmOptions) *OutboxAlarm {
 	return &OutboxAlarm{opts: o}
 }
 
-// Run looks at the outbox every Poll until ctx ends.
+// Run looks at the outbox every Poll until ctx ends; run it on every
+// replica.
 func (a *OutboxAlarm) Run(ctx context.Context) error {
 	for {
 		err := a.Check(ctx)
@@ -103,8 +112,8 @@ func (a *OutboxAlarm) Run(ctx context.Context) error {
 	}
 }
 
-// Check looks at the outbox once: it starts or ends an episode, and tells
-// a recovery in the chat until that is queued.
+// Check looks at the outbox once: it starts or ends an episode and, while
+// Announce runs, tells a recovery in the chat until that is queued.
 func (a *OutboxAlarm) Check(ctx context.Context) error {
 	heads, err := a.opts.Outbox.Heads(ctx)
 	if err != nil {
@@ -143,7 +152,35 @@ func (a *OutboxAlarm) Check(ctx context.Context) error {
 			"stuck_for", now.Sub(oldest.CreatedAt), "lane", a.laneName(oldest.Lane), "pending", pending,
 			"attempts", oldest.Attempts, "last_error", oldest.LastError)
 	}
+	a.mu.Lock()
+	tell := a.announcing > 0
+	a.mu.Unlock()
+	if !tell {
+		return nil
+	}
 	return a.tellRecovery(ctx)
+}
+
+// Announce makes this replica the one that tells the chat of a recovery,
+// until ctx ends; run it once across replicas (under a lease) beside Run
+// on each. A recovery this replica saw before it took over is told now:
+// the previous holder may have stopped before it could, and if it did
+// tell it, the Poster's key keeps it from being posted twice.
+func (a *OutboxAlarm) Announce(ctx context.Context) error {
+	a.mu.Lock()
+	a.announcing++
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.announcing--
+		a.mu.Unlock()
+	}()
+	if err := a.tellRecovery(ctx); err != nil && ctx.Err() == nil {
+		a.opts.Logger.Warn("telling the chat delivery recovered failed; trying again at the next look", "operation", "watching the outbox",
+			"error", err)
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // tellRecovery queues the recovery message once: keyed by when the

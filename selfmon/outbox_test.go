@@ -67,7 +67,17 @@ var (
 	webIncidents   = incidents.Lane{Platform: "web", Channel: ""}
 )
 
+// newTestAlarm returns an alarm that tells the chat, as if Announce ran:
+// one process alone.
 func newTestAlarm(clock *fakeClock, outbox *fakeOutbox, poster *fakePoster, logs *logBuffer) *OutboxAlarm {
+	a := newWatchingAlarm(clock, outbox, poster, logs)
+	a.announcing = 1
+	return a
+}
+
+// newWatchingAlarm returns an alarm that only watches: a replica without
+// the lease.
+func newWatchingAlarm(clock *fakeClock, outbox *fakeOutbox, poster *fakePoster, logs *logBuffer) *OutboxAlarm {
 	return NewOutboxAlarm(OutboxAlarmOptions{Threshold: 5 * time.Minute, Outbox: outbox, Poster: poster, Clock: clock,
 		Channels: map[string]string{"slack": "incidents", "web": "incidents"}, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 }
