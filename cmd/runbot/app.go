@@ -286,7 +286,7 @@ func (a *App) build(ctx context.Context) error {
 	var heartbeats api.Heartbeats
 	if sm := cfg.SelfMon; sm.HeartbeatAlert != "" {
 		heartbeat = selfmon.NewHeartbeat(selfmon.HeartbeatOptions{Alert: sm.HeartbeatAlert, Period: sm.HeartbeatPeriod,
-			Priority: sm.HeartbeatPriority, Incidents: svc, Logger: logger, Location: cfg.Timezone})
+			Priority: sm.HeartbeatPriority, Incidents: svc, Store: db.heartbeats, Logger: logger, Location: cfg.Timezone})
 		heartbeats = heartbeat
 	}
 	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: a.catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
@@ -384,8 +384,10 @@ func (a *App) build(ctx context.Context) error {
 	if handler.Triage != nil {
 		a.tasks = append(a.tasks, task{"reminding asks", a.once("ask-reminder", reminder.Run)})
 	}
+	// Every replica watches the outbox, for its own /healthz, metric and
+	// banner; one tells the chat of a recovery.
 	a.tasks = append(a.tasks, task{"posting routines", a.once("routines", routines.Run)},
-		task{"watching the outbox", a.once("outbox-alarm", stuck.Run)})
+		task{"watching the outbox", stuck.Run}, task{"telling the chat of the outbox", a.once("outbox-alarm", stuck.Announce)})
 	if cfg.RunbooksDir != "" {
 		a.tasks = append(a.tasks, task{"reloading runbooks", func(ctx context.Context) error {
 			return catalog.Watch(ctx, runbooks.DefaultWatchEvery, logger)

@@ -78,6 +78,9 @@ type store struct {
 	sessions web.SessionStore
 	routines func(platforms []string) routineStore
 	cursor   func(key string) mattermost.Cursor
+	// heartbeats keeps the dead-man's switch's last heartbeat, which any
+	// replica may hear and one watches.
+	heartbeats selfmon.HeartbeatStore
 	// leases elect the replica that does what must happen once; nil on
 	// SQLite, whose one process does it all.
 	leases lease.Store
@@ -128,8 +131,9 @@ func openSQLite(ctx context.Context, cfg config.Config, opts sqlite.Options) (*s
 			return svc, svc.Service
 		},
 		asks: sqlite.NewAsks(db), outbox: sqlite.NewOutbox(db), web: sqlite.NewWebMessages(db, web.Name), sessions: sqlite.NewSessions(db),
-		routines: func(platforms []string) routineStore { return sqlite.NewRoutines(db, platforms) },
-		cursor:   func(key string) mattermost.Cursor { return sqlite.NewCursor(db, key) },
+		routines:   func(platforms []string) routineStore { return sqlite.NewRoutines(db, platforms) },
+		cursor:     func(key string) mattermost.Cursor { return sqlite.NewCursor(db, key) },
+		heartbeats: sqlite.NewHeartbeats(db),
 	}, nil
 }
 
@@ -157,8 +161,9 @@ func openPostgres(ctx context.Context, cfg config.Config, opts sqlite.Options) (
 		},
 		asks: postgres.NewAsks(db), outbox: postgres.NewOutbox(db), web: postgres.NewWebMessages(db, web.Name), sessions: postgres.NewSessions(db),
 		slackEvents: postgres.NewSeenEvents(db, slack.Name), consoleRelay: postgres.NewNotices(db),
-		routines: func(platforms []string) routineStore { return postgres.NewRoutines(db, platforms) },
-		cursor:   func(key string) mattermost.Cursor { return postgres.NewCursor(db, key) },
-		leases:   postgres.NewLeases(db),
+		routines:   func(platforms []string) routineStore { return postgres.NewRoutines(db, platforms) },
+		cursor:     func(key string) mattermost.Cursor { return postgres.NewCursor(db, key) },
+		leases:     postgres.NewLeases(db),
+		heartbeats: postgres.NewHeartbeats(db),
 	}, nil
 }
