@@ -41,7 +41,10 @@ const (
 // LISTENs on the replicas' channels: a pooled connection waiting for ever
 // would be one fewer for the use cases, and pool.Close would wait for it.
 // It runs from the first need (Options.Changed, a Notices receiver) until
-// DB.Close, reconnecting with backoff when the connection drops.
+// DB.Close, reconnecting with backoff when the connection drops. LISTEN
+// needs a session of its own: behind PgBouncer in transaction mode it
+// hears nothing, and replicas fall back on their polls (slower, not
+// wrong).
 type listener struct {
 	db    *DB
 	check time.Duration // listenCheck, but in tests
@@ -117,7 +120,12 @@ func (l *listener) session(ctx context.Context, reconnect bool) error {
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		// Bounded: a connection gone silent may not take the goodbye.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(ctx)
+	}()
 	for _, ch := range []string{changedChannel, consoleChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return fmt.Errorf("listening on %s: %w", ch, err)
