@@ -85,6 +85,9 @@ type Platform struct {
 	log   *slog.Logger
 	seen  *bot.Seen
 	order *bot.Serial
+	// handling counts the posts and reactions taken and not yet handed
+	// to runbot.
+	handling sync.WaitGroup
 
 	mu          sync.Mutex
 	handler     *bot.HandlerSlot

@@ -38,6 +38,11 @@ func (p *Platform) Listen(ctx context.Context, h bot.Handler) error {
 		}
 		return p.session(ctx)
 	})
+	// The cursor is past what was taken: what is still being handled
+	// is finished before Listen returns, while the database is open
+	// and before another replica may listen, which catches up only
+	// after the cursor.
+	p.handling.Wait()
 	return nil
 }
 
@@ -184,7 +189,11 @@ func (p *Platform) takeReaction(ctx context.Context, r *model.Reaction) {
 		}
 		r.ChannelId = post.ChannelId
 	}
-	p.order.Do(r.ChannelId, func() { p.handleReaction(context.WithoutCancel(ctx), r) })
+	p.handling.Add(1)
+	p.order.Do(r.ChannelId, func() {
+		defer p.handling.Done()
+		p.handleReaction(context.WithoutCancel(ctx), r)
+	})
 }
 
 func (p *Platform) handleReaction(ctx context.Context, r *model.Reaction) {
@@ -302,7 +311,11 @@ func (p *Platform) take(ctx context.Context, post *model.Post) bool {
 	if err != nil || !p.fromPerson(post, me) {
 		return true
 	}
-	p.order.Do(post.ChannelId, func() { p.handle(context.WithoutCancel(ctx), post, me) })
+	p.handling.Add(1)
+	p.order.Do(post.ChannelId, func() {
+		defer p.handling.Done()
+		p.handle(context.WithoutCancel(ctx), post, me)
+	})
 	return true
 }
 
