@@ -223,3 +223,75 @@ func TestOutboxAlarmRun(t *testing.T) {
 		return len(poster.posts) == 1
 	})
 }
+
+// TestOutboxWatchedEverywhereToldOnce: two replicas' alarms over one
+// outbox both see it stuck (each one's /healthz, metric and banner); only
+// the one running Announce tells the chat of the recovery, and a
+// recovery it saw before taking over is told when it does, under the
+// same key as the previous holder's.
+func TestOutboxWatchedEverywhereToldOnce(t *testing.T) {
+	clock, outbox, logs := newFakeClock(t0), &fakeOutbox{}, &logBuffer{}
+	poster := &fakePoster{}
+	holder, other := newWatchingAlarm(clock, outbox, poster, logs), newWatchingAlarm(clock, outbox, poster, logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	announced := make(chan error, 1)
+	go func() { announced <- holder.Announce(ctx) }()
+	eventually(t, "the holder announcing", func() bool {
+		holder.mu.Lock()
+		defer holder.mu.Unlock()
+		return holder.announcing == 1
+	})
+
+	outbox.set(incidents.LaneHead{Lane: slackIncidents, ID: 1, CreatedAt: t0, Pending: 2})
+	clock.Advance(6 * time.Minute)
+	for _, a := range []*OutboxAlarm{holder, other} {
+		if err := a.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !a.Stuck() || a.Problem() == "" || a.Banner() == "" {
+			t.Fatalf("a replica does not see the outbox stuck: %v %q %q", a.Stuck(), a.Problem(), a.Banner())
+		}
+	}
+
+	outbox.set()
+	clock.Advance(15 * time.Second)
+	for range 2 {
+		for _, a := range []*OutboxAlarm{other, holder} {
+			if err := a.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if other.Stuck() || holder.Stuck() {
+		t.Fatal("still stuck after delivery resumed")
+	}
+	poster.mu.Lock()
+	posts := append([]post(nil), poster.posts...)
+	poster.mu.Unlock()
+	if len(posts) != 1 || !posts[0].due.Equal(t0) {
+		t.Fatalf("posts %+v, want the holder's one, keyed by the episode's start", posts)
+	}
+
+	// The lease moves: the other replica, taking over, tells the recovery
+	// it saw, under the same key (the Poster keeps one per key).
+	cancel()
+	if err := <-announced; err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Announce(canceled()); err != nil {
+		t.Fatal(err)
+	}
+	poster.mu.Lock()
+	defer poster.mu.Unlock()
+	if len(poster.posts) != 2 || poster.posts[1].name != posts[0].name || !poster.posts[1].due.Equal(posts[0].due) {
+		t.Fatalf("posts %+v: the new holder's telling must carry the same key", poster.posts)
+	}
+}
+
+// canceled is a context already ended: Announce then tells what is
+// pending and returns.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
