@@ -265,7 +265,7 @@ func TestHeartbeatRun(t *testing.T) {
 	eventually(t, "a timer to the end of the grace period", func() bool { return clock.waiting() == 1 })
 	clock.Advance(time.Minute)
 	must(h.Heard(context.Background(), watchdog(incidents.AlertFiring))) // moves the deadline without waking Run
-	clock.Advance(4 * time.Minute)           // the old deadline: Run looks, and sets the new one
+	clock.Advance(4 * time.Minute)                                       // the old deadline: Run looks, and sets the new one
 	eventually(t, "a timer to the new deadline", func() bool { return clock.waiting() == 1 })
 	if store.statuses() != "" {
 		t.Fatalf("raised with a heartbeat heard: %q", store.statuses())
