@@ -116,8 +116,13 @@ func TestFailoverAcrossThreeReplicas(t *testing.T) {
 		if round%2 == 0 {
 			trapped = f.trapNext(slot, round == 4)
 		}
+		_, term, _ := f.laneTerm(ctx)
 		killed := f.kill(slot)
 		took, by, ok := f.takeover(killed, foTakeover+5*time.Second)
+		termNote := ""
+		if at, next, ok := f.termChange(ctx, term, killed); ok {
+			termNote = fmt.Sprintf(" (the lane's lease went to term %d %s after the kill)", next, at.Round(time.Millisecond))
+		}
 		switch {
 		case !ok:
 			t.Errorf("round %d: no other replica delivered to Slack within %s of killing process %d (holder by %s)",
@@ -125,11 +130,13 @@ func TestFailoverAcrossThreeReplicas(t *testing.T) {
 		case took > foTakeover:
 			t.Errorf("round %d: takeover took %s, more than %s", round, took.Round(time.Millisecond), foTakeover)
 		}
+		resumed := "nobody delivered since"
 		if ok {
 			takeovers = append(takeovers, took)
+			resumed = fmt.Sprintf("process %d delivered %s later", by, took.Round(time.Millisecond))
 		}
-		t.Logf("round %d: killed process %d (slot %d, the lane's holder by %s%s) at %s; process %d delivered %s later%s",
-			round, killed.proc, slot, how, trapped, killed.at.Format("15:04:05.000"), by, took.Round(time.Millisecond), f.termNote(ctx))
+		t.Logf("round %d: killed process %d (slot %d, the lane's holder by %s%s) at %s; %s%s",
+			round, killed.proc, slot, how, trapped, killed.at.Format("15:04:05.000"), resumed, termNote)
 		f.start(slot)
 		f.check(fmt.Sprintf("round %d", round), killed.at)
 		if t.Failed() {
@@ -439,12 +446,23 @@ func (f *failover) laneTerm(ctx context.Context) (holder string, term int64, err
 	return holder, term, err
 }
 
-// termNote says the lane lease's term, when the table has it.
-func (f *failover) termNote(ctx context.Context) string {
-	if _, term, err := f.laneTerm(ctx); err == nil {
-		return fmt.Sprintf(" (lane lease term %d)", term)
+// termChange finds when the lane's lease left term (its term at the
+// kill), from its acquired_at: the database's clock, taken as the
+// test's (one machine).
+func (f *failover) termChange(ctx context.Context, term int64, k kill) (after time.Duration, next int64, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, f.db)
+	if err != nil {
+		return 0, 0, false
 	}
-	return ""
+	defer conn.Close(ctx)
+	var acquired time.Time
+	err = conn.QueryRow(ctx, `SELECT term, acquired_at FROM leases WHERE name LIKE 'outbox:slack:%' ORDER BY term DESC LIMIT 1`).Scan(&next, &acquired)
+	if err != nil || next <= term {
+		return 0, 0, false
+	}
+	return acquired.Sub(k.at), next, true
 }
 
 func (f *failover) holderByDelivery() int {
@@ -477,7 +495,7 @@ func (f *failover) trapNext(slot int, reply bool) string {
 	}
 	select {
 	case <-hit:
-		return fmt.Sprintf(", while Slack's answer to its %s was held back", kind)
+		return fmt.Sprintf(", while Slack's answer to its %s %q was held back", kind, shorten(f.proxy.trapped(), 80))
 	case <-time.After(8 * time.Second):
 		f.proxy.disarm()
 		return fmt.Sprintf(", no %s posted within 8 s to trap", kind)
@@ -777,8 +795,9 @@ func (f *failover) check(label string, cutoff time.Time) {
 	// Slack, against the incidents as stored, until nothing is missing
 	// or foSettle has passed.
 	var missing, broken []string
+	var told int
 	for {
-		missing, broken = f.compare(list, cutoff)
+		missing, broken, told = f.compare(list, cutoff)
 		if len(missing) == 0 || time.Since(start) > foSettle {
 			break
 		}
@@ -790,14 +809,15 @@ func (f *failover) check(label string, cutoff time.Time) {
 	if len(missing) > 0 {
 		t.Errorf("%s: not in Slack %s after the check began (%d):\n%s", label, foSettle, len(missing), strings.Join(first(missing, 10), "\n"))
 	}
-	t.Logf("%s: %d incidents, %d alerts answered 2xx, checked in %s", label, len(list), f.ackedTotal(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %d incidents, %d alerts answered 2xx, %d thread replies told their events; checked in %s",
+		label, len(list), f.ackedTotal(), told, time.Since(start).Round(time.Millisecond))
 }
 
 // compare reads Slack's channel and the incidents' timelines. missing is
 // what should be in Slack by cutoff and is not (yet): a root, a reminder
 // due; broken is what no wait will mend: a second root, an event told
-// twice or out of its order.
-func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken []string) {
+// twice or out of its order. told counts the replies that told an event.
+func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken []string, told int) {
 	threads := f.threads()
 	for _, inc := range f.withTimelines(list) {
 		th := threads[inc.ID]
@@ -822,7 +842,7 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 		}
 		// Each reply tells an event of the timeline: at most once, in the
 		// timeline's order.
-		told := make([]int, len(inc.Timeline))
+		tells := make([]int, len(inc.Timeline))
 		last := -1
 		for _, reply := range th.replies {
 			var cands []int
@@ -838,14 +858,14 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 			// the first not told; else it is told twice.
 			pick := -1
 			for _, i := range cands {
-				if told[i] == 0 && i > last {
+				if tells[i] == 0 && i > last {
 					pick = i
 					break
 				}
 			}
 			if pick < 0 {
 				for _, i := range cands {
-					if told[i] == 0 {
+					if tells[i] == 0 {
 						pick = i
 						break
 					}
@@ -855,7 +875,8 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 				broken = append(broken, fmt.Sprintf("incident #%d: %q is in its thread twice:\n%s", inc.ID, reply, strings.Join(th.replies, "\n")))
 				continue
 			}
-			told[pick]++
+			tells[pick]++
+			told++
 			if pick < last {
 				broken = append(broken, fmt.Sprintf("incident #%d: %q comes after %q in its thread, but before it in the timeline:\n%s\ntimeline:\n%s",
 					inc.ID, reply, inc.Timeline[last].Text, strings.Join(th.replies, "\n"), inc.told()))
@@ -863,12 +884,12 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 			last = max(last, pick)
 		}
 		for i, e := range inc.Timeline {
-			if (e.Kind == "reminder" || e.Kind == "breach") && e.At.Before(cutoff) && told[i] == 0 {
+			if (e.Kind == "reminder" || e.Kind == "breach") && e.At.Before(cutoff) && tells[i] == 0 {
 				missing = append(missing, fmt.Sprintf("incident #%d's %s %q of %s", inc.ID, e.Kind, e.Text, e.At.Format("15:04:05.000")))
 			}
 		}
 	}
-	return missing, broken
+	return missing, broken, told
 }
 
 // slackText is an event's text as runbot's Slack rendering writes it.
@@ -889,11 +910,57 @@ func countContaining(list []string, sub string) int {
 
 func first(list []string, n int) []string { return list[:min(n, len(list))] }
 
-// dumpLogs shows the end of each process's log after a failure.
+// shorten cuts s to about n bytes, on a rune boundary.
+func shorten(s string, n int) string {
+	for i := range s {
+		if i >= n {
+			return s[:i] + "…"
+		}
+	}
+	return s
+}
+
+// dumpLogs shows, after a failure, the end of each process's log, who
+// called Slack lately, the leases and the outbox's oldest waiting
+// messages.
 func (f *failover) dumpLogs() {
 	entries, _ := filepath.Glob(filepath.Join(f.dir, "runbot-*.log"))
 	for _, p := range entries {
 		f.t.Logf("%s:\n%s", filepath.Base(p), logTail(p, 15))
+	}
+	calls := map[string]int{}
+	for _, c := range f.proxy.snapshot() {
+		if time.Since(c.at) < 30*time.Second {
+			calls[fmt.Sprintf("process %d %s ok=%v", c.proc, c.method, c.ok)]++
+		}
+	}
+	f.t.Logf("Slack calls in the last 30 s: %v", calls)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, f.db)
+	if err != nil {
+		f.t.Logf("reading the database: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`SELECT name, holder, term, expires_at - now(), now() - acquired_at FROM leases ORDER BY name`,
+		`SELECT count(*), min(created_at) FROM outbox WHERE done_at IS NULL`,
+		`SELECT id, platform, channel, kind, incident_id, event_id, created_at, not_before, attempts, last_error
+			FROM outbox WHERE done_at IS NULL ORDER BY id LIMIT 8`,
+	} {
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			f.t.Logf("%s: %v", q, err)
+			continue
+		}
+		var b strings.Builder
+		for rows.Next() {
+			vals, _ := rows.Values()
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+		f.t.Logf("%s:\n%s", q, b.String())
 	}
 }
 
@@ -941,6 +1008,7 @@ type proxyTrap struct {
 	reply bool
 	hit   chan struct{}
 	done  bool
+	text  string // what was posted, once hit
 }
 
 func newSlackProxy(target string) *slackProxy {
@@ -970,6 +1038,16 @@ func (p *slackProxy) arm(proc int, reply bool) <-chan struct{} {
 	defer p.mu.Unlock()
 	p.trap = &proxyTrap{proc: proc, reply: reply, hit: make(chan struct{})}
 	return p.trap.hit
+}
+
+// trapped is the text of the post the trap caught.
+func (p *slackProxy) trapped() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.trap == nil {
+		return ""
+	}
+	return p.trap.text
 }
 
 func (p *slackProxy) disarm() {
@@ -1029,7 +1107,7 @@ func (p *slackProxy) serve(w http.ResponseWriter, r *http.Request) {
 	trap := p.trap
 	caught := trap != nil && !trap.done && trap.proc == proc && c.ok && method == "chat.postMessage" && c.reply == trap.reply
 	if caught {
-		trap.done = true
+		trap.done, trap.text = true, form.Get("text")
 		close(trap.hit)
 	}
 	p.mu.Unlock()
