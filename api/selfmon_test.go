@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -137,4 +138,36 @@ func received(t *testing.T, reg *prometheus.Registry, source string) float64 {
 	}
 	t.Fatalf("no runbot_alerts_received_total{source=%q}", source)
 	return 0
+}
+
+// unrecordedHeartbeats takes the Watchdog as the heartbeat but cannot
+// record it, as when the database refuses the write.
+type unrecordedHeartbeats struct{}
+
+func (unrecordedHeartbeats) Heard(ctx context.Context, a incidents.Alert) (bool, error) {
+	if a.Labels["alertname"] != "Watchdog" {
+		return false, nil
+	}
+	return true, errors.New("recording the heartbeat: database is locked")
+}
+
+// TestHeartbeatNotRecordedIsRefused: a heartbeat the switch could not
+// record refuses its batch with a 503, so that Alertmanager sends it
+// again, and nothing of the batch is stored.
+func TestHeartbeatNotRecordedIsRefused(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "runbot.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := sqlite.NewIncidentService(db, incidents.DefaultPolicy())
+	srv := httptest.NewServer(api.New(api.Options{Incidents: svc, Health: db.Check, Heartbeats: unrecordedHeartbeats{}}))
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv, svc: svc}
+	if code := e.do(t, "POST", "/api/v1/alerts/alertmanager", watchdogFiring, nil, nil); code != 503 {
+		t.Fatalf("status %d, want 503", code)
+	}
+	if list, _ := svc.FindIncidents(context.Background(), incidents.IncidentFilter{}); len(list) != 0 {
+		t.Fatalf("incidents %+v: the refused batch must store nothing, the sender sends it again", list)
+	}
 }
