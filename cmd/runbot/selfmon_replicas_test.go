@@ -21,7 +21,7 @@ const watchdogAlert = `{"version":"4","status":"firing","alerts":[{"status":"fir
 // three periods; once the heartbeats stop, "no heartbeat" is raised once;
 // a heartbeat to that same replica resolves it at source.
 func TestReplicasHeartbeatHeardByAnyReplica(t *testing.T) {
-	const period = 3 * time.Second
+	const period = 4 * time.Second
 	url := cluster.DB(t)
 	cfg := postgresConfig(t, url)
 	cfg.SelfMon.HeartbeatAlert = "Watchdog"
