@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -67,14 +68,13 @@ func TestStoreFailureAnswers500(t *testing.T) {
 	browser := consoleClient(t, b.url, "alice", "")
 	// The console acts on an incident through its thread: wait until the
 	// dispatcher has posted it, or a console action is refused for want
-	// of a thread (409) whatever the store does.
+	// of a thread (409) whatever the store does. The API's reply says so
+	// (the console's form redirects back either way).
 	eventually(t, 10*time.Second, "the incident's console thread", func() (bool, string) {
-		resp, err := browser.PostForm(b.url+"/console/reply", url.Values{"text": {"watching"}, "incident": {"1"}})
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusSeeOther, resp.Status
+		var got string
+		code := callBody(t, "POST", b.url+"/api/v1/incidents/1/replies", map[string]string{"Content-Type": "application/json"},
+			`{"text":"watching","user":"alice"}`, &got)
+		return code == 200, fmt.Sprint(code, got)
 	})
 
 	db, err := sql.Open("sqlite", "file:"+b.db+"?_pragma=busy_timeout(10000)")
