@@ -319,11 +319,11 @@ func (e *Elector) end(name string, st *state, msg, holder string, term int64) {
 	if msg == "" {
 		return
 	}
-	args := []any{"operation", "electing", "lease", name, "term", term}
 	if holder != "" && holder != e.holder {
-		args = append(args, "new_holder", holder)
+		e.log.Info(msg, "operation", "electing", "lease", name, "term", term, "new_holder", holder)
+		return
 	}
-	e.log.Info(msg, args...)
+	e.log.Info(msg, "operation", "electing", "lease", name, "term", term)
 }
 
 // broadcast wakes whoever waits on Changed. e.mu is held.
