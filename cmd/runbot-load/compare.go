@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -192,9 +191,8 @@ func (c *comparison) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// runbot's pool is pgx's default: the larger of 4 and the CPUs.
-		fmt.Fprintf(c.stdout, "%s; runbot's SQLite files on %s; each runbot's pool at most %d connections\n",
-			settings, filesystem(dir), max(4, runtime.NumCPU()))
+		fmt.Fprintf(c.stdout, "%s; runbot's SQLite files on %s; each runbot's pool at most %s connections\n",
+			settings, filesystem(dir), c.pg.poolSize())
 	}
 	var all [][]measured
 	for i := range c.runs {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,6 +151,15 @@ func (p *postgresSource) settings(ctx context.Context) (string, error) {
 		fmt.Fprintf(&b, "%s%s %s", sep, name, v)
 	}
 	return b.String(), nil
+}
+
+// poolSize is how many connections each runbot's pool may hold: the
+// URL's pool_max_conns, else pgx's default, the larger of 4 and the CPUs.
+func (p *postgresSource) poolSize() string {
+	if n := p.base.Query().Get("pool_max_conns"); n != "" {
+		return n
+	}
+	return strconv.Itoa(max(4, runtime.NumCPU()))
 }
 
 // close disconnects and stops a throwaway server.

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +136,23 @@ func TestComparePostgresFlags(t *testing.T) {
 		}
 		if strings.Contains(stderr.String(), "secret") {
 			t.Errorf("%v: the URL's password in %q", c.args, stderr.String())
+		}
+	}
+}
+
+// The header's pool size is the URL's when it sets one: what runbot's
+// pools were, not pgx's default.
+func TestPostgresPoolSize(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"postgres://runbot@127.0.0.1/x?pool_max_conns=16", "16"},
+		{"postgres://runbot@127.0.0.1/x", fmt.Sprint(max(4, runtime.NumCPU()))},
+	} {
+		u, err := url.Parse(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&postgresSource{base: u}).poolSize(); got != c.want {
+			t.Errorf("%s: pool of %s, want %s", c.url, got, c.want)
 		}
 	}
 }
