@@ -32,7 +32,9 @@ import (
 //
 // Checked through Mattermost's API and runbot's: one root post for the
 // incident, each command, button press, comment and mention acting once,
-// no bot post in the thread twice; then the listener's replica stops
+// no bot post in the thread twice and the thread's news in order, a
+// slash command sent to the replica that does not listen (as a load
+// balancer would) answered; then the listener's replica stops
 // (gracefully), the other takes the listener and the commands over, and
 // what is said after, or while nobody listened, is recorded once. Last, a
 // runbot process takes the listener and is killed with SIGKILL: the
@@ -200,10 +202,20 @@ func TestMattermostTwoReplicas(t *testing.T) {
 	post(s.bob, "said to C")
 	recorded(c, "bob: said to C")
 	time.Sleep(3 * time.Second)
-	s.checkOnce(t, ctx, root, c, "after the handovers",
+	thread := s.checkOnce(t, ctx, root, c, "after the handovers",
 		map[string]int{"acknowledged": 1, "priority": 1, "mitigated": 1, "assigned": 1, "resolved": 1},
 		[]string{"bob: the service token expired", "alice: said as the listener stopped", "bob: said while the listener moved", "alice: said to B",
 			"bob: said to the process", "alice: said after the kill", "bob: said to C"})
+	// The thread tells the changes in the order they were made, whichever
+	// replica delivered them.
+	at := -1
+	for _, news := range []string{"acknowledged", "priority P2 → P1", "mitigated", "assigned to bob", "resolved"} {
+		i := slices.IndexFunc(thread, func(m string) bool { return strings.Contains(m, news) })
+		if i <= at {
+			t.Errorf("%q is not told after the changes made before it:\n%s", news, strings.Join(thread, "\n"))
+		}
+		at = i
+	}
 	if t.Failed() {
 		t.Logf("process log:\n%s", p.bot.logs)
 	}
@@ -221,7 +233,7 @@ func kinds(inc fullIncident) map[string]int {
 // checkOnce checks that incident #1 has one root post in the channel,
 // the timeline entries of the kinds counted, each comment once and no
 // other, and no bot post twice in its thread.
-func (s *mmServer) checkOnce(t *testing.T, ctx context.Context, root *model.Post, on *runningBot, when string, want map[string]int, said []string) {
+func (s *mmServer) checkOnce(t *testing.T, ctx context.Context, root *model.Post, on *runningBot, when string, want map[string]int, said []string) []string {
 	t.Helper()
 	list, _, err := s.admin.GetPostsForChannel(ctx, s.channelID, 0, 200, "", false, false)
 	if err != nil {
@@ -257,12 +269,17 @@ func (s *mmServer) checkOnce(t *testing.T, ctx context.Context, root *model.Post
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	var thread []string
-	for _, id := range th.Order {
-		if p := th.Posts[id]; p.UserId == s.botID && p.Id != root.Id {
+	var posts []*model.Post
+	for _, p := range th.Posts {
+		if p.UserId == s.botID && p.Id != root.Id {
 			seen[p.Message]++
-			thread = append(thread, p.Message)
+			posts = append(posts, p)
 		}
+	}
+	slices.SortFunc(posts, func(a, b *model.Post) int { return int(a.CreateAt - b.CreateAt) })
+	var thread []string
+	for _, p := range posts {
+		thread = append(thread, fmt.Sprintf("%s %s", time.UnixMilli(p.CreateAt).UTC().Format("15:04:05.000"), p.Message))
 	}
 	for m, n := range seen {
 		if n > 1 {
@@ -270,6 +287,7 @@ func (s *mmServer) checkOnce(t *testing.T, ctx context.Context, root *model.Post
 		}
 	}
 	t.Logf("%s, runbot in the thread:\n%s", when, strings.Join(thread, "\n"))
+	return thread
 }
 
 // commandTo sends a slash command to a runbot as Mattermost sends it, with
