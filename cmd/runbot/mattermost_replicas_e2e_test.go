@@ -162,6 +162,7 @@ func TestMattermostTwoReplicas(t *testing.T) {
 	// took just before it stopped is handled by A before it lets the
 	// listener go (B catches up only past A's cursor).
 	post(s.alice, "said as the listener stopped")
+	stopped := time.Now()
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +170,7 @@ func TestMattermostTwoReplicas(t *testing.T) {
 	if got := holding(t, "mattermost-listener", b); got != b {
 		t.Fatal("B does not hold the listener after A stopped")
 	}
+	t.Logf("B held the listener %s after A began to stop", time.Since(stopped).Round(time.Millisecond))
 	s.waitCommandsAt(t, ctx, b.url)
 	post(s.alice, "said to B")
 	recorded(b, "alice: said as the listener stopped")
@@ -194,10 +196,12 @@ func TestMattermostTwoReplicas(t *testing.T) {
 	recorded(p.bot, "bob: said to the process")
 	c := startBot(t, s.config(db))
 	p.kill(t)
+	killed := time.Now()
 	post(s.alice, "said after the kill")
 	if got := holding(t, "mattermost-listener", c); got != c {
 		t.Fatal("C does not hold the listener after the process died")
 	}
+	t.Logf("C held the listener %s after the SIGKILL (the lease's TTL is 15 s)", time.Since(killed).Round(time.Millisecond))
 	recorded(c, "alice: said after the kill")
 	post(s.bob, "said to C")
 	recorded(c, "bob: said to C")
