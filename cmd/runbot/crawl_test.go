@@ -502,9 +502,22 @@ func (cr *crawler) pressAll(path string) {
 func (cr *crawler) press(path string, b crawlButton) {
 	cr.t.Helper()
 	during := fmt.Sprintf("on %s pressing %q", path, b.Key)
-	// Text a person would type, and another priority than the current one.
-	evalIn[bool](cr, fmt.Sprintf(`(() => {
-		const f = document.querySelector('[data-crawl="%s"]').form;
+	// The page's live refresh may redraw the button between finding it and
+	// pressing it (a card delivered, a deadline fired): the mark is then
+	// gone with the old button. Find it again by its key, as a person
+	// would look again, and press the new one.
+	var n int
+	for attempt := 1; ; attempt++ {
+		found := evalIn[bool](cr, fmt.Sprintf(`(() => {
+		const key = %q;
+		const b = [...document.forms].flatMap((f) => [...f.querySelectorAll("button:not([type=button]), input[type=submit]")].map((b) => {
+			const hidden = [...f.querySelectorAll("input[type=hidden]")].map((h) => h.name + "=" + h.value).join("&");
+			return [f.getAttribute("action") + "?" + hidden + " " + (b.textContent || b.value).trim(), b];
+		})).find(([k]) => k === key);
+		if (!b) return false;
+		b[1].dataset.crawl = %q;
+		const f = b[1].form;
+		// Text a person would type, and another priority than the current one.
 		f.querySelectorAll("textarea, input[type=text]").forEach((el) => {
 			el.value = el.name === "text" && f.getAttribute("action") === "/console/command" ?
 				(document.body.dataset.incident ? "/runbook" : "/incidents") : "checked the gateway dashboard: errors back to zero";
@@ -514,10 +527,22 @@ func (cr *crawler) press(path string, b crawlButton) {
 			if (other) s.value = other.value;
 		});
 		return true;
-	})()`, b.Mark))
-	n := cr.responseCount()
-	if !cr.do(during, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-crawl=%q]`, b.Mark)))) {
-		return
+	})()`, b.Key, b.Mark))
+		if !found {
+			cr.t.Errorf("%s: the button is gone from the page", during)
+			return
+		}
+		n = cr.responseCount()
+		ctx, cancel := context.WithTimeout(cr.ctx, 5*time.Second)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-crawl=%q]`, b.Mark))))
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			cr.t.Errorf("%s: %v", during, err)
+			return
+		}
 	}
 	cr.pressed++
 	if b.Async && cr.js {
