@@ -720,6 +720,7 @@ func (f *failover) withTimelines(list []foIncident) []foIncident {
 // replies in their threads, in posting order.
 type foThread struct {
 	roots   int
+	rootTS  string // the first root's
 	replies []string
 }
 
@@ -745,7 +746,7 @@ func (f *failover) threads() map[int64]*foThread {
 			}
 			th := out[id]
 			if th == nil {
-				th = &foThread{}
+				th = &foThread{rootTS: m.TS}
 				out[id] = th
 			}
 			th.roots++
@@ -875,7 +876,7 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 			}
 			if pick < 0 {
 				broken = append(broken, fmt.Sprintf("incident #%d: %q is in its thread twice (%s):\n%s", inc.ID, reply,
-					f.posters(reply), strings.Join(th.replies, "\n")))
+					f.posters(reply, th.rootTS), strings.Join(th.replies, "\n")))
 				continue
 			}
 			tells[pick]++
@@ -895,11 +896,11 @@ func (f *failover) compare(list []foIncident, cutoff time.Time) (missing, broken
 	return missing, broken, told
 }
 
-// posters says who posted a text to Slack, and when.
-func (f *failover) posters(text string) string {
+// posters says who posted a text in a thread, and when.
+func (f *failover) posters(text, thread string) string {
 	var out []string
 	for _, c := range f.proxy.snapshot() {
-		if c.method == "chat.postMessage" && c.text == text {
+		if c.method == "chat.postMessage" && c.text == text && c.thread == thread {
 			out = append(out, fmt.Sprintf("process %d at %s", c.proc, c.at.Format("15:04:05.000")))
 		}
 	}
@@ -1008,6 +1009,7 @@ type slackCall struct {
 	method string
 	reply  bool      // a chat.postMessage in a thread
 	text   string    // a chat.postMessage's text
+	thread string    // and its thread_ts
 	ok     bool      // Slack said ok
 	sent   time.Time // when the proxy received it
 	at     time.Time // when Slack answered it
@@ -1114,7 +1116,7 @@ func (p *slackProxy) serve(w http.ResponseWriter, r *http.Request) {
 	form, _ := url.ParseQuery(string(body))
 	c := slackCall{proc: proc, method: method, reply: form.Get("thread_ts") != "", sent: sent, at: time.Now()}
 	if method == "chat.postMessage" {
-		c.text = form.Get("text")
+		c.text, c.thread = form.Get("text"), form.Get("thread_ts")
 	}
 	var okAnswer struct {
 		OK bool `json:"ok"`
