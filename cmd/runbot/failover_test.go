@@ -186,8 +186,7 @@ type replica struct {
 	n    int // its number, in the proxy's paths and the logs
 	cmd  *exec.Cmd
 	url  string
-	log  string // its stderr, a file
-	done chan struct{}
+	done chan struct{} // closed once it has exited and its log is written
 }
 
 func newFailover(t *testing.T, bin, db string) *failover {
@@ -239,26 +238,25 @@ func (f *failover) start(slot int) {
 	)
 	// A test binary killed by its timeout takes its replicas along.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logPath := filepath.Join(f.dir, fmt.Sprintf("runbot-%d.log", n))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log goes to a file and through a pipe read for the address.
+	// Wait returns once exec has copied all of it: the reader then sees
+	// the pipe's end, and the file is whole.
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(logFile, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{n: n, cmd: cmd, log: logPath, done: make(chan struct{})}
+	r := &replica{n: n, cmd: cmd, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
-		defer logFile.Close()
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
-			logFile.Write(append(sc.Bytes(), '\n'))
 			var line struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
@@ -270,10 +268,12 @@ func (f *failover) start(slot int) {
 				}
 			}
 		}
-		io.Copy(logFile, stderr)
+		io.Copy(io.Discard, pr)
 	}()
 	go func() {
 		cmd.Wait()
+		pw.Close()
+		logFile.Close()
 		close(r.done)
 	}()
 	select {
@@ -976,7 +976,7 @@ func (f *failover) dumpLogs() {
 	}
 	defer conn.Close(ctx)
 	for _, q := range []string{
-		`SELECT name, holder, term, expires_at - now(), now() - acquired_at FROM leases ORDER BY name`,
+		`SELECT name, holder, term, (expires_at - now())::text, (now() - acquired_at)::text FROM leases ORDER BY name`,
 		`SELECT count(*), min(created_at) FROM outbox WHERE done_at IS NULL`,
 		`SELECT id, platform, channel, kind, incident_id, event_id, created_at, not_before, attempts, last_error
 			FROM outbox WHERE done_at IS NULL ORDER BY id LIMIT 8`,
