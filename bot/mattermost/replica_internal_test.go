@@ -102,3 +102,56 @@ func TestReplicaThatDoesNotListenAnswersCommands(t *testing.T) {
 		t.Errorf("the learned token again: %d, %d commands run", code, h.commands.Load())
 	}
 }
+
+// slowReplies is an engine stand-in whose thread replies wait for release.
+type slowReplies struct {
+	pressRecorder
+	started, release chan struct{}
+	done             atomic.Bool
+}
+
+func (h *slowReplies) ThreadReply(context.Context, bot.ThreadMessage) bot.Reply {
+	close(h.started)
+	<-h.release
+	h.done.Store(true)
+	return bot.Reply{}
+}
+
+// Listen returns only once the posts it took are handled: the cursor is
+// past them already, so a listener that stops (its replica shutting down,
+// the database closed next) with one still in hand would lose it; the
+// next listener catches up only after the cursor.
+func TestListenFinishesThePostsItTook(t *testing.T) {
+	_, srv := newFakeMattermost(t)
+	p := testPlatform(t, srv.URL, "http://this-replica")
+	h := &slowReplies{started: make(chan struct{}), release: make(chan struct{})}
+	p.Serve(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.take(ctx, &model.Post{Id: model.NewId(), ChannelId: "incidents-id", RootId: model.NewId(), UserId: "alice-id",
+		Message: "the token expired", CreateAt: time.Now().UnixMilli()})
+	select {
+	case <-h.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the post was not handed to runbot")
+	}
+	cancel() // the replica stops while the reply is being handled
+	returned := make(chan struct{})
+	go func() {
+		p.Listen(ctx, h)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("Listen returned while a post it took was still being handled")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(h.release)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return once the post was handled")
+	}
+	if !h.done.Load() {
+		t.Fatal("the reply was not handled to the end")
+	}
+}
