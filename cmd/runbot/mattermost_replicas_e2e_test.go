@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -498,4 +502,125 @@ func (p *mmProcess) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
+}
+
+// TestMattermostTwoReplicasBehindOneURL runs two replicas behind one
+// address, as the README's several-replicas setup has them: a load
+// balancer, here a round-robin proxy, at public_url. Mattermost calls
+// that address for every slash command and button, and the proxy sends
+// each call to the next replica, so that the one that does not listen
+// (and registered nothing) answers every other one. Each acts once.
+func TestMattermostTwoReplicasBehindOneURL(t *testing.T) {
+	s := mattermostServer(t)
+	db := cluster.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lb := newRoundRobin(t)
+	cfg := s.config(db)
+	cfg.PublicURL = lb.srv.URL
+	a := startBot(t, cfg)
+	holding(t, "mattermost-listener", a)
+	b := startBot(t, cfg)
+	lb.set(a.url, b.url)
+	s.waitCommandsAt(t, ctx, lb.srv.URL)
+
+	if code := call(t, "POST", b.url+"/api/v1/alerts/generic", "", `{"service":"billing","summary":"invoice export failing"}`, nil); code != 200 {
+		t.Fatalf("intake: %d", code)
+	}
+	var root *model.Post
+	eventually(t, 20*time.Second, "the incident's root", func() (bool, string) {
+		root = s.root(t, "#1 billing")
+		return root != nil, s.roots(t)
+	})
+	for _, c := range []struct{ command, answer string }{
+		{"/ack", "#1 acknowledged"}, {"/prio P1", "P1"}, {"/assign @bob", "bob"}, {"/incidents", "billing"},
+	} {
+		resp, err := s.execute(ctx, s.alice, c.command, root.Id)
+		if err != nil || !strings.Contains(resp.Text, c.answer) {
+			t.Fatalf("%s in #1's thread through the proxy: %+v %v", c.command, resp, err)
+		}
+	}
+	eventually(t, 20*time.Second, "the card's Mitigate button", func() (bool, string) {
+		return strings.Contains(cardText(s.root(t, "#1 billing")), "[Mitigate]"), cardText(s.root(t, "#1 billing"))
+	})
+	if _, err := s.alice.DoPostActionWithCookie(ctx, root.Id, "mitigate", "", "", nil, ""); err != nil {
+		t.Fatalf("pressing Mitigate: %v", err)
+	}
+	if _, err := s.alice.DoPostActionWithCookie(ctx, root.Id, "resolve", "", "", nil, ""); err != nil {
+		t.Fatalf("pressing Resolve: %v", err)
+	}
+	eventually(t, 20*time.Second, "#1 resolved by the buttons", func() (bool, string) {
+		inc := getIncident(t, a, 1)
+		return inc.State == "resolved", inc.State
+	})
+	time.Sleep(3 * time.Second)
+	s.checkOnce(t, ctx, root, b, "behind one URL",
+		map[string]int{"acknowledged": 1, "priority": 1, "assigned": 1, "mitigated": 1, "resolved": 1}, nil)
+	served := lb.served()
+	t.Logf("calls through the proxy: %v", served)
+	for _, r := range []string{a.url, b.url} {
+		if served[r+" 200"] < 3 {
+			t.Errorf("%s answered %d calls through the proxy with 200, want at least 3 of the 6: %v", r, served[r+" 200"], served)
+		}
+	}
+	for k, n := range served {
+		if !strings.HasSuffix(k, " 200") {
+			t.Errorf("%d calls through the proxy answered %s", n, k)
+		}
+	}
+}
+
+// roundRobin is a load balancer in front of the replicas: each call goes
+// to the next.
+type roundRobin struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	targets []string
+	next    int
+	counts  map[string]int // "target status" -> calls
+}
+
+func newRoundRobin(t *testing.T) *roundRobin {
+	rr := &roundRobin{counts: map[string]int{}}
+	rr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rr.mu.Lock()
+		if len(rr.targets) == 0 {
+			rr.mu.Unlock()
+			http.Error(w, "no replica yet", http.StatusBadGateway)
+			return
+		}
+		target := rr.targets[rr.next%len(rr.targets)]
+		rr.next++
+		rr.mu.Unlock()
+		u, _ := url.Parse(target)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(rec, r)
+		rr.mu.Lock()
+		rr.counts[fmt.Sprintf("%s %d", target, rec.status)]++
+		rr.mu.Unlock()
+	}))
+	t.Cleanup(rr.srv.Close)
+	return rr
+}
+
+func (rr *roundRobin) set(targets ...string) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	rr.targets = targets
+}
+
+func (rr *roundRobin) served() map[string]int {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return maps.Clone(rr.counts)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
