@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -314,12 +315,15 @@ func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incid
 		}
 		return
 	}
-	// A root is marked as tried before it is sent: after a crash the next
-	// try must look for it on the platform. Other messages (and roots on a
-	// platform that ignores a second root with the same key) have nothing
-	// to find, so their tries are counted only when they fail.
+	// A root, and a reply where the platform can look replies up, is
+	// marked as tried before it is sent: after a crash the next try must
+	// look for it on the platform. Other messages (and roots on a platform
+	// that ignores a second root with the same key) have nothing to find,
+	// so their tries are counted only when they fail.
 	attempts := it.Attempts + 1
-	if _, idempotent := p.(Idempotent); it.Kind == incidents.IntentRoot && !idempotent {
+	_, idempotent := p.(Idempotent)
+	_, findsReplies := p.(ReplyFinder)
+	if (it.Kind == incidents.IntentRoot && !idempotent) || (it.Kind == incidents.IntentReply && findsReplies) {
 		var err error
 		if attempts, err = d.outbox.Attempt(ctx, it.ID); err != nil {
 			log.Error("counting a delivery attempt failed", "operation", "dispatching messages", "message", it.ID, "error", err)
@@ -411,6 +415,7 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		}
 		m = Message{Text: text, Mention: it.Audience}
 	}
+	m.Once = "runbot-message-" + strconv.FormatInt(it.ID, 10)
 	if _, ok := p.(DocumentPoster); !ok && m.Document != nil {
 		m.Text += "\n\n" + m.Document.Content
 		m.Document = nil
@@ -433,7 +438,7 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		return p.Post(ctx, it.Channel, m)
 	case incidents.IntentReply:
 		if it.Root != "" {
-			return p.Reply(ctx, it.Channel, it.Root, m) // a thread that is not an incident's, like an ask's
+			return d.reply(ctx, p, it.Channel, it.Root, m, attempts) // a thread that is not an incident's, like an ask's
 		}
 		fallthrough
 	case incidents.IntentUpdate:
@@ -452,7 +457,7 @@ func (d *Dispatcher) send(ctx context.Context, p Platform, it *incidents.Intent,
 		if it.Kind == incidents.IntentUpdate {
 			return "", p.Update(ctx, it.Channel, root, m)
 		}
-		return p.Reply(ctx, it.Channel, root, m)
+		return d.reply(ctx, p, it.Channel, root, m, attempts)
 	case incidents.IntentDirect:
 		dm, ok := p.(DirectMessenger)
 		if !ok || len(it.Audience.Users) == 0 {
@@ -508,6 +513,22 @@ func (d *Dispatcher) sendStorm(ctx context.Context, p Platform, it *incidents.In
 		return "", p.Update(ctx, it.Channel, root, m)
 	}
 	return p.Reply(ctx, it.Channel, root, m)
+}
+
+// reply posts a reply in a thread, unless a try before this one (by a
+// replica that died before recording it) already did: then that reply is
+// the delivery.
+func (d *Dispatcher) reply(ctx context.Context, p Platform, channel, root string, m Message, attempts int) (string, error) {
+	if f, ok := p.(ReplyFinder); ok && attempts > 1 {
+		ref, found, err := f.FindReply(ctx, channel, root, m.Once)
+		if err != nil {
+			return "", fmt.Errorf("looking for an earlier reply: %w", err)
+		}
+		if found {
+			return ref, nil
+		}
+	}
+	return p.Reply(ctx, channel, root, m)
 }
 
 // link makes a link a text asks for: the incident's page where runbot is

@@ -63,6 +63,14 @@ type RootFinder interface {
 	FindRoot(ctx context.Context, channel, key string) (ref string, found bool, err error)
 }
 
+// ReplyFinder is a platform that can tell whether a reply with a given
+// Once key is already in a thread. A replica that dies between the
+// platform taking a reply and recording it leaves the reply to the next
+// holder of its lane, which asks before posting it again.
+type ReplyFinder interface {
+	FindReply(ctx context.Context, channel, root, once string) (ref string, found bool, err error)
+}
+
 // Idempotent is a platform that keeps one root per key by itself: posting
 // a root again returns the first. The dispatcher need not record a try
 // before sending a root there.
@@ -80,6 +88,10 @@ type RateLimited interface {
 type Message struct {
 	// Key identifies a root message across retries ("runbot-incident-42").
 	Key string
+	// Once identifies this one message across retries ("runbot-message-7",
+	// from its outbox row): a platform that keeps it with the message can
+	// tell whether a reply was posted before runbot died (ReplyFinder).
+	Once string
 	// Text is the message in plain text with **bold**; for a card, the
 	// fallback where cards cannot be shown.
 	Text string

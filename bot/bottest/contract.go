@@ -50,6 +50,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"RendersCards", rendersCards},
 		{"SendsDirectMessages", sendsDirect},
 		{"FindsRootsByKey", findsRoots},
+		{"FindsRepliesByOnceKey", findsReplies},
 		{"DeliversCommands", deliversCommands},
 		{"DeliversThreadReplies", deliversThreadReplies},
 		{"DeliversButtonPresses", deliversPresses},
@@ -206,6 +207,38 @@ func findsRoots(t *testing.T, e Env, _ *recordingHandler) {
 	}
 	if _, found, err := f.FindRoot(ctx, e.OtherChannel, "runbot-incident-100"); err != nil || found {
 		t.Fatalf("FindRoot of an unknown key: %v %v", found, err)
+	}
+}
+
+func findsReplies(t *testing.T, e Env, _ *recordingHandler) {
+	f, ok := e.Platform.(bot.ReplyFinder)
+	if !ok {
+		t.Skip("platform cannot look replies up: a reply sent just before a crash may be sent again")
+	}
+	ctx := ctxT(t)
+	root, err := e.Platform.Post(ctx, e.OtherChannel, bot.Message{Text: "root", Key: "runbot-incident-98"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for i, once := range []string{"runbot-message-7", "runbot-message-8", "runbot-message-9"} {
+		ref, err := e.Platform.Reply(ctx, e.OtherChannel, root, bot.Message{Text: "reply " + once, Once: once})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			want = ref
+		}
+	}
+	got, found, err := f.FindReply(ctx, e.OtherChannel, root, "runbot-message-8")
+	if err != nil || !found || got != want {
+		t.Fatalf("FindReply = %q %v %v, want %s", got, found, err, want)
+	}
+	if _, found, err := f.FindReply(ctx, e.OtherChannel, root, "runbot-message-10"); err != nil || found {
+		t.Fatalf("FindReply of a reply never sent: %v %v", found, err)
+	}
+	if _, found, err := f.FindReply(ctx, e.OtherChannel, root, "runbot-incident-98"); err != nil || found {
+		t.Fatalf("FindReply found the root by its key: %v %v", found, err)
 	}
 }
 

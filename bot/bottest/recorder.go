@@ -64,6 +64,7 @@ var (
 	_ bot.Platform        = (*Recorder)(nil)
 	_ bot.DirectMessenger = (*Recorder)(nil)
 	_ bot.RootFinder      = (*Recorder)(nil)
+	_ bot.ReplyFinder     = (*Recorder)(nil)
 )
 
 // Name implements bot.Platform.
@@ -157,6 +158,18 @@ func (r *Recorder) FindRoot(ctx context.Context, channel, key string) (string, b
 	defer r.mu.Unlock()
 	for _, m := range r.messages {
 		if m.Root == "" && m.To == "" && m.Message.Key == key && key != "" && m.Channel == r.channel(channel) {
+			return m.Ref, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// FindReply implements bot.ReplyFinder.
+func (r *Recorder) FindReply(ctx context.Context, channel, root, once string) (string, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.messages {
+		if m.Root == root && m.Message.Once == once && once != "" {
 			return m.Ref, true, nil
 		}
 	}

@@ -76,6 +76,7 @@ var (
 	_ bot.Platform        = (*Platform)(nil)
 	_ bot.DirectMessenger = (*Platform)(nil)
 	_ bot.RootFinder      = (*Platform)(nil)
+	_ bot.ReplyFinder     = (*Platform)(nil)
 	_ bot.RateLimited     = (*Platform)(nil)
 )
 
@@ -318,8 +319,9 @@ func (p *Platform) Direct(ctx context.Context, user string, m bot.Message) (stri
 	return ref(ch, ts), nil
 }
 
-// metadataType marks runbot's root messages so that they can be found
-// again by key after a crash (RootFinder).
+// metadataType marks runbot's messages so that they can be found again
+// after a crash: roots by their key (RootFinder), replies by their Once
+// key (ReplyFinder).
 const metadataType = "runbot_incident"
 
 // FindRoot implements bot.RootFinder by reading the channel's recent
@@ -338,6 +340,36 @@ func (p *Platform) FindRoot(ctx context.Context, channel, key string) (string, b
 		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
 			return ref(id, m.Timestamp), true, nil
 		}
+	}
+	return "", false, nil
+}
+
+// maxReplyPages bounds the pages of a thread read looking for a reply:
+// a retry after a crash looks among the thread's newest thousand.
+const maxReplyPages = 5
+
+// FindReply implements bot.ReplyFinder: replies carry their Once key in
+// the message's metadata, which conversations.replies returns.
+func (p *Platform) FindReply(ctx context.Context, channel, root, once string) (string, bool, error) {
+	ch, ts, err := parseRef(root)
+	if err != nil {
+		return "", false, err
+	}
+	params := &slack.GetConversationRepliesParameters{ChannelID: ch, Timestamp: ts, Limit: 200, IncludeAllMetadata: true}
+	for range maxReplyPages {
+		msgs, more, next, err := p.api.GetConversationRepliesContext(ctx, params)
+		if err != nil {
+			return "", false, fmt.Errorf("reading a slack thread: %w", mapErr(err))
+		}
+		for _, m := range msgs {
+			if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["once"] == once {
+				return ref(ch, m.Timestamp), true, nil
+			}
+		}
+		if !more || next == "" {
+			break
+		}
+		params.Cursor = next
 	}
 	return "", false, nil
 }

@@ -38,8 +38,11 @@ func (p *Platform) render(ctx context.Context, m bot.Message, root bool) []slack
 	if m.Card != nil {
 		opts = append(opts, slack.MsgOptionBlocks(cardBlocks(m.Card, mentions)...))
 	}
-	if root && m.Key != "" {
+	switch {
+	case root && m.Key != "":
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}))
+	case !root && m.Once != "":
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"once": m.Once}}))
 	}
 	return opts
 }

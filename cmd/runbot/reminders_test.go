@@ -167,15 +167,34 @@ func TestOutageDelaysButNeverLosesOrDuplicates(t *testing.T) {
 	}
 }
 
-// hangingPlatform takes a root message and then never answers: the state
-// of a crash after the platform accepted a root and before runbot recorded
-// its id.
+// hangingPlatform takes a root message (with replies set, a reply) and
+// then never answers: the state of a crash after the platform accepted a
+// message and before runbot recorded its id.
 type hangingPlatform struct {
 	*bottest.Recorder
 	accepted chan struct{}
+	replies  bool
+}
+
+func (h *hangingPlatform) Reply(ctx context.Context, channel, root string, m bot.Message) (string, error) {
+	if !h.replies {
+		return h.Recorder.Reply(ctx, channel, root, m)
+	}
+	if _, err := h.Recorder.Reply(ctx, channel, root, m); err != nil {
+		return "", err
+	}
+	select {
+	case h.accepted <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return "", ctx.Err()
 }
 
 func (h *hangingPlatform) Post(ctx context.Context, channel string, m bot.Message) (string, error) {
+	if h.replies {
+		return h.Recorder.Post(ctx, channel, m)
+	}
 	if _, err := h.Recorder.Post(ctx, channel, m); err != nil {
 		return "", err
 	}
@@ -240,6 +259,54 @@ func TestCrashWindowsCostNoDuplicateRoot(t *testing.T) {
 		if got := threadTexts(chat, id); len(got) != 1 {
 			t.Fatalf("thread of #%d: %q, want the one ack reply", id, got)
 		}
+	}
+}
+
+// TestCrashAfterAReplyCostsNoDuplicate: the platform took a reply and
+// runbot stopped before recording it (as a replica killed mid-send): the
+// next run finds the reply in the thread instead of posting it again.
+func TestCrashAfterAReplyCostsNoDuplicate(t *testing.T) {
+	chat := bottest.NewRecorder("fake", "incidents")
+	cfg := engineConfig(t)
+	cfg.DB = filepath.Join(t.TempDir(), "runbot.db")
+	b := startBot(t, cfg, chat)
+	id := postAlert(t, b, `{"service":"billing","summary":"invoices stuck"}`)
+	eventually(t, 10*time.Second, "the incident's root", func() (bool, string) {
+		for _, r := range chat.Roots() {
+			if r.Message.Key == bot.RootKey(id) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(len(chat.Roots()), " roots")
+	})
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	hang := &hangingPlatform{Recorder: chat, accepted: make(chan struct{}, 1), replies: true}
+	b = startBot(t, cfg, hang)
+	command(t, b, "alice", fmt.Sprintf("/ack %d", id))
+	select {
+	case <-hang.accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the platform never got the reply")
+	}
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = startBot(t, cfg, chat)
+	command(t, b, "alice", fmt.Sprintf("/mitigate %d", id))
+	waitThread(t, chat, id, "acknowledged", "mitigated")
+	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+	acks := 0
+	for _, text := range threadTexts(chat, id) {
+		if strings.Contains(text, "acknowledged") {
+			acks++
+		}
+	}
+	if acks != 1 {
+		t.Fatalf("thread of #%d: %q, want the ack reply once", id, threadTexts(chat, id))
 	}
 }
 
