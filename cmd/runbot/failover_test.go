@@ -84,6 +84,11 @@ func TestFailoverAcrossThreeReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test skipped in -short mode")
 	}
+	if raceDetector {
+		// Its runbots are processes built without the race detector: the
+		// plain run has checked all this run could, in two minutes.
+		t.Skip("failover test runs in the plain run: its replicas are processes built without the race detector")
+	}
 	db := cluster.DB(t)
 	bin := buildRunbot(t)
 	f := newFailover(t, bin, db)
