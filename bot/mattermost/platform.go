@@ -114,6 +114,7 @@ var (
 	_ bot.Platform        = (*Platform)(nil)
 	_ bot.DirectMessenger = (*Platform)(nil)
 	_ bot.RootFinder      = (*Platform)(nil)
+	_ bot.ReplyFinder     = (*Platform)(nil)
 	_ bot.RateLimited     = (*Platform)(nil)
 )
 
@@ -422,6 +423,9 @@ func (p *Platform) Reply(ctx context.Context, channel, root string, m bot.Messag
 		part.ChannelId, part.RootId = channelID, root
 		if i == 0 {
 			part.FileIds = files
+			if m.Once != "" {
+				part.AddProp(onceProp, m.Once)
+			}
 		}
 		id, err := p.create(ctx, part)
 		if err != nil {
@@ -527,6 +531,33 @@ func (p *Platform) FindRoot(ctx context.Context, channel, key string) (string, b
 	for _, pid := range list.Order {
 		post := list.Posts[pid]
 		if post != nil && post.RootId == "" && post.UserId == me.Id && post.GetProp(keyProp) == key {
+			return post.Id, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// onceProp marks a reply with its message's Once key, so that a lane's
+// next holder finds a reply a replica posted and did not live to record
+// (ReplyFinder).
+const onceProp = "runbot_once"
+
+// FindReply implements bot.ReplyFinder by reading the root's thread for
+// runbot's reply that carries the key.
+func (p *Platform) FindReply(ctx context.Context, channel, root, once string) (string, bool, error) {
+	if once == "" {
+		return "", false, nil
+	}
+	me, _, err := p.whoami(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	th, resp, err := p.api.GetPostThread(ctx, root, "", false)
+	if err != nil {
+		return "", false, fmt.Errorf("reading the mattermost thread: %w", mapErr(err, resp))
+	}
+	for _, post := range th.Posts {
+		if post.RootId == root && post.UserId == me.Id && post.GetProp(onceProp) == once {
 			return post.Id, true, nil
 		}
 	}
