@@ -194,10 +194,12 @@ func TestMattermostTwoReplicas(t *testing.T) {
 	}
 
 	// B is stopped next, and it delivers the thread's news: a stop in the
-	// middle of a send would post it twice, as the dispatcher cancels a
-	// send begun and leaves the message to the lane's next holder. That
-	// is the dispatcher's to fix (finish a message begun before stopping);
-	// this test is about the listener, so it lets the news go first.
+	// middle of a send posts it twice (1 run in 5), as the dispatcher
+	// cancels the send it began and lets the lane go; the cancelled post
+	// still lands, after the next holder looked for it in the thread.
+	// That is the dispatcher's to fix (finish a message begun before
+	// stopping); this test is about the listener, so it lets the news
+	// go first.
 	eventually(t, 20*time.Second, "the resolution told in the thread", func() (bool, string) {
 		th, _, err := s.admin.GetPostThread(ctx, root.Id, "", false)
 		if err != nil {
