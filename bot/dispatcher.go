@@ -131,6 +131,10 @@ func NewDispatcher(outbox Outbox, reader IncidentReader, render *Renderer, platf
 	return d
 }
 
+// deliverWithin bounds one message's delivery once begun, a stop
+// included: a platform that hangs holds a shutdown this long at most.
+const deliverWithin = 5 * time.Second
+
 // Wake tells the dispatcher that messages were queued.
 func (d *Dispatcher) Wake() {
 	select {
@@ -307,6 +311,12 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 }
 
 func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incidents.Intent, log *slog.Logger) {
+	// A message begun is finished, sent and recorded, even when the
+	// dispatcher is stopped meanwhile: cancelled half-way, the platform
+	// may still take it after the lane's next holder looked for it, and
+	// it is posted twice. Run waits for it before the lease is let go.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliverWithin)
+	defer cancel()
 	p, ok := d.platforms[it.Platform]
 	if !ok {
 		// A platform no longer configured: its messages have nowhere to go.
