@@ -329,3 +329,50 @@ func TestReplicasQueueInLaneOrder(t *testing.T) {
 		t.Fatalf("delivered %v, want [first second]", got)
 	}
 }
+
+// TestEventsNeverGoBackInTime: a use case takes its time when it begins,
+// and may then wait for the incident's row while another replica commits
+// a later one; its event is recorded no earlier than the newest, so the
+// timeline reads in the order things were done. A merged incident's copied
+// entries keep their times.
+func TestEventsNeverGoBackInTime(t *testing.T) {
+	db := openDB(t, cluster.DB(t))
+	ctx := context.Background()
+	inc := newIncident("clock")
+	events := []*incidents.Event{
+		{At: t0.Add(2 * time.Second), Kind: incidents.EventMitigated, Actor: "alice", Text: "mitigated"},
+		{At: t0.Add(time.Second), Kind: incidents.EventAlert, Actor: incidents.Actor, Text: "fired again after mitigation"},
+		{At: t0, Kind: incidents.EventMerged, Actor: "bob", Text: "from #9: opened"},
+	}
+	err := db.Update(ctx, func(tx engine.Tx) error {
+		if err := tx.InsertIncident(inc); err != nil {
+			return err
+		}
+		for _, e := range events {
+			e.IncidentID = inc.ID
+			if err := tx.InsertEvent(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []time.Time{t0.Add(2 * time.Second), t0.Add(2 * time.Second), t0} {
+		if !events[i].At.Equal(want) {
+			t.Errorf("event %q recorded at %v, want %v", events[i].Text, events[i].At, want)
+		}
+	}
+	var got []time.Time
+	err = db.Update(ctx, func(tx engine.Tx) error {
+		tl, err := tx.Timeline(inc.ID)
+		for _, e := range tl {
+			got = append(got, e.At)
+		}
+		return err
+	})
+	if err != nil || len(got) != 3 || !got[1].Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("timeline times %v (%v)", got, err)
+	}
+}

@@ -134,10 +134,19 @@ func conflictOnUnique(err error, format string, args ...any) error {
 	return err
 }
 
-// InsertEvent implements engine.IncidentTx.
+// InsertEvent implements engine.IncidentTx. An event is never earlier
+// than the incident's newest: a use case reads the clock when it begins,
+// and on another replica it may then wait for this incident's row lock
+// while a later one commits, so that "fired again after mitigation" would
+// read before the mitigation it follows. Copies of a merged incident's
+// timeline keep their own times.
 func (tx *wtx) InsertEvent(e *incidents.Event) error {
-	_, err := tx.one(fmt.Sprintf("recording %s event for incident %d", e.Kind, e.IncidentID), func(r pgx.Row) error { return r.Scan(&e.ID) },
-		`INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+	_, err := tx.one(fmt.Sprintf("recording %s event for incident %d", e.Kind, e.IncidentID),
+		func(r pgx.Row) error { return r.Scan(&e.ID, timeColumn{&e.At}) },
+		`INSERT INTO events (incident_id, at, kind, actor, text, origin, related) VALUES ($1,
+			CASE WHEN $3 = 'merged' THEN $2 ELSE greatest($2::timestamptz, (SELECT at FROM events
+				WHERE incident_id = $1 AND kind <> 'merged' ORDER BY id DESC LIMIT 1)) END,
+			$3, $4, $5, $6, $7) RETURNING id, at`,
 		e.IncidentID, e.At, string(e.Kind), e.Actor, e.Text, e.Origin, nullID(e.Related))
 	return err
 }
