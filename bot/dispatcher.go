@@ -310,13 +310,24 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	return true
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incidents.Intent, log *slog.Logger) {
+func (d *Dispatcher) deliver(stopping context.Context, lane incidents.Lane, it *incidents.Intent, log *slog.Logger) {
 	// A message begun is finished, sent and recorded, even when the
 	// dispatcher is stopped meanwhile: cancelled half-way, the platform
 	// may still take it after the lane's next holder looked for it, and
-	// it is posted twice. Run waits for it before the lease is let go.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliverWithin)
+	// it is posted twice. Run waits for it before the lease is let go;
+	// only a stop bounds it, by deliverWithin (a slow send otherwise has
+	// the platform client's own timeout).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(stopping))
 	defer cancel()
+	defer context.AfterFunc(stopping, func() {
+		t := time.NewTimer(deliverWithin)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done(): // delivered in time
+		}
+	})()
 	p, ok := d.platforms[it.Platform]
 	if !ok {
 		// A platform no longer configured: its messages have nowhere to go.
@@ -351,7 +362,7 @@ func (d *Dispatcher) deliver(ctx context.Context, lane incidents.Lane, it *incid
 		d.observe(it, "delivered")
 		return
 	}
-	if ctx.Err() != nil {
+	if stopping.Err() != nil {
 		return // shutting down: the attempt is counted, the next run resumes
 	}
 	now := d.opts.Now()
