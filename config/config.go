@@ -22,6 +22,7 @@ import (
 
 	"github.com/runbot-dev/runbot/incidents"
 	"github.com/runbot-dev/runbot/incidents/alerts"
+	"github.com/runbot-dev/runbot/people"
 	"github.com/runbot-dev/runbot/redact"
 )
 
@@ -47,6 +48,10 @@ type Config struct {
 	Pprof bool
 	// Members are the team; empty means everyone may do everything.
 	Members []string
+	// People says who is who across chat platforms and single sign-on;
+	// members and rotations are named by it. Nil knows nobody.
+	People     *people.Directory
+	peopleList []people.Person
 
 	Slack      Slack
 	Mattermost Mattermost
@@ -327,6 +332,7 @@ var tables = []table{
 	{"reminders", "reminders at shares (%) of the targets, like {ack: [50], restore: [50, 75, 90]}", parseReminders},
 	{"resolve_by", "how long a restored incident may stay unresolved, per priority, like {P1: 72h}", parseResolveBy},
 	{"members", "the team, like [alice, bob]: they alone requalify, resolve and reopen", parseMembers},
+	{"people", "who is who: " + peopleShape + "; members and rotations may name people by any of these", parsePeople},
 	{"rotation", `the RUN rotation, like {members: [alice, bob], start: 2026-11-23, handover: "Monday 09:00"}`, parseRotation},
 	{"working_hours", `working days and hours, like {days: [Mon, Tue, Wed, Thu, Fri], from: "09:00", to: "18:00", holidays: [2026-12-25]}`, parseWorkingHours},
 	{"oncall", "the night-and-weekend rotation: as rotation, with repeat, secondary_after and webhook", parseOnCall},
@@ -385,6 +391,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := checkLLM(&c); err != nil {
+		return Config{}, err
+	}
+	if err := checkPeople(&c); err != nil {
 		return Config{}, err
 	}
 	if err := checkRunWeek(&c); err != nil {

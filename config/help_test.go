@@ -60,6 +60,7 @@ var helpSamples = map[string]string{
 	"sla":           "{P1: {ack: 5m, restore: 1h}}",
 	"severity":      "{critical: P1}",
 	"members":       "[alice, bob]",
+	"people":        "{alice: {email: alice@example.com, slack: alice.martin, mattermost: [amartin]}}",
 	"reminders":     "{ack: [50], restore: [50, 90]}",
 	"resolve_by":    "{P1: 72h}",
 	"redact":        "['INT-[0-9]{6}']",

@@ -62,6 +62,9 @@ type Config struct {
 	HTTPClient   *http.Client
 	// Dialer opens the WebSocket (tests cut it).
 	Dialer *websocket.Dialer
+	// People maps Mattermost usernames to the names runbot knows people
+	// by; nil when every username is a name.
+	People bot.Directory
 }
 
 // Command is a slash command to register.
@@ -177,7 +180,7 @@ func New(cfg Config) (*Platform, error) {
 		channelID:   map[string]string{},
 		chanName:    map[string]string{},
 		chanType:    map[string]model.ChannelType{},
-		names:       bot.NewNames(),
+		names:       bot.NewNames(Name, cfg.People),
 		tokens:      map[string]bool{},
 		joined:      map[string]bool{},
 		rootChannel: map[string]string{},
@@ -289,13 +292,20 @@ func (p *Platform) channelOf(ctx context.Context, id, given string) (string, mod
 
 // userNameOf maps a user id to the name runbot knows people by.
 func (p *Platform) userNameOf(ctx context.Context, id, given string) string {
-	return p.names.NameOf(ctx, id, given, func(ctx context.Context, id string) (string, error) {
-		u, _, err := p.api.GetUser(ctx, id, "")
-		if err != nil {
-			return "", err
-		}
-		return u.Username, nil
-	}, p.log, "mattermost")
+	return p.names.NameOf(ctx, id, given, p.lookupUser, p.log)
+}
+
+// userHandleOf is a user's username, to mention them.
+func (p *Platform) userHandleOf(ctx context.Context, id string) string {
+	return p.names.HandleOf(ctx, id, "", p.lookupUser, p.log)
+}
+
+func (p *Platform) lookupUser(ctx context.Context, id string) (string, error) {
+	u, _, err := p.api.GetUser(ctx, id, "")
+	if err != nil {
+		return "", err
+	}
+	return u.Username, nil
 }
 
 // userIDOf finds the id of a person runbot names.
@@ -304,14 +314,14 @@ func (p *Platform) userIDOf(ctx context.Context, name string) (string, error) {
 	if id, ok := p.names.ID(name); ok {
 		return id, nil
 	}
-	u, resp, err := p.api.GetUserByUsername(ctx, name, "")
+	u, resp, err := p.api.GetUserByUsername(ctx, p.names.Handle(name), "")
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusNotFound {
 			return "", bot.Permanent(fmt.Errorf("no mattermost user named %s", name))
 		}
 		return "", fmt.Errorf("finding mattermost user %s: %w", name, mapErr(err, resp))
 	}
-	p.names.Put(u.Id, name)
+	p.names.Put(u.Id, u.Username)
 	return u.Id, nil
 }
 

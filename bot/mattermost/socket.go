@@ -410,7 +410,7 @@ func (p *Platform) answer(ctx context.Context, to *model.Post, thread string, re
 		if rep.Told {
 			return
 		}
-		text = "@" + p.userNameOf(ctx, to.UserId, "") + " " + text
+		text = "@" + p.userHandleOf(ctx, to.UserId) + " " + text
 	}
 	if _, err := p.create(ctx, &model.Post{ChannelId: to.ChannelId, RootId: thread, Message: text}); err != nil {
 		p.log.Warn("answering on mattermost failed", "operation", "answering mattermost users", "error", err)

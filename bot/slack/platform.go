@@ -45,6 +45,9 @@ type Config struct {
 	// replica (each holds a Socket Mode connection; a load balancer spreads
 	// the Events API's requests).
 	Dedup Dedup
+	// People maps Slack handles to the names runbot knows people by; nil
+	// when every handle is a name.
+	People bot.Directory
 }
 
 // Dedup tells the first delivery of an event from its repeats, by the
@@ -126,7 +129,7 @@ func New(cfg Config) (*Platform, error) {
 		seen:      cfg.Dedup,
 		order:     bot.NewSerial(),
 		handler:   bot.NewHandlerSlot(),
-		names:     bot.NewNames(),
+		names:     bot.NewNames(Name, cfg.People),
 		channelID: map[string]string{},
 		chanName:  map[string]string{},
 	}, nil
@@ -226,7 +229,7 @@ func (p *Platform) userNameOf(ctx context.Context, id, given string) string {
 			return "", err
 		}
 		return u.Name, nil
-	}, p.log, "slack")
+	}, p.log)
 }
 
 // userIDOf finds the id of a person named in runbot (mentions, DMs).

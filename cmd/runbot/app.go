@@ -124,7 +124,7 @@ func newCore(ctx context.Context, cfg config.Config, db *store, catalog *runbook
 func slackPlatformConfig(cfg config.Config, logger *slog.Logger) slack.Config {
 	return slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
 		APIURL: cfg.Slack.APIURL, DefaultChannel: cfg.Slack.Channel, ChannelRate: cfg.ChannelRate, ChannelBurst: cfg.ChannelBurst,
-		Logger: logger}
+		Logger: logger, People: cfg.People}
 }
 
 // mattermostPlatformConfig is the Mattermost platform's configuration,
@@ -138,7 +138,7 @@ func mattermostPlatformConfig(cfg config.Config, callbackURL string, secret []by
 	return mattermost.Config{URL: cfg.Mattermost.URL, Token: cfg.Mattermost.Token, Team: cfg.Mattermost.Team,
 		DefaultChannel: cfg.Mattermost.Channel, CallbackURL: callbackURL, ActionSecret: secret,
 		CommandTokens: cfg.Mattermost.CommandTokens, Commands: cmds, ChannelRate: cfg.ChannelRate, ChannelBurst: cfg.ChannelBurst,
-		Logger: logger}
+		Logger: logger, People: cfg.People}
 }
 
 // New builds runbot from its configuration: it opens the database and
