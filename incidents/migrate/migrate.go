@@ -81,6 +81,7 @@ var tables = []table{
 	{name: "settings", copy: copySettings},
 	{name: "health"},
 	{name: "sessions", rename: map[string]string{"user": "username"}}, // "user" is reserved in PostgreSQL
+	{name: "audit"},
 }
 
 // fromSettings are the PostgreSQL tables filled from SQLite's settings,

@@ -257,6 +257,16 @@ func history(t *testing.T) string {
 	if err := web.Edit(ctx, rootID, `{"text":"root, edited"}`); err != nil {
 		t.Fatal(err)
 	}
+	audit := sqlite.NewAudit(db)
+	for _, e := range []incidents.AuditEntry{
+		{At: c.Now(), Actor: "alice", Platform: "slack", Replica: "host/1/a", Action: "/ack 1", IncidentID: checkout, Outcome: incidents.AuditOK},
+		{At: c.Now(), Actor: "mallory", Platform: "api", Replica: "host/1/a", Action: "/silence checkout 2h", Outcome: incidents.EFORBIDDEN,
+			Detail: "only team members can silence incidents"},
+	} {
+		if err := audit.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Messages queued last wait, one of them retried.
 	c.Add(time.Minute)
@@ -527,6 +537,15 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
 		t.Fatal(err)
 	}
+	sqAudit, err1 := sqlite.NewAudit(s.sq).List(ctx, incidents.AuditFilter{})
+	pgAudit, err2 := postgres.NewAudit(s.pg).List(ctx, incidents.AuditFilter{})
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "audit log", sqAudit, pgAudit)
+	if len(sqAudit) != 2 || sqAudit[1].IncidentID == 0 || sqAudit[0].IncidentID != 0 {
+		t.Errorf("the history's audit log is %+v, want two entries, the older naming an incident", sqAudit)
+	}
 	sqJobs := jobs(t, sqlRows(t, path))
 	same(t, "jobs", sqJobs, pgJobs(t, url))
 	for _, want := range []string{" pending", " dropped", " fired at "} {
@@ -557,7 +576,7 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	// Every table's next id follows its last one, copied or written just
 	// above (nextval draws it: this database is the test's).
 	conn := pgConn(t, url)
-	for _, table := range []string{"storms", "silences", "incidents", "events", "alerts", "outbox", "chains", "overrides", "asks", "web_messages"} {
+	for _, table := range []string{"storms", "silences", "incidents", "events", "alerts", "outbox", "chains", "overrides", "asks", "web_messages", "audit"} {
 		var last, next int64
 		if err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&last); err != nil {
 			t.Fatal(err)

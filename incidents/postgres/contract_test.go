@@ -29,6 +29,7 @@ func openEnv(t *testing.T, url string) storetest.Env {
 	return storetest.Env{
 		Store:  db,
 		Outbox: NewOutbox(db),
+		Audit:  NewAudit(db),
 		Reopen: func(t *testing.T) storetest.Env {
 			closed = true
 			if err := db.Close(); err != nil {

@@ -25,6 +25,7 @@ func openEnv(t *testing.T, path string) storetest.Env {
 	return storetest.Env{
 		Store:  db,
 		Outbox: sqlite.NewOutbox(db),
+		Audit:  sqlite.NewAudit(db),
 		Reopen: func(t *testing.T) storetest.Env {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)

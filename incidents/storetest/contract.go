@@ -23,10 +23,17 @@ type Outbox interface {
 	Delivered(ctx context.Context, it *incidents.Intent, ref string) error
 }
 
+// AuditLog is the store's audit log of people's changes.
+type AuditLog interface {
+	Record(ctx context.Context, e incidents.AuditEntry) error
+	List(ctx context.Context, f incidents.AuditFilter) ([]incidents.AuditEntry, error)
+}
+
 // Env is one store under test, on a database of its own.
 type Env struct {
 	Store  engine.Store
 	Outbox Outbox
+	Audit  AuditLog
 	// Reopen closes the store and opens its database again, migrations
 	// and all: what a restart does.
 	Reopen func(t *testing.T) Env
@@ -53,6 +60,7 @@ func Contract(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"KeepsSilencesAndTheirCounts", silences},
 		{"KeepsAsksAnsweredOnce", asks},
 		{"KeepsPostmortemDraftsWrittenOnce", postmortems},
+		{"KeepsTheAuditLogNewestFirst", auditLog},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newEnv(t)) })
@@ -848,4 +856,93 @@ func postmortems(t *testing.T, e Env) {
 		return nil
 	})
 	update(t, e.Store, func(tx engine.Tx) error { return versions(tx, 1, 0) })
+}
+
+func auditLog(t *testing.T, e Env) {
+	ctx := context.Background()
+	if l, err := e.Audit.List(ctx, incidents.AuditFilter{}); err != nil || len(l) != 0 {
+		t.Fatalf("audit log of an empty database: %v, %v", l, err)
+	}
+	var want []incidents.AuditEntry
+	for i := range 7 {
+		en := incidents.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), Actor: []string{"alice", "bob"}[i%2],
+			Platform: []string{"slack", "mattermost", "console", "api"}[i%4], Replica: "host/1/abc",
+			Action: fmt.Sprintf("/prio %d P1 db down", i), IncidentID: int64(i % 3), Outcome: incidents.AuditOK}
+		if i == 3 {
+			en.Outcome, en.Detail = incidents.EFORBIDDEN, "only team members can resolve incidents"
+		}
+		if err := e.Audit.Record(ctx, en); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, en)
+	}
+	e = e.Reopen(t)
+	all, err := e.Audit.List(ctx, incidents.AuditFilter{})
+	if err != nil || len(all) != len(want) {
+		t.Fatalf("listing everything: %d entries (%v), want %d", len(all), err, len(want))
+	}
+	for i, got := range all {
+		w := want[len(want)-1-i] // newest first
+		if i > 0 && got.ID >= all[i-1].ID {
+			t.Errorf("entry %d has id %d after id %d: not newest first", i, got.ID, all[i-1].ID)
+		}
+		w.ID = got.ID
+		if !got.At.Equal(w.At) {
+			t.Errorf("entry %d at %v, want %v", i, got.At, w.At)
+		}
+		got.At = w.At
+		if got != w {
+			t.Errorf("entry %d is %+v, want %+v", i, got, w)
+		}
+	}
+	ids := func(l []incidents.AuditEntry) []string {
+		var out []string
+		for _, en := range l {
+			out = append(out, en.Action)
+		}
+		return out
+	}
+	list := func(f incidents.AuditFilter) []string {
+		t.Helper()
+		l, err := e.Audit.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(l)
+	}
+	for _, c := range []struct {
+		name string
+		f    incidents.AuditFilter
+		want []string
+	}{
+		{"by actor", incidents.AuditFilter{Actor: "bob"}, []string{"/prio 5 P1 db down", "/prio 3 P1 db down", "/prio 1 P1 db down"}},
+		{"by incident", incidents.AuditFilter{IncidentID: 2}, []string{"/prio 5 P1 db down", "/prio 2 P1 db down"}},
+		{"by actor and incident", incidents.AuditFilter{Actor: "alice", IncidentID: 1}, []string{"/prio 4 P1 db down"}},
+		{"limited", incidents.AuditFilter{Limit: 2}, []string{"/prio 6 P1 db down", "/prio 5 P1 db down"}},
+		{"before a cursor", incidents.AuditFilter{Before: all[1].ID, Limit: 2}, []string{"/prio 4 P1 db down", "/prio 3 P1 db down"}},
+		{"past the oldest", incidents.AuditFilter{Before: all[len(all)-1].ID}, nil},
+		{"since", incidents.AuditFilter{Since: t0.Add(5 * time.Minute)}, []string{"/prio 6 P1 db down", "/prio 5 P1 db down"}},
+		{"no match", incidents.AuditFilter{Actor: "mallory"}, nil},
+	} {
+		if got := list(c.f); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	// Paging through with the cursor meets every entry once, in order.
+	var paged []string
+	before := int64(0)
+	for range len(want) {
+		l, err := e.Audit.List(ctx, incidents.AuditFilter{Before: before, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) == 0 {
+			break
+		}
+		paged = append(paged, ids(l)...)
+		before = l[len(l)-1].ID
+	}
+	if !slices.Equal(paged, ids(all)) {
+		t.Errorf("paging by 3: %q, want %q", paged, ids(all))
+	}
 }
