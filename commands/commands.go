@@ -68,12 +68,32 @@ type Router struct {
 	// PublicURL is where the web console is reached, for links in
 	// summaries ("" for none).
 	PublicURL string
+	// Audit keeps the audit log of people's changes; nil keeps none (a
+	// router built for a one-off read, like runbot handover's).
+	Audit Audit
+	// Replica names this runbot process in the audit log.
+	Replica string
 }
+
+// Audit records who changed what, from where.
+type Audit interface {
+	Record(ctx context.Context, e incidents.AuditEntry) error
+}
+
+// Entry points a change comes through, as the audit log names them
+// besides the chat platforms, which go by their own names.
+const (
+	ViaConsole = "console"
+	ViaAPI     = "api"
+)
 
 // Request is a command as a person gave it.
 type Request struct {
 	Text string
 	User string
+	// Platform is where it was given: a chat platform's name, ViaConsole
+	// or ViaAPI.
+	Platform string
 	// Channel is where it was given, and DefaultChannel whether that is
 	// the platform's default channel. With AnyChannel the channel does not
 	// narrow which incidents it may mean (the HTTP API, the web console's
@@ -109,8 +129,15 @@ type command struct {
 	usage   string
 	summary string
 	member  bool // changes reserved to the team
-	run     func(r *Router, ctx context.Context, req Request, args []string) Response
+	// reads reports whether the command, with these arguments, only
+	// reads (a list, a help, a show): those are not in the audit log.
+	// Nil means it always changes something.
+	reads func(args []string) bool
+	run   func(r *Router, ctx context.Context, req Request, args []string) Response
 }
+
+// always is reads for commands that never change anything.
+func always([]string) bool { return true }
 
 func (r *Router) commands() []command {
 	return []command{
@@ -121,20 +148,20 @@ func (r *Router) commands() []command {
 		{name: "mitigate", usage: "/mitigate [incident] [note]", summary: "service is restored (stops the TRS clock)", run: (*Router).mitigate},
 		{name: "resolve", usage: "/resolve [incident] [note]", summary: "the cause is understood and dealt with", member: true, run: (*Router).resolve},
 		{name: "reopen", usage: "/reopen <incident> [reason]", summary: "it is back: reopen a resolved incident", member: true, run: (*Router).reopen},
-		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", run: (*Router).fiveWhys},
+		{name: "five-whys", usage: fiveWhysUsage, summary: "guided root cause: answer each why in the incident's thread", reads: fiveWhysReads, run: (*Router).fiveWhys},
 		{name: "postmortem", usage: "/postmortem [incident]", summary: "draft the post-mortem (a new version each time)", run: (*Router).postmortem},
 		{name: "link", usage: linkUsage, summary: "record that two incidents are related: both timelines and threads say so", member: true, run: (*Router).link},
 		{name: "merge", usage: mergeUsage, summary: "one cause under two fingerprints: the first's alerts and timeline join the second; the first is resolved as its duplicate", member: true, run: (*Router).merge},
 		{name: "hypercare", usage: "/hypercare [incident] <duration> [note]", summary: "watch a fix: a return of the alert is flagged at once", run: (*Router).hypercare},
 		{name: "snooze", usage: snoozeUsage, summary: "pause an incident's reminders for a while (its SLA clock runs on)", member: true, run: (*Router).snooze},
 		{name: "silence", usage: silenceUsage, summary: "a maintenance window: matching alerts open no thread, summed up at its end", member: true, run: (*Router).silence},
-		{name: "silences", usage: "/silences", summary: "the silences under way", run: (*Router).silences},
-		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", run: (*Router).morning},
-		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", run: (*Router).run},
-		{name: "triage", usage: triageUsage, summary: "open asks from other teams in the team channels, oldest first", run: (*Router).triage},
-		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, most urgent first", run: (*Router).list},
-		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", run: (*Router).runbook},
-		{name: "help", usage: "/runbot help [command]", summary: "this help", run: (*Router).help},
+		{name: "silences", usage: "/silences", summary: "the silences under way", reads: always, run: (*Router).silences},
+		{name: "morning", usage: "/morning", summary: "the morning check: every service green, orange or red, and the night", reads: always, run: (*Router).morning},
+		{name: "run", usage: runUsage, summary: "who is on RUN now and next; swap weeks or set an override", reads: runReads, run: (*Router).run},
+		{name: "triage", usage: triageUsage, summary: "open asks from other teams in the team channels, oldest first", reads: triageReads, run: (*Router).triage},
+		{name: "incidents", usage: "/incidents [page]", summary: "active incidents, most urgent first", reads: always, run: (*Router).list},
+		{name: "runbook", usage: "/runbook [service | incident]", summary: "the runbook of a service", reads: always, run: (*Router).runbook},
+		{name: "help", usage: "/runbot help [command]", summary: "this help", reads: always, run: (*Router).help},
 	}
 }
 
@@ -157,7 +184,9 @@ func (r *Router) Commands() []Info {
 	return out
 }
 
-// Handle runs one command.
+// Handle runs one command, and records in the audit log a command that
+// may change something, refused or not; reads are left out, and so is
+// text that names no command, which can change nothing.
 func (r *Router) Handle(ctx context.Context, req Request) Response {
 	name, args, ok := parse(req.Text)
 	if !ok {
@@ -168,6 +197,14 @@ func (r *Router) Handle(ctx context.Context, req Request) Response {
 		return Response{Text: fmt.Sprintf("unknown command /%s;%s /runbot help lists the commands", name, r.didYouMean(name)), Ephemeral: true, Code: incidents.EINVALID}
 	}
 	c := r.commands()[i]
+	resp := r.runCommand(ctx, c, req, args)
+	if c.reads == nil || !c.reads(args) {
+		r.auditCommand(ctx, req, c.name, args, resp)
+	}
+	return resp
+}
+
+func (r *Router) runCommand(ctx context.Context, c command, req Request, args []string) Response {
 	if strings.TrimSpace(req.User) == "" {
 		return Response{Text: "who is asking? a command needs a user", Ephemeral: true, Code: incidents.EINVALID}
 	}

@@ -30,6 +30,29 @@ type Handler struct {
 	// Triage tracks asks in the team channels; nil when none are
 	// configured (a setting: its store is complete when it is there).
 	Triage *Triage
+	// Console is the web console's platform name: what people do there
+	// is recorded as ViaConsole.
+	Console string
+}
+
+type viaKey struct{}
+
+// Via marks a context as coming through an entry point that reaches the
+// handler through another's platform: the API posts its replies through
+// the console's threads, and the audit log must say "api", not "console".
+func Via(ctx context.Context, via string) context.Context {
+	return context.WithValue(ctx, viaKey{}, via)
+}
+
+// platform names where an event came from, as the audit log says it.
+func (h *Handler) platform(ctx context.Context, name string) string {
+	if via, ok := ctx.Value(viaKey{}).(string); ok && via != "" {
+		return via
+	}
+	if name != "" && name == h.Console {
+		return ViaConsole
+	}
+	return name
 }
 
 // Triage is point-of-contact triage: a top-level message from outside
@@ -65,7 +88,7 @@ var _ bot.Handler = (*Handler)(nil)
 // Command runs a slash command; given in a thread (a mention), it acts on
 // the thread's incident.
 func (h *Handler) Command(ctx context.Context, c bot.Command) bot.Reply {
-	req := Request{Text: c.Text, User: c.User, Channel: c.Channel, DefaultChannel: h.isDefault(c.Platform, c.Channel)}
+	req := Request{Text: c.Text, User: c.User, Platform: h.platform(ctx, c.Platform), Channel: c.Channel, DefaultChannel: h.isDefault(c.Platform, c.Channel)}
 	if c.Root != "" {
 		if id, err := h.Threads.IncidentByThread(ctx, c.Platform, c.Root); err == nil {
 			req.Incident = id
@@ -86,12 +109,10 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Repl
 		return bot.Reply{} // not an incident's thread: only an ask's is runbot's business
 	}
 	if text, ok := addressed(m.Text); ok {
-		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
+		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Platform: h.platform(ctx, m.Platform), Channel: m.Channel,
+			DefaultChannel: h.isDefault(m.Platform, m.Channel), Incident: id}))
 	}
-	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, m.Text); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
-		return h.failed(err, "recording a comment", m)
-	}
-	return bot.Reply{}
+	return h.comment(ctx, m, id, m.Text)
 }
 
 // stormReply takes a message in a storm's thread, which is many
@@ -100,7 +121,8 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.ThreadMessage) bot.Repl
 // numbers ("#312 the db is full") is a comment on that incident.
 func (h *Handler) stormReply(ctx context.Context, m bot.ThreadMessage, storm int64) bot.Reply {
 	if text, ok := addressed(m.Text); ok {
-		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Channel: m.Channel, DefaultChannel: h.isDefault(m.Platform, m.Channel)}))
+		return reply(h.Router.Handle(ctx, Request{Text: text, User: m.User, Platform: h.platform(ctx, m.Platform), Channel: m.Channel,
+			DefaultChannel: h.isDefault(m.Platform, m.Channel)}))
 	}
 	first, rest, _ := strings.Cut(strings.TrimSpace(m.Text), " ")
 	id, _, ok := incidentArg([]string{strings.TrimSuffix(first, ":")})
@@ -111,7 +133,19 @@ func (h *Handler) stormReply(ctx context.Context, m bot.ThreadMessage, storm int
 	if err != nil || inc.StormID != storm {
 		return bot.Reply{Text: fmt.Sprintf("#%d is not one of this storm's incidents; comment in its own thread", id), Ephemeral: true}
 	}
-	if _, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, rest); err != nil && incidents.ErrorCode(err) != incidents.EINVALID {
+	return h.comment(ctx, m, id, rest)
+}
+
+// comment records what a person said in an incident's thread. An empty
+// one (a file without words) is dropped without a word, and left out of
+// the audit log: nothing was asked.
+func (h *Handler) comment(ctx context.Context, m bot.ThreadMessage, id int64, text string) bot.Reply {
+	_, err := h.Router.Incidents.Comment(ctx, id, m.User, m.Platform, text)
+	if incidents.ErrorCode(err) == incidents.EINVALID {
+		return bot.Reply{}
+	}
+	h.Router.AuditComment(ctx, m.User, h.platform(ctx, m.Platform), id, err)
+	if err != nil {
 		return h.failed(err, "recording a comment", m)
 	}
 	return bot.Reply{}
@@ -136,7 +170,8 @@ func (h *Handler) Action(ctx context.Context, a bot.ActionEvent) bot.Reply {
 	} else if strings.ContainsAny(a.Action, " \t\n") {
 		return bot.Reply{Text: "that button does not exist", Ephemeral: true, Code: incidents.EINVALID}
 	}
-	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Channel: a.Channel, DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
+	return reply(h.Router.Handle(ctx, Request{Text: text, User: a.User, Platform: h.platform(ctx, a.Platform), Channel: a.Channel,
+		DefaultChannel: h.isDefault(a.Platform, a.Channel), Incident: id}))
 }
 
 // ChannelMessage takes a top-level message in a watched channel: in a team
