@@ -56,6 +56,10 @@ type Options struct {
 	// Degraded says what runbot fails at though it runs ("chat messages
 	// stuck for 7m (...)"), "" when nothing; nil checks nothing.
 	Degraded func() string
+	// Ready says why this replica should not be sent traffic yet or any
+	// more (starting, shutting down, cut from the lease table), "" when it
+	// should; nil means ready whenever healthy.
+	Ready func() string
 	// Heartbeats recognises the dead-man's switch's alert; nil means none
 	// is configured.
 	Heartbeats Heartbeats
@@ -132,6 +136,7 @@ func New(opts Options) *Server {
 	}
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(s.noRoute)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -42,6 +42,9 @@ type Config struct {
 	RunbooksDir          string
 	ChannelRate          float64 // messages per second per chat channel
 	ChannelBurst         int
+	// ShutdownDelay is how long a stopping runbot still serves, answering
+	// /readyz with 503, before it stops listening.
+	ShutdownDelay time.Duration
 	// Pprof serves Go's profiler at /debug/pprof, to loopback requests
 	// only, or to anyone with the intake token when one is set. Off by
 	// default: a profile shows what runbot is doing to whoever asks.
@@ -216,6 +219,14 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a duration of at least 1s", v)
 		}
 		c.Policy.RepeatNotice = d
+		return nil
+	}},
+	{key: "shutdown_delay", help: "how long a stopping runbot answers, not ready, before it stops listening: what its load balancer takes to notice (5s on Kubernetes)", set: func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return fmt.Errorf("%q is not a duration between 0s and 1m", v)
+		}
+		c.ShutdownDelay = d
 		return nil
 	}},
 	{key: "channel_rate", help: "messages per second per chat channel", set: func(c *Config, v string) error {

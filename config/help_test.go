@@ -26,6 +26,7 @@ var helpSamples = map[string]string{
 	"RUNBOT_LOG_LEVEL":                 "debug",
 	"RUNBOT_LOG_FORMAT":                "json",
 	"RUNBOT_PPROF":                     "true",
+	"RUNBOT_SHUTDOWN_DELAY":            "5s",
 	"RUNBOT_TIMEZONE":                  "Europe/Paris",
 	"RUNBOT_PUBLIC_URL":                "https://runbot.example",
 	"RUNBOT_RUNBOOKS_DIR":              "runbooks",

@@ -80,6 +80,7 @@ func checkPeople(c *Config) error {
 			names[i] = d.Canonical(n)
 		}
 	}
+	c.Policy.RunPerson = d.Canonical(c.Policy.RunPerson)
 	canon(c.Members)
 	canon(c.RunWeek.Rotation.Members)
 	canon(c.RunWeek.OnCall.Rotation.Members)

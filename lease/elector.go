@@ -54,6 +54,7 @@ type Elector struct {
 	leases  map[string]*state
 	changed chan struct{} // closed, and replaced, when any lease is won or lost
 	failing bool          // the last try failed: its error was logged
+	heard   time.Time     // the last round the database answered; zero before the first
 	stopped bool          // Run has released everything: nothing more is held
 }
 
@@ -91,6 +92,25 @@ func NewElector(store Store, opts Options) *Elector {
 	}
 	return &Elector{store: store, holder: opts.Holder, opts: opts, log: opts.Logger.With("holder", opts.Holder),
 		poke: make(chan struct{}, 1), leases: map[string]*state{}, changed: make(chan struct{})}
+}
+
+// Campaigning says whether this replica takes part in the elections: the
+// database answered one of its rounds within the TTL. A replica that is
+// not cannot take any lease, so the work under leases (chat lanes, the
+// Mattermost listener) could never come to it. "" when it does, else why
+// not.
+func (e *Elector) Campaigning() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.stopped:
+		return "the replica has let its leases go"
+	case e.heard.IsZero():
+		return "electing leases: the first round has not been answered yet"
+	case time.Since(e.heard) > e.opts.TTL:
+		return fmt.Sprintf("the database has not answered a lease round for %s", time.Since(e.heard).Round(time.Second))
+	}
+	return ""
 }
 
 // NewHolder names a replica: its host and pid say where to look, the
@@ -226,6 +246,9 @@ func (e *Elector) round(ctx context.Context) {
 		}
 	}
 	if len(want) == 0 {
+		e.mu.Lock()
+		e.heard = time.Now()
+		e.mu.Unlock()
 		return
 	}
 	// The belief is measured from before the statement: the database's
@@ -247,6 +270,7 @@ func (e *Elector) round(ctx context.Context) {
 		e.failing = true
 		return
 	}
+	e.heard = time.Now()
 	if e.failing {
 		e.log.Info("renewing leases again", "operation", "electing")
 		e.failing = false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,6 +317,9 @@ func TestHolderCutFromTheDatabaseStopsBelieving(t *testing.T) {
 	h := holderOf(t, "routines", a, b)
 	next := other(h, a, b)
 	waitFor(t, "the holder runs the task", func() bool { s, _ := h.runs(); return len(s) == 1 })
+	if why := h.elector.Campaigning(); why != "" {
+		t.Fatalf("a replica whose rounds are answered says it does not campaign: %s", why)
+	}
 
 	h.db.Close()
 	waitFor(t, "the cut holder stops its task", func() bool { _, s := h.runs(); return len(s) == 1 })
@@ -329,6 +333,14 @@ func TestHolderCutFromTheDatabaseStopsBelieving(t *testing.T) {
 		t.Fatalf("when the cut holder stopped, the database had %+v: another replica could have started first", cut)
 	}
 	waitFor(t, "the other replica runs the task", func() bool { s, _ := next.runs(); return len(s) == 1 })
+	// Readiness reads this: a replica cut from the lease table is taken
+	// out of its load balancer.
+	waitFor(t, "the cut replica says it no longer campaigns", func() bool {
+		return strings.Contains(h.elector.Campaigning(), "has not answered a lease round")
+	})
+	if why := next.elector.Campaigning(); why != "" {
+		t.Fatalf("the replica still answered says it does not campaign: %s", why)
+	}
 	_, stopped := h.runs()
 	started, _ := next.runs()
 	if !stopped[0].Before(started[0]) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,9 @@ type App struct {
 	names     []string // the platforms' names, for the start-up log
 	hub       *web.Hub
 	httpSrv   *http.Server
+	front     *frontHandler  // what httpSrv answers: "starting" until build completes, then the mux
+	served    chan error     // httpSrv.Serve's end
+	stopping  atomic.Bool    // Run's context ended: draining, no longer ready
 	tasks     []task         // the engine: what Run starts beside the HTTP server
 	elector   *lease.Elector // several replicas (PostgreSQL): who does what must happen once; nil on SQLite
 	platforms []bot.Platform
@@ -195,6 +199,14 @@ func (a *App) build(ctx context.Context) error {
 		wakeMu               sync.Mutex
 		wakeOutbox, wakeJobs func()
 	)
+	// Listening comes first: chat platforms register callbacks at the
+	// address when no public URL says otherwise, and probes get an answer
+	// while the database is opened and migrated, which can take minutes:
+	// alive (a liveness probe must not restart a migration half-way) and
+	// not ready.
+	if err := a.serveWhileStarting(logger); err != nil {
+		return err
+	}
 	db, err := openStore(ctx, cfg, sqlite.Options{
 		Logger:       logger,
 		ObserveBatch: m.observeBatch,
@@ -225,11 +237,6 @@ func (a *App) build(ctx context.Context) error {
 			"ttl", lease.DefaultTTL, "interval", lease.DefaultInterval)
 	}
 
-	// Listening comes first: chat platforms register callbacks at the
-	// address, when no public URL says otherwise.
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + a.ln.Addr().String()
@@ -359,18 +366,12 @@ func (a *App) build(ctx context.Context) error {
 			return strings.Join(slices.DeleteFunc([]string{stuck.Problem(), disk}, func(s string) bool { return s == "" }), "; ")
 		},
 		Heartbeats: heartbeats,
+		Ready:      a.notReady,
 		Registerer: reg,
 		Gatherer:   reg,
 	})
-	a.httpSrv = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.With("operation", "serving http").Handler(), slog.LevelWarn),
-	}
 	a.httpSrv.RegisterOnShutdown(a.hub.Close)
+	a.front.set(mux)
 
 	// The dispatcher runs on every replica, each lane under its own lease.
 	// The scheduler too, without a lease: FireDue claims the due
@@ -551,8 +552,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	defer a.Close()
 
-	served := make(chan error, 1)
-	go func() { served <- a.httpSrv.Serve(a.ln) }()
+	served := a.served
 	a.logger.Info("runbot is up", "operation", "starting", "addr", a.ln.Addr().String(), "version", version(),
 		"platforms", strings.Join(a.names, ","), "runbooks", len(a.catalog.Services()), "config", a.cfg)
 	if a.deps.Ready != nil {
@@ -567,6 +567,14 @@ func (a *App) Run(ctx context.Context) error {
 			return a.Close()
 		}
 		return fmt.Errorf("serving http: %w", err)
+	}
+	a.stopping.Store(true)
+	if d := a.cfg.ShutdownDelay; d > 0 {
+		// Load balancers and Kubernetes take a while to stop sending
+		// requests after a replica is told to stop: answering them
+		// meanwhile, not ready, loses none.
+		a.logger.Info("shutting down: not ready, still serving", "operation", "stopping", "for", d)
+		time.Sleep(d)
 	}
 	a.logger.Info("shutting down", "operation", "stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

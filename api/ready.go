@@ -1,0 +1,32 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/runbot-dev/runbot/incidents"
+)
+
+// readyz answers whether this replica should be sent traffic: healthy
+// (its database answers), started, not shutting down, and taking part in
+// the lease elections when there are several replicas. /healthz answers
+// whether it should be restarted: a replica that is draining or cut from
+// the lease table is not ready, and restarting it would not help.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.health.check(r.Context()); err != nil {
+		msg := "the health check failed"
+		var e *incidents.Error
+		if errors.As(err, &e) {
+			msg = e.Message
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
+		return
+	}
+	if s.opts.Ready != nil {
+		if why := s.opts.Ready(); why != "" {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": why})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
