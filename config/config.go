@@ -59,6 +59,7 @@ type Config struct {
 	Slack      Slack
 	Mattermost Mattermost
 	LLM        LLM
+	OIDC       OIDC
 	RunWeek    RunWeek
 	SelfMon    SelfMon
 	// Redact are extra patterns kept out of LLM prompts.
@@ -352,6 +353,7 @@ var tables = []table{
 	{"redact", "regular expressions kept out of LLM prompts, like ['INT-[0-9]{6}']", parseRedact},
 	{"grouping", groupingHelp, parseGrouping},
 	{"llm", "", parseLLM},
+	{"oidc", "", parseOIDC},
 	{"storm", "", parseStorm},
 	{"heartbeat", "", parseHeartbeat},
 	{"outbox_alarm", "", parseOutboxAlarm},
@@ -359,7 +361,7 @@ var tables = []table{
 
 // settingsTables are the tables whose keys are settings: the setting
 // llm_model is model in the file's llm table, and RUNBOT_LLM_MODEL.
-var settingsTables = []string{"llm", "storm", "heartbeat"}
+var settingsTables = []string{"llm", "storm", "heartbeat", "oidc"}
 
 // fileKey is where a setting sits in the file, as the help names it:
 // llm.model for a key of a settings table, "" for the environment only.
@@ -377,9 +379,10 @@ func fileKey(s setting) string {
 
 // envSettings are the settings read from the environment: the scalars,
 // the llm table's keys and the LLM key, which only the environment holds,
-// the storm table's keys and the self-monitoring keys.
+// the storm table's keys, the self-monitoring keys, and the oidc table's
+// keys with the client secret, which only the environment holds.
 func envSettings() []setting {
-	return slices.Concat(settings, llmSettings, []setting{llmKey}, stormSettings, selfmonSettings)
+	return slices.Concat(settings, llmSettings, []setting{llmKey}, stormSettings, selfmonSettings, oidcSettings, []setting{oidcSecret})
 }
 
 // EnvName is the environment variable for a setting key.
@@ -402,6 +405,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := checkLLM(&c); err != nil {
+		return Config{}, err
+	}
+	if err := checkOIDC(&c); err != nil {
 		return Config{}, err
 	}
 	if err := checkPeople(&c); err != nil {
@@ -658,6 +664,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("llm_model", c.LLM.Model),
 		slog.String("llm_api_type", c.LLM.APIType),
 		slog.Bool("llm_api_key_set", c.LLM.APIKey != ""),
+		slog.String("oidc_issuer", redact.URL(c.OIDC.Issuer)),
+		slog.String("oidc_client_id", c.OIDC.ClientID),
+		slog.Bool("oidc_client_secret_set", c.OIDC.ClientSecret != ""),
 		slog.String("oncall_webhook", webhookHost(c.RunWeek.OnCall.Webhook)),
 		slog.Int("redact_patterns", len(c.Redact)),
 		slog.Any("selfmon", c.SelfMon),

@@ -57,6 +57,14 @@ var helpSamples = map[string]string{
 	"RUNBOT_HEARTBEAT_PRIORITY":        "P2",
 	"RUNBOT_OUTBOX_ALARM":              "10m",
 	"RUNBOT_LLM_API_KEY":               "sk-0123",
+	"RUNBOT_OIDC_ISSUER":               "https://login.example.com/realms/team",
+	"RUNBOT_OIDC_CLIENT_ID":            "runbot",
+	"RUNBOT_OIDC_CLIENT_SECRET":        "oidc-secret",
+	"RUNBOT_OIDC_SCOPES":               "openid,email,groups",
+	"RUNBOT_OIDC_ALLOWED_DOMAINS":      "example.com",
+	"RUNBOT_OIDC_ALLOWED_GROUPS":       "sre,oncall",
+	"RUNBOT_OIDC_GROUPS_CLAIM":         "roles",
+	"RUNBOT_OIDC_CONTACT":              "the platform team",
 	// Tables, in YAML's flow style.
 	"sla":           "{P1: {ack: 5m, restore: 1h}}",
 	"severity":      "{critical: P1}",
@@ -155,7 +163,7 @@ func TestHelpNamesWhatTheParserTakes(t *testing.T) {
 			if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := config.Load(p, env(nil)); err != nil {
+			if _, err := config.Load(p, env(oidcCompanion(h.file))); err != nil {
 				t.Errorf("the help names the file key %s, but a file with\n%s\nis refused: %v", h.file, body, err)
 			}
 		}
@@ -163,6 +171,11 @@ func TestHelpNamesWhatTheParserTakes(t *testing.T) {
 			e := map[string]string{h.env: v}
 			if h.env == "RUNBOT_LLM_BASE_URL" {
 				e["RUNBOT_LLM_MODEL"] = "llama3.1"
+			}
+			for k, cv := range oidcCompanion(h.env) {
+				if _, set := e[k]; !set {
+					e[k] = cv
+				}
 			}
 			rec := &recorder{asked: map[string]bool{}, env: e}
 			if _, err := config.Load("", rec.getenv); err != nil {
@@ -195,4 +208,14 @@ func TestHelpNamesWhatTheParserTakes(t *testing.T) {
 			t.Errorf("runbot reads %s, which the help does not name", k)
 		}
 	}
+}
+
+// oidcCompanion is what an OIDC setting needs beside it to be taken: an
+// issuer, a client and the public URL the provider sends people back to.
+func oidcCompanion(key string) map[string]string {
+	if !strings.HasPrefix(key, "oidc.") && !strings.HasPrefix(key, "RUNBOT_OIDC_") {
+		return nil
+	}
+	return map[string]string{"RUNBOT_OIDC_ISSUER": "https://login.example.com", "RUNBOT_OIDC_CLIENT_ID": "runbot",
+		"RUNBOT_OIDC_CLIENT_SECRET": "oidc-secret", "RUNBOT_PUBLIC_URL": "https://runbot.example"}
 }

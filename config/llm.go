@@ -119,7 +119,7 @@ func checkLLM(c *Config) error {
 // often its only secret.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.IntakeToken, c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret, c.Mattermost.Token, c.LLM.APIKey} {
+	for _, s := range []string{c.IntakeToken, c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret, c.Mattermost.Token, c.LLM.APIKey, c.OIDC.ClientSecret} {
 		if s != "" {
 			out = append(out, s)
 		}
