@@ -79,6 +79,8 @@ type Options struct {
 	// nil makes a smaller API (an intake test's), never a store that
 	// lacks a method; the store's methods are all in Incidents.
 	Replies Replies
+	// Audit serves GET /api/v1/audit; nil leaves it out.
+	Audit AuditLog
 	// Console serves everything outside the API (the web console).
 	Console http.Handler
 	// Routes are more handlers by pattern (chat platforms' callbacks,
@@ -127,6 +129,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Replies != nil {
 		s.mux.Handle("POST /api/v1/incidents/{id}/replies", s.auth(http.HandlerFunc(s.reply)))
+	}
+	if opts.Audit != nil {
+		s.mux.Handle("GET /api/v1/audit", s.auth(http.HandlerFunc(s.audit)))
 	}
 	for pattern, h := range opts.Routes {
 		s.mux.Handle(pattern, h)

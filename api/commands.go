@@ -63,7 +63,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := s.opts.Commands.Handle(r.Context(), commands.Request{
-		Text: req.Text, User: req.User, Channel: req.Channel, AnyChannel: req.Channel == "", Incident: req.Incident,
+		Text: req.Text, User: req.User, Platform: commands.ViaAPI, Channel: req.Channel, AnyChannel: req.Channel == "", Incident: req.Incident,
 	})
 	out := commandResponse{OK: resp.Code == "", Reply: resp.Text, Ephemeral: resp.Ephemeral}
 	if !out.OK {
@@ -113,7 +113,9 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "replying in a thread", err)
 		return
 	}
-	rep, err := s.opts.Replies.Say(r.Context(), req.User, id, req.Text)
+	// The reply goes through the console's thread; the audit log must
+	// still say it came from the API.
+	rep, err := s.opts.Replies.Say(commands.Via(r.Context(), commands.ViaAPI), req.User, id, req.Text)
 	if err != nil {
 		s.fail(w, r, "replying in a thread", err)
 		return
