@@ -306,3 +306,56 @@ func TestDashboardUsesTheDatasourceVariable(t *testing.T) {
 		t.Errorf("the dashboard has %d panels", panels)
 	}
 }
+
+// TestRulesSayWhatToDo keeps every alert actionable: a severity the
+// routing knows, a summary and a description, and a runbook_url pointing
+// at a section of the README that exists.
+func TestRulesSayWhatToDo(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "prometheus", "runbot-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.+)$`).FindAllStringSubmatch(string(readme), -1) {
+		// GitHub's anchors: lower case, spaces to dashes, punctuation dropped.
+		slug := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(m[1])), " ", "-")
+		anchors[regexp.MustCompile(`[^a-z0-9_-]`).ReplaceAllString(slug, "")] = true
+	}
+	const prefix = "https://github.com/runbot-dev/runbot/blob/main/README.md#"
+	n := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			n++
+			if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+				t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
+			}
+			if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+				t.Errorf("%s: no summary or description", r.Alert)
+			}
+			anchor, ok := strings.CutPrefix(r.Annotations["runbook_url"], prefix)
+			if !ok || !anchors[anchor] {
+				t.Errorf("%s: runbook_url %q is not a section of the README", r.Alert, r.Annotations["runbook_url"])
+			}
+		}
+	}
+	if n < 6 {
+		t.Errorf("the rules file has %d alerts", n)
+	}
+}
