@@ -73,9 +73,9 @@ func auditIncident(req Request, resp Response, args []string) int64 {
 // anyway costs little. The text stays in the timeline only; the log says
 // who commented where.
 
-// AuditComment records a comment a person made on an incident's thread;
+// auditComment records a comment a person made on an incident's thread;
 // err is what the comment met (nil when it went in).
-func (r *Router) AuditComment(ctx context.Context, user, platform string, incident int64, err error) {
+func (r *Router) auditComment(ctx context.Context, user, platform string, incident int64, err error) {
 	r.audit(ctx, user, platform, fmt.Sprintf("comment on #%d", incident), incident, incidents.ErrorCode(err), incidents.ErrorMessage(err))
 }
 

@@ -144,7 +144,7 @@ func (h *Handler) comment(ctx context.Context, m bot.ThreadMessage, id int64, te
 	if incidents.ErrorCode(err) == incidents.EINVALID {
 		return bot.Reply{}
 	}
-	h.Router.AuditComment(ctx, m.User, h.platform(ctx, m.Platform), id, err)
+	h.Router.auditComment(ctx, m.User, h.platform(ctx, m.Platform), id, err)
 	if err != nil {
 		return h.failed(err, "recording a comment", m)
 	}
