@@ -77,14 +77,13 @@ func buildEnv() []string {
 	return env
 }
 
-// buildRunbot builds runbot the way deploy/image/build does, so that the
-// two share the build cache and only one of them compiles.
+// buildRunbot builds runbot as the image has it, with deploy/image/build,
+// so that the image's build finds it in the build cache.
 func buildRunbot(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "runbot")
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=auto", "-tags", "timetzdata", "-o", bin, "./cmd/runbot")
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(buildEnv(), "CGO_ENABLED=0")
+	cmd := exec.Command(filepath.Join(repoRoot(t), "deploy", "image", "build"), "--binary", bin)
+	cmd.Env = buildEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building runbot: %v\n%s", err, out)
 	}
