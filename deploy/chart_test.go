@@ -103,27 +103,45 @@ func (c *chart) renderFails(set ...string) string {
 	return out
 }
 
-// validateManifests checks every object against the schemas of Kubernetes'
-// OpenAPI (the kubernetes-models package) and of prometheus-operator's CRDs
-// (@kubernetes-models/prometheus-operator), through deploy/kubeschema's
-// validate.mjs. kubeconform, which reads the same schemas as JSON files,
-// would fetch them from GitHub, which the test machines cannot reach; these
-// come from the npm registry, installed by .ci/run (npm ci).
+// validateManifests checks every object two ways, each a subtest that is
+// skipped (or fails under CI=true) alone when its tool is missing:
+//
+//   - against the OpenAPI schemas of Kubernetes (the kubernetes-models npm
+//     package) and of prometheus-operator's CRDs for the ServiceMonitor
+//     and the PrometheusRule (@kubernetes-models/prometheus-operator),
+//     through deploy/kubeschema/validate.mjs: types, required fields,
+//     enums, formats. kubeconform reads the same schemas as JSON files
+//     fetched from GitHub, which the test machines cannot reach; these
+//     come from the npm registry, installed by .ci/run (npm ci);
+//   - strictly, by decoding the built-in kinds into k8s.io/api's Go types
+//     with deploy/kubestrict (RUNBOT_KUBESTRICT, built by .ci/run): an
+//     unknown or misspelt field, which the schemas allow, is an error.
 func validateManifests(t *testing.T, rendered string) {
 	t.Helper()
-	node := requireTool(t, "", "node")
-	dir := filepath.Join(repoRoot(t), "deploy", "kubeschema")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kubernetes-models")); err != nil {
-		missing(t, "deploy/kubeschema's packages are not installed (npm ci --prefix deploy/kubeschema)")
-	}
-	cmd := exec.Command(node, filepath.Join(dir, "validate.mjs"))
+	t.Run("schemas", func(t *testing.T) {
+		node := requireTool(t, "", "node")
+		dir := filepath.Join(repoRoot(t), "deploy", "kubeschema")
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "kubernetes-models")); err != nil {
+			missing(t, "deploy/kubeschema's packages are not installed (npm ci --prefix deploy/kubeschema)")
+		}
+		checkWith(t, rendered, node, filepath.Join(dir, "validate.mjs"))
+	})
+	t.Run("strict", func(t *testing.T) {
+		// go build -C deploy/kubestrict -o kubestrict .
+		checkWith(t, rendered, requireTool(t, "RUNBOT_KUBESTRICT", "kubestrict"))
+	})
+}
+
+func checkWith(t *testing.T, rendered, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cmd.Stdin = strings.NewReader(rendered)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the rendered manifests do not validate: %v\n%s", err, out.String())
 	}
-	t.Logf("schemas: %s", strings.TrimSpace(out.String()))
+	t.Logf("%s", strings.TrimSpace(out.String()))
 }
 
 func byKind(ms []manifest, kind string) []manifest {
