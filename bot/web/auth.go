@@ -22,15 +22,20 @@ import (
 // and kept in a session. With a token (required beyond loopback) the
 // sign-in asks for it too, and API clients may send it as a bearer token.
 // With UserHeader configured, a reverse proxy in front has authenticated
-// people and names them in that header.
+// people and names them in that header. With OIDC configured, the team's
+// identity provider signs people in and names them: no name is typed.
 //
 // Sessions live in the database, so that signing out ends one for good,
 // and each remembers the access rule it was made under (a keyed hash of
-// the token, or "no token"): changing the token ends every session, and a
-// session made when no token was asked for is worth nothing once one is.
+// the token, or "no token", or the OIDC provider and its admission
+// rules): changing the token ends every session, a session made when no
+// token was asked for is worth nothing once one is, and switching to or
+// from OIDC, or changing who it lets in, ends every session made before.
 type Auth struct {
 	Token      string
 	UserHeader string
+	// OIDC, when set, is the only way to sign in to the console.
+	OIDC *OIDC
 	// Secret keys the hash of the access rule; it must survive restarts.
 	Secret []byte
 	// Secure marks the cookie for HTTPS only (public URL in https).
@@ -139,7 +144,10 @@ func (a *Auth) now() time.Time {
 // stored value says nothing of the token.
 func (a *Auth) accessRule() string {
 	rule := "open"
-	if a.Token != "" {
+	switch {
+	case a.OIDC != nil:
+		rule = a.OIDC.Rule()
+	case a.Token != "":
 		rule = "token:" + a.Token
 	}
 	m := hmac.New(sha256.New, a.Secret)
