@@ -245,6 +245,14 @@ func checkPod(t *testing.T, ms []manifest) {
 	if env["RUNBOT_CONFIG"] != "/etc/runbot/runbot.yaml" || env["RUNBOT_LISTEN"] != "0.0.0.0:8080" {
 		t.Errorf("the container's environment is %v, want RUNBOT_CONFIG at the ConfigMap's file and RUNBOT_LISTEN 0.0.0.0:8080", env)
 	}
+	// A stopping pod answers, not ready, while Services let it go, then
+	// needs 15 s more to drain and finish a chat message.
+	if env["RUNBOT_SHUTDOWN_DELAY"] != "5s" {
+		t.Errorf("RUNBOT_SHUTDOWN_DELAY is %q, want 5s", env["RUNBOT_SHUTDOWN_DELAY"])
+	}
+	if g, ok := get(pod, "terminationGracePeriodSeconds").(int); !ok || g < 5+15 {
+		t.Errorf("terminationGracePeriodSeconds is %v, want at least the shutdown delay and 15 s", get(pod, "terminationGracePeriodSeconds"))
+	}
 	cm := one(t, ms, "ConfigMap")
 	if _, ok := get(cm.obj, "data", "runbot.yaml").(string); !ok {
 		t.Errorf("the ConfigMap has no runbot.yaml: %v", cm.obj["data"])
@@ -368,6 +376,7 @@ func TestChartRefusesWhatCannotWork(t *testing.T) {
 		"postgres.enabled=true":         "postgres.enabled needs postgres.url or postgres.existingSecret",
 		"config.slack_bot_token=xoxb-1": "config.slack_bot_token is set by the chart or is a secret",
 		"config.llm.api_key=sk-1":       "config.llm.api_key is a secret",
+		"shutdownDelaySeconds=30":       "terminationGracePeriodSeconds must be at least shutdownDelaySeconds + 15 (45)",
 	} {
 		if out := c.renderFails(set); !strings.Contains(out, want) {
 			t.Errorf("helm template --set %s said:\n%s\nwant %q", set, out, want)

@@ -124,20 +124,26 @@ func runErr(env []string, name string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// waitHealthy polls /healthz until it answers 200.
-func waitHealthy(t testing.TB, base string, logs func() string) {
+// waitReady polls /readyz until it answers 200: runbot takes alerts.
+func waitReady(t testing.TB, base string, logs func() string) {
+	t.Helper()
+	waitFor(t, base+"/readyz", logs)
+}
+
+func waitFor(t testing.TB, url string, logs func() string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("runbot at %s is not healthy after 60 s (last: %v)\n%s", base, err, logs())
+			t.Fatalf("%s does not answer 200 after 60 s (last: %v)\n%s", url, err, logs())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

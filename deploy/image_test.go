@@ -120,7 +120,7 @@ func TestImage(t *testing.T) {
 
 	first := "runbot-test-" + id + "-1"
 	start(first)
-	waitHealthy(t, base, logs(first))
+	waitReady(t, base, logs(first))
 
 	pid := p.run("inspect", "--format", "{{.State.Pid}}", first)
 	status, err := os.ReadFile("/proc/" + pid + "/status")
@@ -198,7 +198,7 @@ func TestImage(t *testing.T) {
 
 	second := "runbot-test-" + id + "-2"
 	start(second)
-	waitHealthy(t, base, logs(second))
+	waitReady(t, base, logs(second))
 	readBack("a new container on the same volume")
 	p.run("stop", "-t", "30", second)
 }

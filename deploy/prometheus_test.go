@@ -211,7 +211,7 @@ func scrapeRunbot(t *testing.T) map[string]bool {
 		_ = cmd.Wait()
 	})
 	base := "http://" + hostPort(port)
-	waitHealthy(t, base, logs.String)
+	waitReady(t, base, logs.String)
 	for _, req := range []struct {
 		path, body string
 		want       int

@@ -70,7 +70,14 @@ RUNBOT_LLM_API_KEY: llmApiKey
 {{- if and .Values.postgres.url (not (regexMatch "^postgres(ql)?://" .Values.postgres.url)) }}
 {{- fail "postgres.url must start with postgres:// or postgresql://" }}
 {{- end }}
-{{- range $key := list "db" "listen" "intake_token" "slack_bot_token" "slack_app_token" "slack_signing_secret" "mattermost_token" "mattermost_command_tokens" "llm_api_key" "oidc_client_secret" }}
+{{- $delay := int .Values.shutdownDelaySeconds }}
+{{- if or (lt $delay 0) (gt $delay 60) }}
+{{- fail "shutdownDelaySeconds must be from 0 to 60" }}
+{{- end }}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add $delay 15) }}
+{{- fail (printf "terminationGracePeriodSeconds must be at least shutdownDelaySeconds + 15 (%d): runbot drains requests for up to 10 s and finishes a chat message within 5 s after its shutdown delay" (add $delay 15)) }}
+{{- end }}
+{{- range $key := list "db" "listen" "shutdown_delay" "intake_token" "slack_bot_token" "slack_app_token" "slack_signing_secret" "mattermost_token" "mattermost_command_tokens" "llm_api_key" "oidc_client_secret" }}
 {{- if hasKey $.Values.config $key }}
 {{- fail (printf "config.%s is set by the chart or is a secret: use postgres.* or secrets.* instead (a ConfigMap is readable by anyone who can read the namespace's config)" $key) }}
 {{- end }}
