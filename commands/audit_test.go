@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/runbot-dev/runbot/bot"
@@ -86,13 +88,18 @@ func TestAuditRecordsChangesNotReads(t *testing.T) {
 		t.Errorf("audit log:\n%s\nwant:\n%s", join(lines), join(want))
 	}
 
-	// A log that cannot be written loses the entry, never the change.
-	router.Audit = failingAudit{}
+	// A log that cannot be written loses the entry, never the change, and
+	// says so in runbot's log.
+	var logs strings.Builder
+	router.Audit, router.Logger = failingAudit{}, slog.New(slog.NewJSONHandler(&logs, nil))
 	if resp := run("api", "alice", fmt.Sprintf("/mitigate %d rolled back", id)); resp.Code != "" {
 		t.Fatalf("a change with a broken audit log: %+v", resp)
 	}
 	if inc, _ := svc.FindIncident(ctx, id); inc.MitigatedAt.IsZero() {
 		t.Fatal("the change was lost with its audit entry")
+	}
+	if l := logs.String(); !strings.Contains(l, `"operation":"recording an audit entry"`) || !strings.Contains(l, "disk on fire") {
+		t.Errorf("the lost entry is not in runbot's log: %s", l)
 	}
 }
 
