@@ -360,6 +360,9 @@ func (d *doctor) listen(ctx context.Context) {
 		d.OK("access", "%s is loopback only", addr)
 	case d.cfg.IntakeToken != "" || d.cfg.TrustedUserHeader != "":
 		d.OK("access", "%s is beyond loopback, with a token or a trusted proxy header", addr)
+	case d.cfg.OIDC.Enabled():
+		d.Warn("access", "%s is beyond loopback with single sign-on for the console and no token: the API (alerts, scripts) answers 401 "+
+			"until intake_token / RUNBOT_INTAKE_TOKEN is set", addr)
 	default:
 		d.Fail("access", "%s is beyond loopback without a token: anyone who reaches it could read and post incidents, so runbot refuses to start: "+
 			"set intake_token / RUNBOT_INTAKE_TOKEN (or trusted_user_header behind an authenticating proxy), or listen on 127.0.0.1", addr)
