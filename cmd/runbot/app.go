@@ -119,7 +119,7 @@ func newCore(ctx context.Context, cfg config.Config, db *store, catalog *runbook
 		eng.Catalog = catalog
 	}
 	router := &commands.Router{Incidents: svc, Runbooks: catalog, Policy: policy, Members: cfg.Members, Location: cfg.Timezone,
-		Duty: duty, Logger: logger, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL}
+		Duty: duty, Logger: logger, Calendar: cfg.RunWeek.Calendar, PublicURL: publicURL, Audit: db.audit, Replica: lease.NewHolder()}
 	return &core{db: db, policy: policy, duty: duty, svc: svc, eng: eng, asks: db.asks, router: router}, nil
 }
 
@@ -157,9 +157,12 @@ func New(ctx context.Context, cfg config.Config, deps Deps) (app *App, err error
 	// A caller's own logger knows nothing of runbot's secrets; the
 	// binary's, filtered already, is not wrapped twice.
 	logger = slog.New(redact.New(cfg.Secrets()).Handler(logger.Handler()))
-	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" && cfg.TrustedUserHeader == "" {
+	if !config.IsLoopback(cfg.Listen) && cfg.IntakeToken == "" && cfg.TrustedUserHeader == "" && !cfg.OIDC.Enabled() {
 		return nil, fmt.Errorf("refusing to listen on %s without a token: anyone who reaches it could read and post incidents; "+
-			"set RUNBOT_INTAKE_TOKEN (or intake_token in the config), or listen on 127.0.0.1", cfg.Listen)
+			"set RUNBOT_INTAKE_TOKEN (or intake_token in the config), or oidc for the console, or listen on 127.0.0.1", cfg.Listen)
+	}
+	if _, err := consoleOIDC(cfg, logger); err != nil {
+		return nil, err
 	}
 	a := &App{deps: deps, logger: logger, routes: map[string]http.Handler{}}
 	defer func() {
@@ -319,7 +322,10 @@ func (a *App) build(ctx context.Context) error {
 	wakeJobs = func() { scheduler.Wake(); writer.Wake(); reminder.Wake() }
 	wakeMu.Unlock()
 
-	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults}
+	if a.elector != nil {
+		router.Replica = a.elector.Holder() // the audit log and the leases name a replica alike
+	}
+	handler := &commands.Handler{Router: router, Threads: svc, Defaults: defaults, Console: web.Name}
 	if t := cfg.RunWeek.Triage; len(t.Channels) > 0 {
 		if len(cfg.Members) == 0 {
 			logger.Warn("triage channels without members: nobody can tell an ask from the team's own talk, so triage is off",
@@ -334,13 +340,17 @@ func (a *App) build(ctx context.Context) error {
 	routines := runweek.NewRoutines(db.routines(names), logger, runRoutines(cfg.RunWeek, router, duty)...)
 
 	catalog := a.catalog
+	sso, err := consoleOIDC(cfg, logger)
+	if err != nil {
+		return err
+	}
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
 		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: a.hub, Logger: logger,
 		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
 		Banner: func() string {
 			return strings.Join(slices.DeleteFunc([]string{stuck.Banner(), catalog.Problem()}, func(s string) bool { return s == "" }), "; ")
 		},
-		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, Secret: []byte(secret), Sessions: db.sessions,
+		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, OIDC: sso, Secret: []byte(secret), Sessions: db.sessions,
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
 	if err != nil {
@@ -351,6 +361,7 @@ func (a *App) build(ctx context.Context) error {
 		Grouping:     cfg.Grouping,
 		Commands:     router,
 		Replies:      console,
+		Audit:        db.audit,
 		Console:      consoleHandler,
 		Logger:       logger,
 		Token:        cfg.IntakeToken,
@@ -370,6 +381,9 @@ func (a *App) build(ctx context.Context) error {
 		Registerer: reg,
 		Gatherer:   reg,
 	})
+	if sso != nil && cfg.IntakeToken == "" && !config.IsLoopback(cfg.Listen) {
+		mux = apiNeedsToken(mux)
+	}
 	a.httpSrv.RegisterOnShutdown(a.hub.Close)
 	a.front.set(mux)
 

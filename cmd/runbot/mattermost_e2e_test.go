@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,12 @@ func TestMattermostEndToEnd(t *testing.T) {
 		p := s.root(t, "#1 user-sync-service")
 		return p.EditAt > 0 && strings.Contains(cardText(p), "state **acknowledged**"), cardText(p)
 	})
+	// The audit log has both /acks as alice's, from Mattermost: the first
+	// refused for want of an incident, the second on #1.
+	if got := readAudit(t, b.url, "", "?actor=alice").lines(); !slices.Equal(got, []string{
+		`alice mattermost "/ack" - invalid`, `alice mattermost "/ack" #1 ok`}) {
+		t.Errorf("alice's changes in the audit log: %q", got)
+	}
 	if p := s.root(t, "#1 user-sync-service"); p.GetProp(model.PostPropsFromBot) != "true" {
 		t.Errorf("the edited root lost its bot mark: props %v", p.GetProps())
 	}

@@ -53,6 +53,14 @@ type outboxStore interface {
 	Pending(ctx context.Context) (n int, oldest time.Duration, err error)
 }
 
+// auditStore is the audit log as the commands write it and the API and
+// the console read it (the console's reading is the API's), on either
+// store.
+type auditStore interface {
+	commands.Audit
+	api.AuditLog
+}
+
 // routineStore keeps the routines' posts and self-monitoring's alarms.
 type routineStore interface {
 	runweek.RoutineStore
@@ -76,6 +84,7 @@ type store struct {
 	outbox   outboxStore
 	web      web.Store
 	sessions web.SessionStore
+	audit    auditStore
 	routines func(platforms []string) routineStore
 	cursor   func(key string) mattermost.Cursor
 	// heartbeats keeps the dead-man's switch's last heartbeat, which any
@@ -131,6 +140,7 @@ func openSQLite(ctx context.Context, cfg config.Config, opts sqlite.Options) (*s
 			return svc, svc.Service
 		},
 		asks: sqlite.NewAsks(db), outbox: sqlite.NewOutbox(db), web: sqlite.NewWebMessages(db, web.Name), sessions: sqlite.NewSessions(db),
+		audit:      sqlite.NewAudit(db),
 		routines:   func(platforms []string) routineStore { return sqlite.NewRoutines(db, platforms) },
 		cursor:     func(key string) mattermost.Cursor { return sqlite.NewCursor(db, key) },
 		heartbeats: sqlite.NewHeartbeats(db),
@@ -160,6 +170,7 @@ func openPostgres(ctx context.Context, cfg config.Config, opts sqlite.Options) (
 			return svc, svc.Service
 		},
 		asks: postgres.NewAsks(db), outbox: postgres.NewOutbox(db), web: postgres.NewWebMessages(db, web.Name), sessions: postgres.NewSessions(db),
+		audit:       postgres.NewAudit(db),
 		slackEvents: postgres.NewSeenEvents(db, slack.Name), consoleRelay: postgres.NewNotices(db),
 		routines:   func(platforms []string) routineStore { return postgres.NewRoutines(db, platforms) },
 		cursor:     func(key string) mattermost.Cursor { return postgres.NewCursor(db, key) },
