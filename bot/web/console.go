@@ -108,6 +108,7 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	c.mux.HandleFunc("GET /login", c.loginPage)
 	c.mux.HandleFunc("POST /login", c.login)
 	c.mux.HandleFunc("POST /logout", c.logout)
+	c.routeOIDC()
 	c.mux.Handle("GET /{$}", c.signedIn(c.board))
 	c.mux.Handle("GET /incidents/{id}", c.signedIn(c.incident))
 	c.mux.Handle("GET /runbooks/{service}", c.signedIn(c.runbook))
@@ -153,7 +154,7 @@ func (c *Console) signedIn(next func(http.ResponseWriter, *http.Request, string)
 		}
 		if !ok {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/fragments/") && r.URL.Path != "/events" {
-				c.renderPageStatus(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Next: r.URL.RequestURI(), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+				c.renderPageStatus(w, r, "login", http.StatusUnauthorized, c.loginData(r.URL.RequestURI()))
 				return
 			}
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in first: open the console's home page"})
@@ -173,6 +174,8 @@ type pageData struct {
 	Next       string
 	Name       string // the name typed at a failed sign-in, kept
 	NeedToken  bool
+	SignInWith string // the identity provider's name: its button replaces the form
+	Refused    bool   // the provider vouched for the person; runbot does not let them in
 
 	Board   boardView    // the board page and its live fragment
 	Tests   []string     // contact point tests received, one line per source (senders.go)
@@ -420,7 +423,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	c.renderPage(w, r, "login", pageData{Title: "Sign in", Next: localPath(r.URL.Query().Get("next")), NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""})
+	c.renderPage(w, r, "login", c.loginData(localPath(r.URL.Query().Get("next"))))
 }
 
 // localPath returns next when it is a path of the console, else "/":
@@ -444,9 +447,13 @@ func localPath(next string) string {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if c.auth.OIDC != nil {
+		c.refuseFormSignIn(w, r)
+		return
+	}
 	name := strings.TrimPrefix(strings.TrimSpace(r.FormValue("name")), "@")
 	next := localPath(r.FormValue("next"))
-	d := pageData{Title: "Sign in", Next: next, NeedToken: c.auth.Token != "" && c.auth.UserHeader == ""}
+	d := c.loginData(next)
 	switch {
 	case name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n<>\"'"):
 		d.Said = "your name, one word: the one your team uses in chat"
@@ -468,7 +475,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, "signing out", err)
 		return
 	}
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	http.Redirect(w, r, c.afterSignOut(), http.StatusSeeOther)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httperr.WriteJSON(w, status, v) }
