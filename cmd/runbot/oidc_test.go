@@ -29,6 +29,9 @@ type provider struct {
 	mu sync.Mutex
 	// spoil rewrites the next token answer's ID token.
 	spoil func(idToken string) string
+	// endSession, when set, is the end_session_endpoint the discovery
+	// document names (mockoidc's names none).
+	endSession string
 }
 
 func startProvider(t testing.TB) *provider {
@@ -39,6 +42,9 @@ func startProvider(t testing.TB) *provider {
 	}
 	p := &provider{MockOIDC: m}
 	if err := m.AddMiddleware(p.spoiler); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddMiddleware(p.discovery); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,6 +98,28 @@ func (p *provider) spoiler(next http.Handler) http.Handler {
 			return
 		}
 		w.Write(rec.Body.Bytes())
+	})
+}
+
+func (p *provider) discovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		end := p.endSession
+		p.mu.Unlock()
+		if r.URL.Path != mockoidc.DiscoveryEndpoint || end == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var doc map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		doc["end_session_endpoint"] = end
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(doc)
 	})
 }
 
@@ -558,4 +586,35 @@ func TestDoctorTellsOfTheClosedAPI(t *testing.T) {
 	env["RUNBOT_OIDC_ISSUER"], env["RUNBOT_OIDC_CLIENT_ID"], env["RUNBOT_OIDC_CLIENT_SECRET"] = "https://login.example.com", "runbot", "client-secret"
 	r := runDoctorCmd(t, env)
 	r.wantLine(t, "warn", "access", "the API (alerts, scripts) answers 401", "RUNBOT_INTAKE_TOKEN")
+}
+
+// TestOIDCSignOutGoesThroughTheProvider: where the provider offers a
+// sign-out, ending runbot's session goes on to it, so that the next
+// person at a shared screen is not signed straight back in.
+func TestOIDCSignOutGoesThroughTheProvider(t *testing.T) {
+	p := startProvider(t)
+	p.mu.Lock()
+	p.endSession = p.Addr() + "/oidc/logout"
+	p.mu.Unlock()
+	cfg := oidcConfig(t, p)
+	b := startBot(t, cfg)
+	f := newFlow(t)
+	if code, _, page := f.signInAs(b.url, p, newPerson("alice-sub", "alice@example.com")); code != http.StatusSeeOther {
+		t.Fatalf("signing in: %d\n%s", code, page)
+	}
+	session := *f.session(b.url)
+	req, _ := http.NewRequest("POST", b.url+"/logout", nil)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Scheme+"://"+loc.Host+loc.Path != p.endSession ||
+		loc.Query().Get("client_id") != p.ClientID || loc.Query().Get("post_logout_redirect_uri") != cfg.PublicURL+"/login" {
+		t.Errorf("signing out: %d to %q; want the provider's end_session_endpoint, back to %s/login", resp.StatusCode, resp.Header.Get("Location"), cfg.PublicURL)
+	}
+	if code := withCookie(t, "GET", b.url+"/", &session); code != 401 {
+		t.Errorf("the session after signing out: %d, want 401", code)
+	}
 }
