@@ -58,6 +58,7 @@ type Console struct {
 	morningTimeout time.Duration
 	banner         func() string
 	md             *markdown
+	audit          AuditLog // nil: no audit page
 }
 
 // ConsoleOptions assemble a Console.
@@ -78,6 +79,8 @@ type ConsoleOptions struct {
 	// Banner, when set, is a warning shown at the top of every page to
 	// people signed in ("⚠ chat delivery stuck for 7m: ..."); "" shows none.
 	Banner func() string
+	// Audit is the audit log the /audit page lists; nil means no page.
+	Audit AuditLog
 }
 
 // NewConsole builds the console.
@@ -91,7 +94,7 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	c := &Console{platform: o.Platform, store: o.Store, incidents: o.Incidents, runbooks: o.Runbooks, render: o.Renderer,
 		auth: o.Auth, hub: o.Hub, logger: o.Logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection(), morningCheck: o.Morning,
-		morningTimeout: o.MorningTimeout, banner: o.Banner, md: newMarkdown()}
+		morningTimeout: o.MorningTimeout, banner: o.Banner, md: newMarkdown(), audit: o.Audit}
 	funcs := template.FuncMap{"runbookPath": func(service string) string { return "/runbooks/" + url.PathEscape(service) }}
 	pages, err := parsePages(templateFiles, funcs)
 	if err != nil {
@@ -117,6 +120,9 @@ func NewConsole(o ConsoleOptions) (*Console, error) {
 	if o.Morning != nil {
 		c.mux.Handle("GET /morning", c.signedIn(c.morningPage))
 		c.mux.Handle("GET /fragments/morning", c.signedIn(c.morningFragment))
+	}
+	if o.Audit != nil {
+		c.mux.Handle("GET /audit", c.signedIn(c.auditPage))
 	}
 	c.mux.Handle("GET /events", c.signedIn(c.events))
 	c.mux.Handle("POST /console/command", c.signedIn(c.command))
@@ -196,6 +202,9 @@ type pageData struct {
 	Services  []string // the catalog's services, for the error page's way out
 
 	ServiceIncidents []serviceIncident // the runbook's service's active incidents
+
+	AuditOn bool       // the audit log has a page: the navigation links to it
+	Audit   *auditView // the audit page
 }
 
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, d pageData) {
@@ -208,7 +217,7 @@ func (c *Console) renderPageStatus(w http.ResponseWriter, r *http.Request, page 
 		if c.banner != nil {
 			d.Banner = c.banner()
 		}
-		d.MorningOn = c.morningCheck != nil
+		d.MorningOn, d.AuditOn = c.morningCheck != nil, c.audit != nil
 	} else {
 		d.Services = nil
 	}

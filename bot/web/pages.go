@@ -31,6 +31,7 @@ var pageTemplates = []struct {
 	{"login", nil},
 	{"morning", []string{"morning"}},
 	{"error", nil},
+	{"audit", nil},
 }
 
 // parsePages parses every page and renders each, and each of its

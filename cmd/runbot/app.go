@@ -345,7 +345,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	consoleHandler, err := web.NewConsole(web.ConsoleOptions{
-		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: a.hub, Logger: logger,
+		Platform: console, Store: webStore, Incidents: svc, Runbooks: catalog, Renderer: renderer, Hub: a.hub, Logger: logger, Audit: db.audit,
 		Morning: func(ctx context.Context) (digest.Morning, error) { return router.MorningCheck(ctx, time.Now()) },
 		Banner: func() string {
 			return strings.Join(slices.DeleteFunc([]string{stuck.Banner(), catalog.Problem()}, func(s string) bool { return s == "" }), "; ")
