@@ -36,6 +36,10 @@ type Auth struct {
 	UserHeader string
 	// OIDC, when set, is the only way to sign in to the console.
 	OIDC *OIDC
+	// Canonical names the person an identity stands for (the people
+	// table): a proxy's header may carry an email, a typed name may be a
+	// handle. Nil keeps names as given.
+	Canonical func(string) string
 	// Secret keys the hash of the access rule; it must survive restarts.
 	Secret []byte
 	// Secure marks the cookie for HTTPS only (public URL in https).
@@ -65,7 +69,10 @@ const cookieName = "runbot_session"
 func (a *Auth) User(r *http.Request) (string, bool, error) {
 	if a.UserHeader != "" {
 		u := strings.TrimSpace(r.Header.Get(a.UserHeader))
-		return u, u != "", nil
+		if u == "" {
+			return "", false, nil
+		}
+		return a.canonical(u), true, nil
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil || a.Sessions == nil {
@@ -124,6 +131,13 @@ func (a *Auth) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return fmt.Errorf("signing out: %w", err)
 	}
 	return nil
+}
+
+func (a *Auth) canonical(name string) string {
+	if a.Canonical == nil {
+		return name
+	}
+	return a.Canonical(name)
 }
 
 func (a *Auth) lifetime() time.Duration {

@@ -469,7 +469,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	case !c.auth.TokenOK(r.FormValue("token")):
 		d.Said, d.Name = "that is not runbot's access token", name
 	default:
-		if err := c.auth.SignIn(r.Context(), w, name); err != nil {
+		// A typed name may be a handle or an email: the session holds the
+		// person's name. (OIDC's names come from the token's claims only.)
+		if err := c.auth.SignIn(r.Context(), w, c.auth.canonical(name)); err != nil {
 			c.fail(w, r, "signing in", err)
 			return
 		}

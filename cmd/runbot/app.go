@@ -350,7 +350,7 @@ func (a *App) build(ctx context.Context) error {
 		Banner: func() string {
 			return strings.Join(slices.DeleteFunc([]string{stuck.Banner(), catalog.Problem()}, func(s string) bool { return s == "" }), "; ")
 		},
-		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, OIDC: sso, Secret: []byte(secret), Sessions: db.sessions,
+		Auth: &web.Auth{Token: cfg.IntakeToken, UserHeader: cfg.TrustedUserHeader, OIDC: sso, Canonical: cfg.People.Canonical, Secret: []byte(secret), Sessions: db.sessions,
 			Secure: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
 	if err != nil {
