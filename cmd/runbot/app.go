@@ -298,6 +298,7 @@ func (a *App) build(ctx context.Context) error {
 		heartbeat = selfmon.NewHeartbeat(selfmon.HeartbeatOptions{Alert: sm.HeartbeatAlert, Period: sm.HeartbeatPeriod,
 			Priority: sm.HeartbeatPriority, Incidents: svc, Store: db.heartbeats, Logger: logger, Location: cfg.Timezone})
 		heartbeats = heartbeat
+		registerHeartbeat(reg, heartbeat.LastHeard, sm.HeartbeatPeriod)
 	}
 	renderer := &bot.Renderer{Policy: cfg.Policy, Runbooks: a.catalog, Location: cfg.Timezone, PublicURL: cfg.PublicURL}
 	dispatcherOpts := bot.DispatcherOptions{

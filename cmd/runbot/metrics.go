@@ -59,6 +59,39 @@ func registerOutboxStuck(reg prometheus.Registerer, stuck func() bool) {
 	}))
 }
 
+// registerHeartbeat exports the dead-man's switch: when this replica
+// last heard the heartbeat alert (no sample before the first) and the
+// period after which silence counts as a broken alert pipeline. An alerting
+// rule in Prometheus then tells that silence when runbot's own incident
+// about it cannot reach anyone (the chat is down too): the maximum across
+// replicas is the last heartbeat any of them heard.
+func registerHeartbeat(reg prometheus.Registerer, last func() (time.Time, bool), period time.Duration) {
+	reg.MustRegister(&heartbeatCollector{last: last, period: period,
+		lastDesc: prometheus.NewDesc("runbot_heartbeat_last_seen_timestamp_seconds",
+			"When this replica last heard the heartbeat alert (heartbeat.alert), as a Unix time.", nil, nil),
+		periodDesc: prometheus.NewDesc("runbot_heartbeat_period_seconds",
+			"Silence of the heartbeat after which runbot opens an incident about the alert pipeline (heartbeat.period).", nil, nil),
+	})
+}
+
+type heartbeatCollector struct {
+	last                 func() (time.Time, bool)
+	period               time.Duration
+	lastDesc, periodDesc *prometheus.Desc
+}
+
+func (c *heartbeatCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lastDesc
+	ch <- c.periodDesc
+}
+
+func (c *heartbeatCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.periodDesc, prometheus.GaugeValue, c.period.Seconds())
+	if at, ok := c.last(); ok {
+		ch <- prometheus.MustNewConstMetric(c.lastDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9)
+	}
+}
+
 // registerFreeSpace exports the database disk's free bytes: a full disk
 // stops intake, and an alert on this gauge comes before it.
 func registerFreeSpace(reg prometheus.Registerer, free func() (uint64, error)) {

@@ -43,6 +43,15 @@ func TestWatchdogHeartbeatWithAlertmanager(t *testing.T) {
 		return n >= 1, fmt.Sprintf("%v alerts received", n)
 	})
 
+	// Prometheus can watch the switch too: when it last heard, and after
+	// how long silence counts.
+	families := scrape(t, b)
+	if p := metric(t, families, "runbot_heartbeat_period_seconds", nil).GetGauge().GetValue(); p != period.Seconds() {
+		t.Errorf("runbot_heartbeat_period_seconds = %v, want %v", p, period.Seconds())
+	}
+	if at := metric(t, families, "runbot_heartbeat_last_seen_timestamp_seconds", nil).GetGauge().GetValue(); time.Since(time.Unix(int64(at), 0)) > period {
+		t.Errorf("runbot_heartbeat_last_seen_timestamp_seconds = %v, %v ago; want the heartbeat just heard", at, time.Since(time.Unix(int64(at), 0)))
+	}
 	// Heartbeats flow for three periods: each is counted, none opens an
 	// incident, and the switch stays quiet.
 	first := received()
