@@ -188,22 +188,32 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(redact.New(cfg.Secrets()).Handler(h))
 }
 
+// stampedRevision is the git revision (and " (modified)") that
+// deploy/image/build passes with -ldflags -X, for where go build cannot
+// read it itself: it looks for a .git directory, and a git worktree has a
+// .git file. The one variable the linker sets; nothing else writes it.
+var stampedRevision string
+
 // version is the module version and VCS revision the binary was built from.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
 	}
-	v := info.Main.Version
+	v, stamped := info.Main.Version, false
 	for _, s := range info.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			v += " " + s.Value
+			stamped = true
 		case "vcs.modified":
 			if s.Value == "true" {
 				v += " (modified)"
 			}
 		}
+	}
+	if !stamped && stampedRevision != "" {
+		v += " " + stampedRevision
 	}
 	return v
 }
