@@ -199,14 +199,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.health.check(r.Context()); err != nil {
-		// The part that fails, in the check's own words; SQLite's are in
-		// the log, written when the trouble began.
-		msg := "the health check failed"
-		var e *incidents.Error
-		if errors.As(err, &e) {
-			msg = e.Message
-		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": msg})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": healthProblem(err)})
 		return
 	}
 	// Degraded is still 200: a readiness probe must not take runbot out
@@ -219,6 +212,17 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// healthProblem is the part that fails, in the check's own words; the
+// cause (SQLite's, PostgreSQL's) is in the log, written when the trouble
+// began.
+func healthProblem(err error) string {
+	var e *incidents.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "the health check failed"
 }
 
 // healthCheck runs the health function at most once a second, however

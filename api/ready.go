@@ -1,11 +1,6 @@
 package api
 
-import (
-	"errors"
-	"net/http"
-
-	"github.com/runbot-dev/runbot/incidents"
-)
+import "net/http"
 
 // readyz answers whether this replica should be sent traffic: healthy
 // (its database answers), started, not shutting down, and taking part in
@@ -14,12 +9,7 @@ import (
 // the lease table is not ready, and restarting it would not help.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.health.check(r.Context()); err != nil {
-		msg := "the health check failed"
-		var e *incidents.Error
-		if errors.As(err, &e) {
-			msg = e.Message
-		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": healthProblem(err)})
 		return
 	}
 	if s.opts.Ready != nil {
