@@ -111,6 +111,11 @@ func TestFullDisk(t *testing.T) {
 		code := call(t, "GET", b.url+"/healthz", "", "", &health)
 		return code == 503 && health["status"] == "unhealthy" && strings.Contains(health["error"], "writ"), fmt.Sprint(code, health)
 	})
+	// Not ready either, for the same reason: a load balancer sends alerts
+	// to another replica, if there is one.
+	if code := call(t, "GET", b.url+"/readyz", "", "", &health); code != 503 || health["status"] != "not ready" || !strings.Contains(health["error"], "writ") {
+		t.Errorf("readyz on a full disk: %d %v, want 503 not ready, saying writing fails", code, health)
+	}
 	var got string
 	code := callBody(t, "POST", b.url+"/api/v1/incidents/1/replies", map[string]string{"Content-Type": "application/json"},
 		`{"text":"looking into it","user":"alice"}`, &got)
