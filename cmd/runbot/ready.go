@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -49,6 +51,12 @@ func starting(w http.ResponseWriter, r *http.Request) {
 // start-up answer until build sets runbot's handler.
 func (a *App) serveWhileStarting(logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Listening comes before the database's lock: the usual cause is
+		// a runbot already running, whose lock would have said so.
+		return fmt.Errorf("listening on %s: %w: is another runbot running? stop it, or set --listen (RUNBOT_LISTEN) to a free address",
+			a.cfg.Listen, err)
+	}
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", a.cfg.Listen, err)
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,16 @@ func TestReadyOnSQLite(t *testing.T) {
 		code, body := probe(t, b.url+"/readyz")
 		return code == 200, fmt.Sprintf("/readyz %d %s", code, body)
 	})
+}
+
+// A second runbot on the same address is told what to do: listening
+// comes before the database's lock, so the address is what it meets.
+func TestSecondRunbotOnTheSameAddressSaysWhatToDo(t *testing.T) {
+	b := startBot(t, config.Default())
+	addr := strings.TrimPrefix(b.url, "http://")
+	env := map[string]string{"RUNBOT_DB": filepath.Join(t.TempDir(), "other.db"), "RUNBOT_LISTEN": addr}
+	var stderr bytes.Buffer
+	if code := run(nil, getenv(env), &bytes.Buffer{}, &stderr); code == 0 || !strings.Contains(stderr.String(), "is another runbot running?") {
+		t.Fatalf("second runbot on %s: exit %d: %s", addr, code, stderr.String())
+	}
 }
