@@ -649,6 +649,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("public_url", redact.URL(c.PublicURL)),
 		slog.String("runbooks_dir", c.RunbooksDir),
 		slog.Int("members", len(c.Members)),
+		slog.Int("people", c.People.Len()),
+		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.String("run_person", c.Policy.RunPerson),
 		slog.Bool("slack", c.Slack.BotToken != ""),
 		slog.Bool("slack_socket_mode", c.Slack.AppToken != ""),
