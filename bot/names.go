@@ -52,10 +52,9 @@ func (n *Names) Handle(name string) string {
 func (n *Names) ID(name string) (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if id, ok := n.byHandle[n.Handle(name)]; ok {
-		return id, true
-	}
-	id, ok := n.byHandle[name]
+	// Only the handle the directory gives: a stranger who took the
+	// person's name as a handle is not them.
+	id, ok := n.byHandle[n.Handle(name)]
 	return id, ok
 }
 

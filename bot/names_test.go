@@ -52,3 +52,24 @@ func TestNamesGoThroughTheDirectory(t *testing.T) {
 		t.Errorf("without a directory a handle is a name: %q", got)
 	}
 }
+
+// A stranger whose username is a person's name is neither mentioned nor
+// messaged in their place.
+func TestNamesDoNotFallBackToAStranger(t *testing.T) {
+	dir, err := people.New([]people.Person{{Name: "alice", Mattermost: []string{"amartin"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bot.NewNames(people.Mattermost, dir)
+	n.Put("u-stranger", "alice")
+	if id, ok := n.ID("alice"); ok {
+		t.Errorf("alice's id is the stranger's %q", id)
+	}
+	lookup := func(context.Context, string) (string, error) { return "alice", nil }
+	if got := n.NameOf(context.Background(), "u-stranger", "", lookup, slog.New(slog.DiscardHandler)); got != "mattermost:alice" {
+		t.Errorf("the stranger is named %q, want mattermost:alice", got)
+	}
+	if id, ok := n.ID("mattermost:alice"); !ok || id != "u-stranger" {
+		t.Errorf("the stranger's own id: %q %v", id, ok)
+	}
+}

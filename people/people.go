@@ -60,6 +60,11 @@ func New(ps []Person) (*Directory, error) {
 		if p.Name == "" {
 			return nil, fmt.Errorf("a person needs a name")
 		}
+		if strings.Contains(p.Name, ":") {
+			// Strangers are named "platform:handle": no listed name may look
+			// like one.
+			return nil, fmt.Errorf("%s: a name cannot hold a colon", p.Name)
+		}
 		if _, dup := d.byName[p.Name]; dup {
 			return nil, fmt.Errorf("%s is listed twice", p.Name)
 		}
@@ -102,7 +107,10 @@ func (d *Directory) Len() int {
 }
 
 // Name is the name of whoever uses handle on a platform; an unlisted
-// handle is its own name.
+// handle is its own name, unless it is the name of someone whose handles
+// there are listed and do not include it: then it is somebody else, and
+// is named "platform:handle", which no listed name can be. (A stranger
+// who takes the username alice would otherwise have alice's rights.)
 func (d *Directory) Name(platform, handle string) string {
 	if d == nil {
 		return handle
@@ -110,7 +118,34 @@ func (d *Directory) Name(platform, handle string) string {
 	if name, ok := d.byHandle[platform+":"+handle]; ok {
 		return name
 	}
+	if p, ok := d.byName[handle]; ok && len(p.handles(platform)) > 0 {
+		return platform + ":" + handle
+	}
 	return handle
+}
+
+// Stranger names someone a single sign-on token does not name in the
+// directory by their email or subject: as themselves, unless that is a
+// listed person's name (a provider whose subjects are usernames), then
+// "oidc:" and it.
+func (d *Directory) Stranger(id string) string {
+	if d == nil {
+		return id
+	}
+	if _, ok := d.byName[id]; ok {
+		return "oidc:" + id
+	}
+	return id
+}
+
+func (p Person) handles(platform string) []string {
+	switch platform {
+	case Slack:
+		return p.Slack
+	case Mattermost:
+		return p.Mattermost
+	}
+	return nil
 }
 
 // Handle is a person's handle on a platform, for mentioning them there:
@@ -119,15 +154,14 @@ func (d *Directory) Handle(platform, name string) string {
 	if d == nil {
 		return name
 	}
+	if h, ok := strings.CutPrefix(name, platform+":"); ok {
+		return h // somebody else's, see Name
+	}
 	p, ok := d.byName[name]
 	if !ok {
 		return name
 	}
-	hs := p.Slack
-	if platform == Mattermost {
-		hs = p.Mattermost
-	}
-	for _, h := range hs {
+	for _, h := range p.handles(platform) {
 		if h = strings.TrimPrefix(strings.TrimSpace(h), "@"); h != "" {
 			return h
 		}

@@ -68,3 +68,30 @@ func TestAnIdentityBelongsToOnePerson(t *testing.T) {
 		}
 	}
 }
+
+// A stranger who takes a listed person's name as their handle is not that
+// person: alice's Mattermost handle is amartin, so "alice" there is
+// somebody else, named so that no member list can match them.
+func TestAHandleThatIsSomeoneElsesNameIsAStranger(t *testing.T) {
+	d := team(t)
+	if got := d.Name(Mattermost, "alice"); got != "mattermost:alice" {
+		t.Errorf("the Mattermost user alice is %q, want mattermost:alice (alice is amartin there)", got)
+	}
+	if got := d.Handle(Mattermost, "mattermost:alice"); got != "alice" {
+		t.Errorf("mentioning the stranger: handle %q, want alice", got)
+	}
+	// bob lists no Mattermost handle: there, the username bob is taken to
+	// be him, as before any mapping.
+	if got := d.Name(Mattermost, "bob"); got != "bob" {
+		t.Errorf("the Mattermost user bob is %q, want bob", got)
+	}
+	if got, want := d.Stranger("alice"), "oidc:alice"; got != want {
+		t.Errorf("a token whose subject is alice, not hers: %q, want %q", got, want)
+	}
+	if got := d.Stranger("248289761009"); got != "248289761009" {
+		t.Errorf("an unlisted subject: %q", got)
+	}
+	if _, err := New([]Person{{Name: "slack:bob"}}); err == nil || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("a name like a stranger's was accepted: %v", err)
+	}
+}

@@ -43,6 +43,10 @@ type OIDC struct {
 	// Name maps the token's email or subject to the person's name, ""
 	// when the person is not known by either.
 	Name func(email, subject string) string
+	// Stranger names someone known by their subject alone, so that a
+	// subject equal to a listed person's name is not taken for them; nil
+	// keeps the subject.
+	Stranger func(subject string) string
 	// Client reaches the provider; nil means one with a 10 s timeout.
 	Client *http.Client
 	Logger *slog.Logger
@@ -351,6 +355,9 @@ func (o *OIDC) admit(idt *oidc.IDToken) (oidcPerson, error) {
 	}
 	if name == "" {
 		name = idt.Subject
+		if o.Stranger != nil {
+			name = o.Stranger(name)
+		}
 	}
 	return oidcPerson{Name: name, Email: email, Groups: groups}, nil
 }

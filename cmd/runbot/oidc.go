@@ -26,7 +26,7 @@ func consoleOIDC(cfg config.Config, logger *slog.Logger) (*web.OIDC, error) {
 	}
 	return &web.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: cfg.PublicURL + "/oidc/callback",
 		Scopes: o.ScopesOrDefault(), AllowedDomains: o.AllowedDomains, AllowedGroups: o.AllowedGroups, GroupsClaim: o.GroupsClaimOrDefault(),
-		Contact: o.Contact, Name: cfg.People.FromToken, Logger: logger}, nil
+		Contact: o.Contact, Name: cfg.People.FromToken, Stranger: cfg.People.Stranger, Logger: logger}, nil
 }
 
 // apiNeedsToken closes the API where OIDC alone guards a runbot beyond
