@@ -62,6 +62,12 @@ type SessionStore interface {
 // morning, the RUN person is not asked again before the handover.
 const SessionLifetime = 8 * 24 * time.Hour
 
+// OIDCSessionLifetime is shorter: whom the provider lets in is checked at
+// sign-in, so someone who left the team or its group keeps the console
+// only until the evening, and signing in again is one click while the
+// provider's own session lasts.
+const OIDCSessionLifetime = 12 * time.Hour
+
 const cookieName = "runbot_session"
 
 // User returns who makes the request, if anyone. An error is the store's
@@ -143,6 +149,9 @@ func (a *Auth) canonical(name string) string {
 func (a *Auth) lifetime() time.Duration {
 	if a.Lifetime > 0 {
 		return a.Lifetime
+	}
+	if a.OIDC != nil {
+		return OIDCSessionLifetime
 	}
 	return SessionLifetime
 }

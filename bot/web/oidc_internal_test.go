@@ -47,3 +47,12 @@ func TestOIDCStateCookieIsSealed(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDCSessionsAreShort(t *testing.T) {
+	if got := (&Auth{OIDC: &OIDC{}}).lifetime(); got != OIDCSessionLifetime {
+		t.Errorf("an OIDC session lasts %v, want %v", got, OIDCSessionLifetime)
+	}
+	if got := (&Auth{}).lifetime(); got != SessionLifetime {
+		t.Errorf("a token session lasts %v, want %v", got, SessionLifetime)
+	}
+}
