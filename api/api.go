@@ -142,6 +142,7 @@ func New(opts Options) *Server {
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(s.noRoute)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /livez", s.livez)
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -2,6 +2,16 @@ package api
 
 import "net/http"
 
+// livez answers whether the process should be restarted: whenever it
+// answers at all it should not. /healthz is not that: a full disk makes
+// it 503, and restarting runbot frees no space but drops its connections
+// and, in a loop, its chat. Probes that restart (Kubernetes' liveness) ask
+// here; those that take traffic away ask /readyz; people and alerting ask
+// /healthz, which says what is wrong.
+func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+}
+
 // readyz answers whether this replica should be sent traffic: healthy
 // (its database answers), started, not shutting down, and taking part in
 // the lease elections when there are several replicas. /healthz answers

@@ -230,7 +230,7 @@ func checkPod(t *testing.T, ms []manifest) {
 		"containers.0.securityContext.readOnlyRootFilesystem":   true,
 		"containers.0.securityContext.allowPrivilegeEscalation": false,
 		"containers.0.securityContext.capabilities.drop.0":      "ALL",
-		"containers.0.livenessProbe.httpGet.path":               "/healthz",
+		"containers.0.livenessProbe.httpGet.path":               "/livez",
 		"containers.0.readinessProbe.httpGet.path":              "/readyz",
 		"containers.0.ports.0.containerPort":                    8080,
 	} {

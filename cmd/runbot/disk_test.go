@@ -111,6 +111,10 @@ func TestFullDisk(t *testing.T) {
 		code := call(t, "GET", b.url+"/healthz", "", "", &health)
 		return code == 503 && health["status"] == "unhealthy" && strings.Contains(health["error"], "writ"), fmt.Sprint(code, health)
 	})
+	// Alive all the same: restarting frees no space.
+	if code := call(t, "GET", b.url+"/livez", "", "", &health); code != 200 || health["status"] != "alive" {
+		t.Errorf("livez on a full disk: %d %v, want 200 alive", code, health)
+	}
 	// Not ready either, for the same reason: a load balancer sends alerts
 	// to another replica, if there is one.
 	if code := call(t, "GET", b.url+"/readyz", "", "", &health); code != 503 || health["status"] != "not ready" || !strings.Contains(health["error"], "writ") {

@@ -35,7 +35,7 @@ const startingMessage = "runbot is starting: opening and migrating its database"
 func starting(w http.ResponseWriter, r *http.Request) {
 	status, body := http.StatusServiceUnavailable, map[string]string{"error": startingMessage}
 	switch r.URL.Path {
-	case "/healthz":
+	case "/healthz", "/livez":
 		status, body = http.StatusOK, map[string]string{"status": "starting"}
 	case "/readyz":
 		body["status"] = "not ready"

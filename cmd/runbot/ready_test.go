@@ -68,6 +68,9 @@ func TestReadinessFromStartToStop(t *testing.T) {
 		code, body := probe(t, base+"/healthz")
 		return code == 200 && strings.Contains(body, "starting"), fmt.Sprintf("/healthz %d %s", code, body)
 	})
+	if code, body := probe(t, base+"/livez"); code != 200 {
+		t.Errorf("/livez while migrating: %d %s, want 200 (a restart would begin the migration again)", code, body)
+	}
 	if code, body := probe(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "migrating") {
 		t.Errorf("/readyz while migrating: %d %s, want 503 saying it migrates", code, body)
 	}
