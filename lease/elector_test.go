@@ -284,15 +284,17 @@ func TestReleasedLeaseIsTakenAtOnce(t *testing.T) {
 	held := readLease(t, url, "routines")
 	stopping := time.Now()
 	h.stop()
+	// Released, or already taken by the other replica, which may be
+	// quicker than this read.
 	released := readLease(t, url, "routines")
-	if !released.expired {
+	if !released.expired && (released.holder != next.name || released.term != held.term+1) {
 		t.Fatalf("after a graceful stop the lease is still held: %+v", released)
 	}
 	waitFor(t, "the other replica runs the task", func() bool { s, _ := next.runs(); return len(s) == 1 })
 	took := time.Since(stopping)
 	now := readLease(t, url, "routines")
-	if now.holder != next.name || now.term != released.term+1 {
-		t.Fatalf("after the handover: holder %s term %d, want %s term %d", now.holder, now.term, next.name, released.term+1)
+	if now.holder != next.name || now.term != held.term+1 {
+		t.Fatalf("after the handover: holder %s term %d, want %s term %d", now.holder, now.term, next.name, held.term+1)
 	}
 	// Without the release the lease would have expired TTL after its last
 	// renewal, no sooner than held.expiresAt: taken before then, it was
