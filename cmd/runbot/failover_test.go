@@ -44,7 +44,10 @@ const (
 	foTakeover = 20 * time.Second
 	// foSettle bounds how long a check waits for what the new holder has
 	// to catch up on: the backlog of the pause, and deadlines fired late.
-	foSettle = 20 * time.Second
+	// It is a bound on "delivered at all", not on speed (the takeover has
+	// its own): CI runs other packages' tests beside this one, and a
+	// backlog of a hundred roots at Slack's pace took more than 20 s there.
+	foSettle = 60 * time.Second
 	foConfig = `members: [alice, bob]
 sla:
   P2: {ack: 6s, restore: 12s}
